@@ -1,0 +1,7 @@
+export { startContainerPg } from "./ContainerPg.ts"
+export { startEmbeddedPg } from "./EmbeddedPg.ts"
+export { envPg } from "./EnvPg.ts"
+export { pgbouncerBinary, startPgBouncer, type PgBouncer, type PoolMode, type Upstream } from "./PgBouncer.ts"
+export { redactUrl, withDatabase, type PgServer, type PgServerKind } from "./PgServer.ts"
+export { startPgServer } from "./startPgServer.ts"
+export { createTestDatabase, TestDb, type TestDatabase } from "./TestDatabase.ts"

@@ -1,0 +1,25 @@
+import type { TestProject } from "vitest/node"
+import { startPgServer } from "./startPgServer.ts"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Superuser URL of the run's PostgreSQL server (`postgres` database). Never print it. */
+    leaseholdPgAdminUrl: string
+    /** Where that server came from: env, embedded or testcontainers. */
+    leaseholdPgKind: string
+  }
+}
+
+/**
+ * Starts one PostgreSQL server for the whole test run and stops it at the end. Each test
+ * file then creates its own database on it (see `testDatabase`).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = await startPgServer()
+  project.provide("leaseholdPgAdminUrl", server.adminUrl)
+  project.provide("leaseholdPgKind", server.kind)
+  const stop = async (): Promise<void> => {
+    await server.stop()
+  }
+  return stop
+}

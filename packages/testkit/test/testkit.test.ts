@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startPgBouncer, type PgBouncer } from "../src/index.ts"
+import { pgAdminUrl, testDatabase } from "../src/vitest.ts"
+import type { TestDatabase } from "../src/TestDatabase.ts"
+
+const query = async <R extends pg.QueryResultRow>(url: string, sql: string): Promise<Array<R>> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(sql)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const waitUntil = async (condition: () => boolean, deadlineMs: number): Promise<boolean> => {
+  const deadline = Date.now() + deadlineMs
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return true
+}
+
+describe("test databases", () => {
+  it("each test file gets its own empty database on a real PostgreSQL", async () => {
+    const a = await testDatabase("iso")
+    const b = await testDatabase("iso")
+    try {
+      expect(a.name).not.toBe(b.name)
+      await query(a.url, "create table only_in_a (id int)")
+      const inA = await query<{ n: string }>(a.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
+      const inB = await query<{ n: string }>(b.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
+      expect(inA[0]?.n).toBe("1")
+      expect(inB[0]?.n).toBe("0")
+      const [version] = await query<{ server_version_num: string }>(a.url, "show server_version_num")
+      expect(Number(version?.server_version_num)).toBeGreaterThanOrEqual(140000)
+    } finally {
+      await a.drop()
+      await b.drop()
+    }
+    const left = await query<{ n: string }>(pgAdminUrl(), `select count(*) as n from pg_database where datname in ('${a.name}', '${b.name}')`)
+    expect(left[0]?.n).toBe("0")
+  })
+})
+
+describe("pgbouncer in transaction pooling", () => {
+  let db: TestDatabase
+  let bouncer: PgBouncer
+  beforeAll(async () => {
+    db = await testDatabase("bouncer")
+    const admin = new URL(pgAdminUrl())
+    bouncer = await startPgBouncer({
+      host: admin.hostname,
+      port: Number(admin.port),
+      user: decodeURIComponent(admin.username),
+      password: decodeURIComponent(admin.password)
+    })
+  })
+  afterAll(async () => {
+    await bouncer?.stop()
+    await db?.drop()
+  })
+
+  it("hands a session advisory lock taken by one client to the next client on the same backend", async () => {
+    const first = new pg.Client({ connectionString: bouncer.url(db.name) })
+    await first.connect()
+    const locked = await first.query<{ pid: number }>("select pg_advisory_lock(4242), pg_backend_pid() as pid")
+    await first.end()
+    // The client is gone, but its backend (and so its session lock) went back to the pool.
+    const held = await query<{ n: string }>(db.url, "select count(*) as n from pg_locks where locktype = 'advisory' and objid = 4242 and granted")
+    expect(held[0]?.n).toBe("1")
+    const second = await query<{ pid: number }>(bouncer.url(db.name), "select pg_backend_pid() as pid")
+    expect(second[0]?.pid).toBe(locked.rows[0]?.pid)
+  })
+})
+
+describe("no leaked servers", () => {
+  it("stops an embedded PostgreSQL and removes its files when the process that started it is SIGKILLed", async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/startAndHang.ts", import.meta.url))
+    const child = spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
+    const line = await new Promise<string>((resolve, reject) => {
+      let buffer = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString()
+        const newline = buffer.indexOf("\n")
+        if (newline >= 0) resolve(buffer.slice(0, newline))
+      })
+      child.once("exit", (code) => reject(new Error(`fixture exited early with ${code}`)))
+    })
+    const { pid, dir } = JSON.parse(line) as { pid: number; dir: string }
+    expect(alive(pid)).toBe(true)
+    child.kill("SIGKILL")
+    expect(await waitUntil(() => !alive(pid), 15_000)).toBe(true)
+    expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
+  })
+})
