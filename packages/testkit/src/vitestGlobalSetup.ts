@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node"
+import { pgbouncerBinary } from "./PgBouncer.ts"
 import { startPgServer } from "./startPgServer.ts"
 
 declare module "vitest" {
@@ -15,6 +16,13 @@ declare module "vitest" {
  * file then creates its own database on it (see `testDatabase`).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Installed once here (Debian's package, when missing) rather than by parallel test files.
+  try {
+    pgbouncerBinary()
+  } catch (error) {
+    // Only the PgBouncer tests need it; they fail with this message.
+    console.warn(String(error))
+  }
   const server = await startPgServer()
   project.provide("leaseholdPgAdminUrl", server.adminUrl)
   project.provide("leaseholdPgKind", server.kind)

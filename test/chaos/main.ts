@@ -1,0 +1,3 @@
+// The chaos suite lands with its own issue; until then this says so and fails.
+process.stderr.write("pnpm chaos: not yet built\n")
+process.exit(2)
