@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, Redacted } from "effect"
+import { knownVariableNames, loadConfig, variables } from "../../src/coordinator/Config.ts"
+
+const secretUrl = "postgres://app:s3cr3t-pass@db.internal:5432/app"
+
+describe("configuration from the environment", () => {
+  it.effect("reads a minimal environment with documented defaults", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig({ DATABASE_URL: secretUrl, POD_NAME: "web-7d9f-abcde" })
+      expect(Redacted.value(config.databaseUrl)).toBe(secretUrl)
+      expect(config.identity).toBe("web-7d9f-abcde")
+      expect(config.migrations).toBe("./migrations")
+      expect(config.leaseName).toBe("leasehold-migrations")
+      expect(config.role).toBe("participate")
+      expect(config.clusterEnabled).toBe(true)
+      expect(config.skipDbCreate).toBe(false)
+      expect(Option.isNone(config.directUrl)).toBe(true)
+      expect(config.pollIntervalMs).toBe(5000)
+    }))
+
+  it.effect("accepts MIGRATION_DATABASE_URL as the direct URL and the seed's CLUSTER_ENABLED / SKIP_DB_CREATE", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig({
+        DATABASE_URL: secretUrl,
+        MIGRATION_DATABASE_URL: "postgres://app:pw@db-direct:5432/app",
+        CLUSTER_ENABLED: "false",
+        SKIP_DB_CREATE: "true",
+        LEASEHOLD_LEASE_DURATION: "1500ms",
+        LEASEHOLD_WAIT_TIMEOUT: "2m"
+      })
+      expect(Option.map(config.directUrl, Redacted.value)).toEqual(Option.some("postgres://app:pw@db-direct:5432/app"))
+      expect(config.clusterEnabled).toBe(false)
+      expect(config.skipDbCreate).toBe(true)
+      expect(config.leaseDurationMs).toEqual(Option.some(1500))
+      expect(config.waitTimeoutMs).toEqual(Option.some(120_000))
+    }))
+
+  it.effect("lists every bad variable by name and never echoes a database URL", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        loadConfig({
+          DATABASE_URL: "mysql://app:s3cr3t-pass@db/app",
+          LEASEHOLD_LEASE_NAME: "Not_A_Name",
+          LEASEHOLD_ROLE: "boss",
+          LEASEHOLD_POLL_INTERVAL: "soon",
+          CLUSTER_ENABLED: "maybe"
+        })
+      )
+      expect(error._tag).toBe("ConfigInvalid")
+      expect(error.problems.map((p) => p.variable).sort()).toEqual(
+        ["CLUSTER_ENABLED", "DATABASE_URL", "LEASEHOLD_LEASE_NAME", "LEASEHOLD_POLL_INTERVAL", "LEASEHOLD_ROLE"]
+      )
+      expect(error.message).toContain("LEASEHOLD_ROLE must be one of participate, follow (got \"boss\")")
+      expect(error.message).not.toContain("s3cr3t-pass")
+    }))
+
+  it.effect("requires DATABASE_URL", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(loadConfig({}))
+      expect(error.problems).toEqual([
+        { variable: "DATABASE_URL", message: "is required: set it to the app's PostgreSQL URL, e.g. from a Secret" }
+      ])
+    }))
+
+  it("documents every variable it reads, aliases included", () => {
+    expect(knownVariableNames.has("MIGRATION_DATABASE_URL")).toBe(true)
+    expect(knownVariableNames.has("POD_NAME")).toBe(true)
+    expect(variables.filter((v) => v.secret).map((v) => v.name)).toEqual(["DATABASE_URL", "LEASEHOLD_DIRECT_URL"])
+  })
+})
