@@ -27,3 +27,43 @@ export class StaleEpoch extends Data.TaggedError("StaleEpoch")<{
     return `stale epoch ${this.epoch}: epoch ${this.newest} held by ${this.newestHolder} is newer`
   }
 }
+
+/** What gave the pooler away (see `PoolerDetected`). */
+export type PoolerEvidence =
+  /** A second client connection was served by the fence's server session (transaction pooling). */
+  | "shared-backend"
+  /** The proxy refused a transaction block (statement pooling). */
+  | "transaction-refused"
+  /** The server session behind the fence's connection changed between two transactions. */
+  | "backend-swapped"
+
+/**
+ * The fence's connection goes through a proxy that hands server sessions to other clients
+ * (PgBouncer in transaction or statement mode, or any proxy that swaps backends). A session
+ * advisory lock there is inherited by whichever client gets the server session next, so the
+ * fence refuses to start. Session pooling is accepted: the server session stays ours.
+ */
+export class PoolerDetected extends Data.TaggedError("PoolerDetected")<{
+  readonly evidence: PoolerEvidence
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `connection pooler detected (${this.evidence}: ${this.detail}); ` +
+      "point LEASEHOLD_DIRECT_URL (or MIGRATION_DATABASE_URL) at PostgreSQL directly, not at PgBouncer"
+  }
+}
+
+/**
+ * The fence could not be set up: connecting, creating the epoch registry or a query while
+ * acquiring failed. `reason` says which step; `cause` is the driver error (it never holds the
+ * connection URL or password). Retry the election round rather than the single step.
+ */
+export class FenceUnavailable extends Data.TaggedError("FenceUnavailable")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    return `fence unavailable: ${this.reason}${detail}`
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * The second fence: a PostgreSQL session advisory lock on a dedicated, direct connection,
+ * ordered by the Lease's epoch through the epoch registry (DESIGN S1, S2, S4).
+ *
+ * Use it as a module: `import * as Fence from "./fence/Fence.ts"`, then
+ * `Fence.acquire(options)` in a scope, `Fence.transaction(session, body)` for every commit and
+ * `Fence.guard(session, work)` around everything else the leader does.
+ */
+import type pg from "pg"
+import { Deferred, Duration, Effect, Schedule, type Scope } from "effect"
+import { applicationNameFor, clientConfigFor, type DirectConnection } from "./DirectConnection.ts"
+import { FenceLost, FenceUnavailable, type PoolerDetected, StaleEpoch } from "./FenceErrors.ts"
+import type { FenceSession } from "./FenceSession.ts"
+import { lockKeyFor } from "./LockKey.ts"
+import * as sql from "./sql.ts"
+import type { SqlFailure } from "./SqlFailure.ts"
+import { openDedicatedClient } from "./internal/dedicatedClient.ts"
+import { detectPooler } from "./internal/detectPooler.ts"
+import { ensureRegistry, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
+import { query, queryOne } from "./internal/query.ts"
+import { inTransaction } from "./internal/transaction.ts"
+
+/**
+ * How quickly the fence polls, beats and gives up. The defaults notice a dead or partitioned
+ * holder within about ten seconds on the server side and two to seven seconds on the holder's.
+ */
+export interface FenceTiming {
+  /** Base interval between `pg_try_advisory_lock` attempts (jittered ±20%). */
+  readonly pollInterval: Duration.Input
+  /** Interval of the ownership heartbeat (run from a separate monitor session). */
+  readonly heartbeatInterval: Duration.Input
+  /** A heartbeat that takes longer than this counts as a lost fence. */
+  readonly heartbeatTimeout: Duration.Input
+  /** Server `tcp_keepalives_idle` (whole seconds), also the client keep-alive delay. */
+  readonly keepaliveIdle: Duration.Input
+  /** Server `tcp_keepalives_interval` (whole seconds). */
+  readonly keepaliveInterval: Duration.Input
+  /** Server `tcp_keepalives_count`. */
+  readonly keepaliveCount: number
+  /** Server `tcp_user_timeout`: unacknowledged data for this long kills the session. */
+  readonly tcpUserTimeout: Duration.Input
+  /** Server `client_connection_check_interval`: a vanished client is noticed mid-query. */
+  readonly clientConnectionCheckInterval: Duration.Input
+  /** Server `idle_in_transaction_session_timeout`: a stalled leader cannot hold row locks forever. */
+  readonly idleInTransactionTimeout: Duration.Input
+  /** Connecting (fence, probe and monitor sessions). */
+  readonly connectTimeout: Duration.Input
+  /** Releasing the lock and closing each session on scope close. */
+  readonly closeTimeout: Duration.Input
+  /** How long to wait for a terminated older holder's backend to exit. */
+  readonly terminateWait: Duration.Input
+}
+
+/** The default `FenceTiming`. */
+export const defaultFenceTiming: FenceTiming = {
+  pollInterval: "250 millis",
+  heartbeatInterval: "2 seconds",
+  heartbeatTimeout: "5 seconds",
+  keepaliveIdle: "5 seconds",
+  keepaliveInterval: "2 seconds",
+  keepaliveCount: 3,
+  tcpUserTimeout: "10 seconds",
+  clientConnectionCheckInterval: "2 seconds",
+  idleInTransactionTimeout: "60 seconds",
+  connectTimeout: "10 seconds",
+  closeTimeout: "5 seconds",
+  terminateWait: "5 seconds"
+}
+
+/** What `acquire` needs: where to connect, which Lease, and this holder's epoch and identity. */
+export interface FenceOptions {
+  /** A direct connection (never PgBouncer in transaction or statement mode). */
+  readonly connection: DirectConnection
+  /** The Lease's namespace and name: together they derive the lock key (`lockKeyFor`). */
+  readonly namespace: string
+  readonly name: string
+  /** The Lease's `leaseTransitions` when this holder acquired it. */
+  readonly epoch: number
+  /** The Lease's `holderIdentity` (the pod). */
+  readonly holder: string
+  /** Schema of the epoch registry; `leasehold` by default. */
+  readonly schema?: string
+  readonly timing?: Partial<FenceTiming>
+}
+
+/** Why `acquire` can fail. */
+export type FenceAcquireError = FenceUnavailable | PoolerDetected | StaleEpoch | FenceLost
+
+interface ProofRow {
+  readonly epoch: string
+  readonly holder: string
+  readonly registered_here: boolean
+  readonly holds_lock: boolean
+}
+
+interface HeartbeatRow {
+  readonly holds_lock: boolean
+  readonly epoch: string | null
+  readonly holder: string | null
+}
+
+const wholeSeconds = (input: Duration.Input): string =>
+  String(Math.max(1, Math.round(Duration.toMillis(input) / 1000)))
+
+const millis = (input: Duration.Input): string => String(Math.max(0, Math.round(Duration.toMillis(input))))
+
+const unavailable = (reason: string) => (failure: SqlFailure): FenceUnavailable =>
+  new FenceUnavailable({ reason, cause: failure })
+
+/** Checks, inside the caller's open transaction, that this session may still commit. */
+const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
+  query<ProofRow>(client, sql.prove(who.schema), [who.key.toString()]).pipe(
+    Effect.mapError((failure) => new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure })),
+    Effect.flatMap((rows): Effect.Effect<void, FenceLost | StaleEpoch> => {
+      const row = rows[0]
+      if (row === undefined) return Effect.fail(new FenceLost({ reason: "no epoch is recorded for this lock" }))
+      if (!row.holds_lock) {
+        return Effect.fail(new FenceLost({ reason: "this session no longer holds the advisory lock (pg_locks)" }))
+      }
+      const recorded = Number(row.epoch)
+      if (recorded > who.epoch || (recorded === who.epoch && row.holder !== who.holder)) {
+        return Effect.fail(new StaleEpoch({ epoch: who.epoch, newest: recorded, newestHolder: row.holder }))
+      }
+      if (recorded !== who.epoch || !row.registered_here) {
+        return Effect.fail(
+          new FenceLost({ reason: `the epoch registry names epoch ${recorded} of ${row.holder} on another session` })
+        )
+      }
+      return Effect.void
+    }),
+    Effect.withSpan("Fence.proveInTransaction")
+  )
+
+/** One ownership check from the monitor session: the fence backend holds the lock and our epoch is newest. */
+const heartbeatOnce = (
+  monitor: pg.ClientBase,
+  who: Registrant,
+  backendPid: number,
+  timeout: Duration.Input
+): Effect.Effect<void, FenceLost> =>
+  queryOne<HeartbeatRow>(monitor, sql.heartbeat(who.schema), [who.key.toString(), backendPid]).pipe(
+    Effect.timeout(timeout),
+    Effect.mapError((error) =>
+      new FenceLost({
+        reason: error._tag === "TimeoutError"
+          ? `heartbeat got no answer within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+          : `heartbeat failed: ${error.message}`,
+        cause: error
+      })
+    ),
+    Effect.flatMap((row): Effect.Effect<void, FenceLost> => {
+      if (!row.holds_lock) {
+        return Effect.fail(new FenceLost({ reason: `pg_locks no longer shows the lock held by backend ${backendPid}` }))
+      }
+      if (row.epoch === null || Number(row.epoch) !== who.epoch || row.holder !== who.holder) {
+        return Effect.fail(
+          new FenceLost({
+            reason: `the epoch registry now names epoch ${row.epoch ?? "none"} of ${row.holder ?? "nobody"}`,
+            cause: row.epoch === null ? undefined : new StaleEpoch({
+              epoch: who.epoch,
+              newest: Number(row.epoch),
+              newestHolder: row.holder ?? ""
+            })
+          })
+        )
+      }
+      return Effect.void
+    })
+  )
+
+/**
+ * Takes the fence for `options.epoch` and holds it until the enclosing scope closes.
+ *
+ * Steps: open a dedicated direct connection (`application_name` `leasehold:<holder>`); refuse
+ * transaction/statement poolers (`PoolerDetected`); apply the keep-alive and timeout session
+ * settings; create the epoch registry if missing; register the epoch (failing with
+ * `StaleEpoch` if a newer one is recorded) and terminate the backend of an older holder; poll
+ * `pg_try_advisory_lock` on a jittered schedule until it is ours; register again with our
+ * backend and check `pg_locks`; start the heartbeat.
+ *
+ * Registration happens before the lock so that a newer epoch fences out an older holder that
+ * still holds the lock: the older one cannot prove another transaction, and its backend is
+ * terminated, which frees the lock.
+ *
+ * Gotcha: the lock is never awaited with a blocking `pg_advisory_lock` (that deadlocks with
+ * CREATE INDEX CONCURRENTLY on the holder's session). `acquire` polls until it gets the lock or
+ * is interrupted; bound it with `Effect.timeout` if needed. Closing the scope unlocks and ends
+ * the sessions, each under `closeTimeout`.
+ */
+export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, FenceAcquireError, Scope.Scope> = Effect
+  .fn("Fence.acquire")(
+    function*(options: FenceOptions) {
+      const timing: FenceTiming = { ...defaultFenceTiming, ...options.timing }
+      const who: Registrant = {
+        schema: sql.quoteIdentifier(options.schema ?? "leasehold"),
+        key: lockKeyFor(options.namespace, options.name),
+        lease: `${options.namespace}/${options.name}`,
+        epoch: options.epoch,
+        holder: options.holder
+      }
+      const key = who.key.toString()
+      const driverOptions = (role: string): pg.ClientConfig =>
+        clientConfigFor(options.connection, applicationNameFor(role, options.holder), {
+          keepAlive: true,
+          keepAliveInitialDelayMillis: Duration.toMillis(timing.keepaliveIdle),
+          connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
+        })
+
+      const fence = yield* openDedicatedClient(driverOptions("leasehold"), "fence", timing.closeTimeout)
+      const client = fence.client
+
+      const backendPid = yield* detectPooler(
+        client,
+        openDedicatedClient(driverOptions("leasehold-probe"), "probe", timing.closeTimeout).pipe(
+          Effect.map((probe) => probe.client)
+        )
+      )
+      yield* Effect.annotateCurrentSpan({ backendPid })
+
+      yield* query(client, sql.applySessionSettings, [
+        wholeSeconds(timing.keepaliveIdle),
+        wholeSeconds(timing.keepaliveInterval),
+        String(timing.keepaliveCount),
+        millis(timing.tcpUserTimeout),
+        millis(timing.clientConnectionCheckInterval),
+        millis(timing.idleInTransactionTimeout)
+      ]).pipe(Effect.mapError(unavailable("applying session settings")))
+
+      yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
+
+      const claimed = yield* register(client, who, false).pipe(
+        Effect.catchTag("SqlFailure", (failure) => Effect.fail(unavailable("registering the epoch")(failure)))
+      )
+      if (claimed !== undefined) yield* terminateStale(client, claimed, timing.terminateWait)
+
+      // Registered from here on: whatever happens, this session lets go of the lock on close.
+      yield* Effect.addFinalizer(() =>
+        Deferred.isDoneUnsafe(fence.died)
+          ? Effect.void
+          : query(client, sql.unlock, [key]).pipe(
+            Effect.timeout(timing.closeTimeout),
+            Effect.andThen(Effect.logDebug("fence released")),
+            Effect.ignore
+          )
+      )
+
+      let busyLogged = false
+      yield* queryOne<{ readonly locked: boolean }>(client, sql.tryLock, [key]).pipe(
+        Effect.mapError(unavailable("trying the advisory lock")),
+        Effect.tap((row) => {
+          if (row.locked || busyLogged) return Effect.void
+          busyLogged = true
+          return Effect.log("the fence is held by another session; polling pg_try_advisory_lock")
+        }),
+        Effect.repeat({
+          schedule: Schedule.spaced(timing.pollInterval).pipe(Schedule.jittered),
+          until: (row) => row.locked
+        }),
+        Effect.raceFirst(Deferred.await(fence.died))
+      )
+
+      const leftover = yield* register(client, who, true).pipe(
+        Effect.catchTag("SqlFailure", (failure) => Effect.fail(unavailable("recording the lock holder")(failure)))
+      )
+      if (leftover !== undefined) yield* terminateStale(client, leftover, timing.terminateWait)
+      const owned = yield* queryOne<{ readonly holds: boolean }>(client, sql.holdsLock, [key]).pipe(
+        Effect.mapError(unavailable("checking pg_locks"))
+      )
+      if (!owned.holds) {
+        return yield* new FenceLost({ reason: "pg_try_advisory_lock succeeded but pg_locks does not show the lock as ours" })
+      }
+
+      const monitor = yield* openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout)
+      yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
+        Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
+        Effect.raceFirst(Deferred.await(monitor.died)),
+        Effect.raceFirst(Deferred.await(fence.died)),
+        Effect.catch((lost) => Effect.sync(() => fence.kill(lost.reason, lost.cause))),
+        Effect.forkScoped
+      )
+      yield* Deferred.await(fence.died).pipe(
+        Effect.catch((lost) => Effect.logWarning("fence lost").pipe(Effect.annotateLogs({ reason: lost.reason }))),
+        Effect.forkScoped
+      )
+
+      yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid }))
+      const session: FenceSession = {
+        client,
+        key: who.key,
+        epoch: who.epoch,
+        holder: who.holder,
+        backendPid,
+        proveInTransaction: prove(client, who),
+        lost: Deferred.await(fence.died)
+      }
+      return session
+    },
+    (effect, options) =>
+      Effect.annotateLogs(effect, {
+        lease: `${options.namespace}/${options.name}`,
+        epoch: options.epoch,
+        holder: options.holder
+      })
+  )
+
+/**
+ * How long a failure of guarded work waits to see whether the session is being lost: a
+ * query killed with its session fails a moment before the connection reports the loss.
+ */
+const lossGrace = "250 millis"
+
+/**
+ * Runs `work` while the fence holds: if the session is lost first, `work` is interrupted and
+ * the result is `FenceLost`. Wrap every piece of leader work in it (the migration run, the
+ * publish step); an interrupted query's transaction is aborted by the server with the session.
+ *
+ * When `work` fails because its query died with the session, the failure is reported as the
+ * `FenceLost` that caused it (after waiting up to 250 ms for the connection to report it).
+ */
+export const guard = <A, E, R>(session: FenceSession, work: Effect.Effect<A, E, R>): Effect.Effect<A, E | FenceLost, R> =>
+  Effect.raceFirst(work, session.lost).pipe(
+    Effect.catch((error) =>
+      session.lost.pipe(
+        Effect.timeoutOption(lossGrace),
+        Effect.andThen(Effect.fail(error))
+      )
+    )
+  )
+
+/**
+ * Runs `body` in one fenced transaction on the fence session: BEGIN, `proveInTransaction`
+ * (this session holds the lock and its epoch is the newest, row-locked until the end), `body`,
+ * COMMIT; guarded by `lost`. Any failure or interruption rolls back, so a stale or lost holder
+ * commits nothing. `body` must use only the given client and must not COMMIT itself.
+ */
+export const transaction = <A, E, R>(
+  session: FenceSession,
+  body: (client: pg.ClientBase) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | FenceLost | StaleEpoch | SqlFailure, R> =>
+  guard(
+    session,
+    inTransaction(session.client, Effect.andThen(session.proveInTransaction, Effect.suspend(() => body(session.client))))
+  ).pipe(Effect.withSpan("Fence.transaction"))

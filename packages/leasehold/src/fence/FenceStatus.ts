@@ -1,0 +1,63 @@
+import type pg from "pg"
+import { Effect, Option } from "effect"
+import * as sql from "./sql.ts"
+import type { SqlFailure } from "./SqlFailure.ts"
+import { query } from "./internal/query.ts"
+
+/** The epoch registry's view of one fence, with what the server says about its backend now. */
+export interface FenceStatus {
+  /** `namespace/name` of the Lease. */
+  readonly lease: string
+  /** The newest recorded epoch and its holder. */
+  readonly epoch: number
+  readonly holder: string
+  /** The backend that registered it, and when. */
+  readonly backendPid: number
+  readonly since: Date
+  /** That backend still exists (same pid and start time, so a recycled pid does not count). */
+  readonly backendAlive: boolean
+  /** That backend holds the advisory lock right now. */
+  readonly holdsLock: boolean
+}
+
+interface StatusRow {
+  readonly lease: string
+  readonly epoch: string
+  readonly holder: string
+  readonly backend_pid: number
+  readonly acquired_at: Date
+  readonly backend_alive: boolean
+  readonly holds_lock: boolean
+}
+
+/**
+ * Reads the fence on `key` without taking anything: `None` when no epoch was ever recorded
+ * (or the registry does not exist yet). Any connection will do, pooled ones included.
+ *
+ * For fast failover: when the current epoch's backend is no longer alive, its holder is gone
+ * and the lock is free, even if its Lease has not expired yet. A registered backend that is
+ * alive but not holding the lock is a holder still polling for it (or just stepping down).
+ */
+export const fenceStatus = (
+  client: pg.ClientBase,
+  key: bigint,
+  options: { readonly schema?: string } = {}
+): Effect.Effect<Option.Option<FenceStatus>, SqlFailure> =>
+  query<StatusRow>(client, sql.status(sql.quoteIdentifier(options.schema ?? "leasehold")), [key.toString()]).pipe(
+    Effect.map((rows) =>
+      Option.fromNullishOr(rows[0]).pipe(
+        Option.map((row): FenceStatus => ({
+          lease: row.lease,
+          epoch: Number(row.epoch),
+          holder: row.holder,
+          backendPid: row.backend_pid,
+          since: row.acquired_at,
+          backendAlive: row.backend_alive,
+          holdsLock: row.holds_lock
+        }))
+      )
+    ),
+    // 42P01 undefined_table, 3F000 invalid_schema_name: nothing was ever registered.
+    Effect.catchIf((failure) => failure.code === "42P01" || failure.code === "3F000", () => Effect.succeedNone),
+    Effect.withSpan("Fence.status")
+  )

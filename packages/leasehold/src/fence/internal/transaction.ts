@@ -1,0 +1,29 @@
+import type pg from "pg"
+import { Effect, Exit } from "effect"
+import type { SqlFailure } from "../SqlFailure.ts"
+import { query } from "./query.ts"
+
+const rollbackTimeout = "5 seconds"
+
+/**
+ * Runs `body` between BEGIN and COMMIT on `client`. Any failure or interruption of `body`
+ * rolls back (best effort: on a dead connection the server has already aborted it).
+ */
+export const inTransaction = <A, E, R>(
+  client: pg.ClientBase,
+  body: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlFailure, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      yield* query(client, "BEGIN")
+      const exit = yield* Effect.exit(restore(body))
+      if (Exit.isFailure(exit)) {
+        // Bounded: after an interruption the statement may still run; on a dead session the
+        // server has already aborted the transaction.
+        yield* query(client, "ROLLBACK").pipe(Effect.timeout(rollbackTimeout), Effect.ignore)
+        return yield* exit
+      }
+      yield* query(client, "COMMIT")
+      return exit.value
+    })
+  )

@@ -1,0 +1,146 @@
+/**
+ * Every SQL statement of the fence, in one place. Statements that touch Leasehold's tables
+ * take the (already quoted) schema identifier; everything else is a constant. `$1` is always
+ * the advisory lock key (a signed int64).
+ */
+
+/** Quotes a schema name as an SQL identifier (`leasehold` → `"leasehold"`). */
+export const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, '""')}"`
+
+/**
+ * True when backend `pid` holds the session or transaction advisory lock `key` in this
+ * database. A bigint key appears in `pg_locks` split into `classid` (high 32 bits),
+ * `objid` (low 32 bits) and `objsubid = 1`.
+ */
+const advisoryLockHeldBy = (key: string, pid: string): string => `EXISTS (
+    SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory'
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = ((${key} >> 32) & 4294967295)::oid
+      AND l.objid = (${key} & 4294967295)::oid
+      AND l.objsubid = 1
+      AND l.pid = ${pid}
+      AND l.granted
+  )`
+
+// --- session --------------------------------------------------------------------------------
+
+/** Session settings that make PostgreSQL notice a dead or partitioned holder within seconds. */
+export const applySessionSettings = `
+  SELECT set_config('tcp_keepalives_idle', $1, false),
+         set_config('tcp_keepalives_interval', $2, false),
+         set_config('tcp_keepalives_count', $3, false),
+         set_config('tcp_user_timeout', $4, false),
+         set_config('client_connection_check_interval', $5, false),
+         set_config('idle_in_transaction_session_timeout', $6, false)`
+
+/** Marks this server session with a nonce that only this session can see. */
+export const markSession = `
+  SELECT pg_backend_pid() AS pid, set_config('leasehold.session_probe', $1, false) AS nonce`
+
+/** Reads the server session's pid and the nonce set by `markSession`, if any. */
+export const readSessionMark = `
+  SELECT pg_backend_pid() AS pid, current_setting('leasehold.session_probe', true) AS nonce`
+
+// --- epoch registry -------------------------------------------------------------------------
+
+/** Whether the epoch registry table exists (so the DDL below can be skipped). */
+export const registryExists = (schema: string): string => `
+  SELECT to_regclass('${schema.replace(/'/g, "''")}.fence_epochs') IS NOT NULL AS exists`
+
+/** Serialises Leasehold's DDL across concurrent first starts; `$1` is the bootstrap key. */
+export const lockBootstrap = `SELECT pg_advisory_xact_lock($1)`
+
+/** The epoch registry: one row per lock key, naming the newest holder and its backend. */
+export const createRegistry = (schema: string): ReadonlyArray<string> => [
+  `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.fence_epochs (
+     lock_key      bigint      PRIMARY KEY,
+     lease         text        NOT NULL,
+     epoch         bigint      NOT NULL,
+     holder        text        NOT NULL,
+     backend_pid   integer     NOT NULL,
+     backend_start timestamptz,
+     acquired_at   timestamptz NOT NULL DEFAULT now()
+   )`
+]
+
+/**
+ * The recorded holder of `$1`, row-locked until the claiming transaction ends.
+ * `backend_start` is read as text: a JavaScript Date would drop its microseconds.
+ */
+export const readForClaim = (schema: string): string => `
+  SELECT epoch, holder, backend_pid, backend_start::text AS backend_start
+  FROM ${schema}.fence_epochs
+  WHERE lock_key = $1
+  FOR UPDATE`
+
+/**
+ * Records this session as the holder of epoch `$3` for key `$1` (lease `$2`, holder `$4`).
+ * Guarded: an existing row with a newer epoch is left alone and no row is returned.
+ */
+export const recordEpoch = (schema: string): string => `
+  INSERT INTO ${schema}.fence_epochs AS e
+    (lock_key, lease, epoch, holder, backend_pid, backend_start, acquired_at)
+  VALUES ($1, $2, $3, $4, pg_backend_pid(),
+          (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), now())
+  ON CONFLICT (lock_key) DO UPDATE
+    SET lease = EXCLUDED.lease,
+        epoch = EXCLUDED.epoch,
+        holder = EXCLUDED.holder,
+        backend_pid = EXCLUDED.backend_pid,
+        backend_start = EXCLUDED.backend_start,
+        acquired_at = EXCLUDED.acquired_at
+    WHERE e.epoch <= EXCLUDED.epoch
+  RETURNING epoch`
+
+/**
+ * Terminates backend `$1` if it is still the one that registered (same `backend_start` `$2`,
+ * so a recycled pid is never hit) and is not this session; waits up to `$3` ms for it to exit.
+ */
+export const terminateBackend = `
+  SELECT pg_terminate_backend(a.pid, $3) AS terminated
+  FROM pg_stat_activity a
+  WHERE a.pid = $1
+    AND a.pid <> pg_backend_pid()
+    AND ($2::timestamptz IS NULL OR a.backend_start IS NULL OR a.backend_start = $2::timestamptz)`
+
+// --- the lock -------------------------------------------------------------------------------
+
+/** Never a blocking wait: a waiter blocked in `pg_advisory_lock` deadlocks with CREATE INDEX CONCURRENTLY. */
+export const tryLock = `SELECT pg_try_advisory_lock($1) AS locked`
+
+/** Releases this session's lock on `$1` (false, with a warning, if it did not hold it). */
+export const unlock = `SELECT pg_advisory_unlock($1) AS unlocked`
+
+/** Whether this very session holds `$1` (the try-lock is re-entrant, so it proves nothing). */
+export const holdsLock = `SELECT ${advisoryLockHeldBy("$1::bigint", "pg_backend_pid()")} AS holds`
+
+/**
+ * The first statement of every fenced transaction: this session's ownership of `$1` and the
+ * recorded epoch row, share-locked until commit so no newer holder can register meanwhile.
+ */
+export const prove = (schema: string): string => `
+  SELECT e.epoch, e.holder, e.backend_pid = pg_backend_pid() AS registered_here,
+         ${advisoryLockHeldBy("$1::bigint", "pg_backend_pid()")} AS holds_lock
+  FROM ${schema}.fence_epochs e
+  WHERE e.lock_key = $1
+  FOR SHARE OF e`
+
+/** The heartbeat, run from the monitor session: does backend `$2` hold `$1`, and who is newest? */
+export const heartbeat = (schema: string): string => `
+  SELECT ${advisoryLockHeldBy("$1::bigint", "$2::integer")} AS holds_lock, e.epoch, e.holder
+  FROM (SELECT 1) AS one
+  LEFT JOIN ${schema}.fence_epochs e ON e.lock_key = $1`
+
+/** Read-only status of the fence on `$1`, for `fenceStatus`. */
+export const status = (schema: string): string => `
+  SELECT e.lease, e.epoch, e.holder, e.backend_pid, e.acquired_at,
+         EXISTS (
+           SELECT 1 FROM pg_stat_activity a
+           WHERE a.pid = e.backend_pid
+             AND (e.backend_start IS NULL OR a.backend_start IS NULL OR a.backend_start = e.backend_start)
+         ) AS backend_alive,
+         ${advisoryLockHeldBy("e.lock_key", "e.backend_pid")} AS holds_lock
+  FROM ${schema}.fence_epochs e
+  WHERE e.lock_key = $1`

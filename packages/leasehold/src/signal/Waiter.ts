@@ -1,0 +1,97 @@
+/**
+ * Waiting until the database says the awaited state holds (DESIGN S3, S5, "listen, then
+ * check"). Use as a module: `import * as Waiter from "./signal/Waiter.ts"`.
+ */
+import { Duration, Effect, Queue, Random } from "effect"
+import type { DirectConnection } from "../fence/DirectConnection.ts"
+import type { CheckResult } from "./CheckResult.ts"
+import * as Listener from "./Listener.ts"
+
+/** What to wait for and how. */
+export interface WaitOptions<A, F, E, R> {
+  /** A direct connection for LISTEN (through a transaction pooler only the poll works). */
+  readonly connection: DirectConnection
+  /** The channel, from `channelFor(namespace, name)`. */
+  readonly channel: string
+  /** The pod, for `application_name` and logs. */
+  readonly identity: string
+  /**
+   * Looks at the database and says Ready / Pending / Failed. Run once at the start, after
+   * LISTEN is (re-)established, after notifications (bursts coalesced) and on every poll.
+   */
+  readonly check: Effect.Effect<CheckResult<A, F>, E, R>
+  /**
+   * Errors of `check` that are transient (a dropped connection, a timeout): they are logged
+   * and the waiter looks again on the next wake-up. Other errors end the wait. None by default.
+   */
+  readonly isRetryable?: (error: E) => boolean
+  /** The slow fallback poll (jittered ±20%); 5 seconds by default. */
+  readonly pollInterval?: Duration.Input
+  readonly listener?: Partial<Listener.ListenerTiming>
+}
+
+/**
+ * Waits until `check` says Ready and returns its value; fails at once with the failure when
+ * `check` says Failed (or with a non-retryable error of `check`).
+ *
+ * LISTEN starts first and `check` runs again as soon as it is established, so a state change
+ * committed before the waiter started, while it was connecting, or while its connection was
+ * cut is always seen. Notification payloads are hints only: they wake a re-check and are never
+ * taken as the answer. Bursts of wake-ups collapse into one pending re-check. Bound it with
+ * `Effect.timeout` if waiting forever is wrong for the caller.
+ */
+export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Effect<A, F | E, R> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const pollMillis = Duration.toMillis(options.pollInterval ?? "5 seconds")
+      const isRetryable = options.isRetryable ?? (() => false)
+      // Capacity one, sliding: any number of wake-ups during a check leave exactly one behind.
+      const wakes = yield* Queue.sliding<Listener.Wake>(1)
+
+      yield* Listener.listen(
+        {
+          connection: options.connection,
+          channel: options.channel,
+          identity: options.identity,
+          ...(options.listener === undefined ? {} : { timing: options.listener })
+        },
+        wakes
+      )
+      yield* Random.nextBetween(0.8, 1.2).pipe(
+        Effect.flatMap((factor) => Effect.sleep(Duration.millis(pollMillis * factor))),
+        Effect.andThen(Queue.offer(wakes, { _tag: "Poll" })),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      let checks = 0
+      let reason: Listener.Wake["_tag"] | "Start" = "Start"
+      for (;;) {
+        checks++
+        const outcome = yield* options.check.pipe(
+          Effect.map((result) => ({ _tag: "Checked" as const, result })),
+          Effect.catchIf(isRetryable, (error) =>
+            Effect.logWarning("check failed; looking again on the next wake-up").pipe(
+              Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }),
+              Effect.as({ _tag: "Retry" as const })
+            ))
+        )
+        if (outcome._tag === "Checked") {
+          const result = outcome.result
+          if (result._tag === "Ready") {
+            yield* Effect.log("ready").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
+            return result.value
+          }
+          if (result._tag === "Failed") {
+            yield* Effect.logError("the awaited state failed").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
+            return yield* Effect.fail(result.failure)
+          }
+          yield* Effect.logDebug("pending").pipe(Effect.annotateLogs({ detail: result.detail ?? "", wokenBy: reason }))
+        }
+        reason = (yield* Queue.take(wakes))._tag
+      }
+    })
+  ).pipe(
+    Effect.annotateLogs({ channel: options.channel, identity: options.identity }),
+    Effect.withSpan("Waiter.waitFor")
+  )
