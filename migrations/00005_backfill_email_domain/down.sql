@@ -1,0 +1,1 @@
+update users set email_domain = null;

@@ -1,0 +1,263 @@
+import { readdir, readFile, stat } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { Effect } from "effect"
+import { checksum, normaliseScript } from "./Checksum.ts"
+import { expectedNames, readEntryName, type NamedScript } from "./internal/fileNames.ts"
+import { splitStatements, type Statement } from "./internal/splitStatements.ts"
+import { concurrentIndexNames, isBegin, isCommit, isTransactionControl, needsNoTransaction } from "./internal/statementKinds.ts"
+import { InvalidMigrationSource, type InvalidSourceReason } from "./MigrationErrors.ts"
+import {
+  compareVersions,
+  parseVersion,
+  versionId,
+  type Layout,
+  type LayoutChoice,
+  type Migration,
+  type MigrationKind,
+  type MigrationScript,
+  type MigrationSet
+} from "./MigrationSet.ts"
+
+/** Options of {@link discover}. */
+export interface DiscoverOptions {
+  /** The folder layout; `auto` (the default) detects it and refuses a folder that mixes layouts. */
+  readonly layout?: LayoutChoice
+}
+
+const invalid = (reason: InvalidSourceReason, file: string, detail: string) =>
+  new InvalidMigrationSource({ reason, file, detail })
+
+/** The explicit marker for a migration that must not run in a transaction. */
+const noTransactionMarker = /^[ \t]*--[ \t]*leasehold:no-transaction[ \t]*$/im
+/** Flyway's inline script configuration for the same. */
+const flywayInlineMarker = /^[ \t]*--[ \t]*flyway:executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
+/** Flyway's `<script>.conf` sidecar setting for the same. */
+const flywayConfSetting = /^[ \t]*executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
+
+const errorCode = (cause: unknown): string =>
+  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : String(cause)
+
+const readText = (directory: string, file: string) =>
+  Effect.tryPromise({
+    try: () => readFile(join(directory, file)),
+    catch: (cause) => invalid("unreadable", file, `cannot be read (${errorCode(cause)})`)
+  }).pipe(
+    Effect.flatMap((bytes) =>
+      Effect.try({
+        try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+        catch: () => invalid("not-utf8", file, "is not valid UTF-8; save it as UTF-8")
+      })
+    )
+  )
+
+const exists = (path: string) => Effect.promise(() => stat(path).then(() => true, () => false))
+
+/** What makes a script non-transactional, given its layout's convention. */
+const kindOf = (layout: Layout, script: NamedScript, content: string, conf: string | undefined, statements: ReadonlyArray<Statement>) => {
+  const marked = noTransactionMarker.test(content) || flywayInlineMarker.test(content) ||
+    (conf !== undefined && flywayConfSetting.test(conf))
+  if (marked) return Effect.succeed<MigrationKind>("non-transactional")
+  const outside = statements.find(needsNoTransaction)
+  if (outside === undefined) return Effect.succeed<MigrationKind>("transactional")
+  // Flyway detects such statements itself, and golang-migrate runs a file as it is (outside a
+  // transaction); postgres-shift would run it in a transaction and fail, so ask for the marker.
+  if (layout !== "postgres-shift") return Effect.succeed<MigrationKind>("non-transactional")
+  return Effect.fail(invalid(
+    "needs-no-transaction",
+    script.file,
+    `"${outside.code.slice(0, 60)}" cannot run inside a transaction; add a line "-- leasehold:no-transaction" to run this migration one statement at a time`
+  ))
+}
+
+const readScript = Effect.fnUntraced(function*(directory: string, layout: Layout, script: NamedScript) {
+  const content = normaliseScript(yield* readText(directory, script.file))
+  const path = join(directory, script.file)
+  if (script.language === "js") {
+    const jsScript: MigrationScript = {
+      file: script.file,
+      path,
+      language: "js",
+      content,
+      checksum: checksum(content),
+      kind: "transactional",
+      body: content,
+      statements: [],
+      concurrentIndexes: []
+    }
+    return jsScript
+  }
+  const conf = layout === "flyway" && (yield* exists(`${path}.conf`))
+    ? yield* readText(directory, `${script.file}.conf`)
+    : undefined
+  let statements = splitStatements(content)
+  const kind = yield* kindOf(layout, script, content, conf, statements)
+  let body = content
+  const first = statements[0]
+  const last = statements.at(-1)
+  if (kind === "transactional" && first !== undefined && last !== undefined && statements.length >= 2 && isBegin(first) && isCommit(last)) {
+    body = content.slice(first.end + 1, last.start)
+    statements = statements.slice(1, -1)
+  }
+  const control = statements.find(isTransactionControl)
+  if (control !== undefined) {
+    return yield* Effect.fail(invalid(
+      "transaction-control",
+      script.file,
+      `"${control.code.slice(0, 60)}" would end the runner's fenced transaction; remove transaction control from the migration`
+    ))
+  }
+  const sqlScript: MigrationScript = {
+    file: script.file,
+    path,
+    language: "sql",
+    content,
+    checksum: checksum(content),
+    kind,
+    body,
+    statements: statements.map((statement) => statement.text),
+    concurrentIndexes: concurrentIndexNames(statements)
+  }
+  return sqlScript
+})
+
+/** The scripts of one postgres-shift directory (`index.sql` | `index.js` | `index.ts`, optional `down.sql`). */
+const shiftDirectoryScripts = Effect.fnUntraced(function*(directory: string, entry: string, versionText: string, name: string) {
+  const present = yield* Effect.forEach(["index.sql", "index.js", "index.ts", "down.sql"], (file) =>
+    exists(join(directory, entry, file)).pipe(Effect.map((found) => found ? [file] : [])))
+  const files = present.flat()
+  const ups = files.filter((file) => file.startsWith("index."))
+  if (ups.length === 0) {
+    return yield* Effect.fail(invalid("missing-script", entry, "has no index.sql, index.js or index.ts"))
+  }
+  if (ups.length > 1) {
+    return yield* Effect.fail(invalid("ambiguous", entry, `has both ${ups.join(" and ")}; keep one`))
+  }
+  const base = { layout: "postgres-shift" as const, versionText, name, entry }
+  const scripts: Array<NamedScript> = [{ ...base, direction: "up", file: `${entry}/${ups[0]}`, language: ups[0] === "index.sql" ? "sql" : "js" }]
+  if (files.includes("down.sql")) scripts.push({ ...base, direction: "down", file: `${entry}/down.sql`, language: "sql" })
+  return scripts
+})
+
+/** Finds the scripts in the folder by name, refusing names no layout can read. */
+const listScripts = Effect.fnUntraced(function*(directory: string, shown: string) {
+  const entries = yield* Effect.tryPromise({
+    try: () => readdir(directory, { withFileTypes: true }),
+    catch: (cause) => invalid("unreadable", shown, `the migrations folder cannot be read (${errorCode(cause)})`)
+  })
+  const names = entries.map((entry) => entry.name).sort()
+  const scripts: Array<NamedScript> = []
+  for (const entry of names) {
+    const isDirectory = yield* Effect.promise(() => stat(join(directory, entry)).then((s) => s.isDirectory(), () => false))
+    const read = readEntryName(entry, isDirectory)
+    switch (read._tag) {
+      case "Ignored":
+        break
+      case "Unparsable":
+        return yield* Effect.fail(invalid("unparsable-name", entry, `is not a migration name: ${read.hint}`))
+      case "Script":
+        scripts.push(read.script)
+        break
+      case "ShiftDirectory":
+        scripts.push(...yield* shiftDirectoryScripts(directory, entry, read.versionText, read.name))
+        break
+    }
+  }
+  return scripts
+})
+
+const chooseLayout = (scripts: ReadonlyArray<NamedScript>, choice: LayoutChoice) => {
+  const first = scripts[0]!
+  const layout = choice === "auto" ? first.layout : choice
+  const other = scripts.find((script) => script.layout !== layout)
+  if (other === undefined) return Effect.succeed(layout)
+  return Effect.fail(
+    choice === "auto"
+      ? invalid("mixed-layouts", other.file, `uses the ${other.layout} layout but ${first.file} uses ${layout}; keep one layout per folder`)
+      : invalid("unparsable-name", other.file, `is not a ${layout} migration name: expected ${expectedNames[layout]}`)
+  )
+}
+
+interface Versioned {
+  readonly version: Array<bigint>
+  readonly up?: NamedScript
+  readonly down?: NamedScript
+}
+
+/** Groups scripts by version, refusing duplicates and down scripts without an up. */
+const groupByVersion = (scripts: ReadonlyArray<NamedScript>) => {
+  const byId = new Map<string, Versioned>()
+  for (const script of scripts) {
+    const version = parseVersion(script.versionText)
+    if (version === undefined) {
+      return Effect.fail(invalid("unparsable-name", script.file, `has an unreadable version "${script.versionText}"`))
+    }
+    const id = versionId(version)
+    const group = byId.get(id) ?? { version }
+    const taken = script.direction === "up" ? group.up : group.down
+    if (taken !== undefined) {
+      return Effect.fail(invalid("duplicate-version", script.file, `has version ${id}, already used by ${taken.file}`))
+    }
+    byId.set(id, script.direction === "up" ? { ...group, up: script } : { ...group, down: script })
+  }
+  for (const group of byId.values()) {
+    if (group.up === undefined && group.down !== undefined) {
+      return Effect.fail(invalid("down-without-up", group.down.file, `is a down migration of version ${versionId(group.version)}, which has no up migration`))
+    }
+  }
+  return Effect.succeed([...byId.values()].sort((a, b) => compareVersions(a.version, b.version)))
+}
+
+/** postgres-shift numbers migrations 1, 2, 3, ... and refuses anything else. */
+const checkConsecutive = (groups: ReadonlyArray<Versioned>) => {
+  for (let i = 0; i < groups.length; i++) {
+    const group = groups[i]!
+    const expected = BigInt(i + 1)
+    if (group.version.length !== 1 || group.version[0] !== expected) {
+      const after = i === 0 ? "the first version must be 00001" : `it follows ${versionId(groups[i - 1]!.version)}, so ${expected} is missing`
+      return Effect.fail(invalid("gap", group.up!.file, `breaks the consecutive numbering postgres-shift requires: ${after}`))
+    }
+  }
+  return Effect.void
+}
+
+/**
+ * Reads a migrations folder into a {@link MigrationSet}, before anything runs. Refuses, with an
+ * {@link InvalidMigrationSource} naming the file: an empty or unreadable folder, names no layout
+ * can read, mixed layouts, duplicate versions, gaps (postgres-shift only), a down migration
+ * without its up, unreadable or non-UTF-8 files, transaction control inside a migration, and (for
+ * postgres-shift) a statement that cannot run in a transaction without the
+ * `-- leasehold:no-transaction` marker. Files that are not migrations (README, helper modules,
+ * dotfiles) are ignored.
+ */
+export const discover = Effect.fn("Discovery.discover")(function*(directory: string, options: DiscoverOptions = {}) {
+  const absolute = resolve(directory)
+  const scripts = yield* listScripts(absolute, directory)
+  if (scripts.length === 0) {
+    return yield* Effect.fail(invalid("empty", directory, "holds no migrations; expected files named like one of: " + Object.values(expectedNames).join("; ")))
+  }
+  const layout = yield* chooseLayout(scripts, options.layout ?? "auto")
+  const groups = yield* groupByVersion(scripts)
+  if (layout === "postgres-shift") yield* checkConsecutive(groups)
+  const migrations = yield* Effect.forEach(groups, (group) =>
+    Effect.gen(function*() {
+      const upName = group.up!
+      const up = yield* readScript(absolute, layout, upName)
+      const down = group.down === undefined ? undefined : yield* readScript(absolute, layout, group.down)
+      const migration: Migration = {
+        id: versionId(group.version),
+        version: group.version,
+        name: upName.name,
+        source: upName.entry,
+        checksum: up.checksum,
+        kind: up.kind,
+        up,
+        ...(down === undefined ? {} : { down })
+      }
+      return migration
+    }))
+  yield* Effect.logDebug("migrations discovered").pipe(
+    Effect.annotateLogs({ directory, layout, count: migrations.length })
+  )
+  const set: MigrationSet = { directory: absolute, layout, migrations }
+  return set
+})

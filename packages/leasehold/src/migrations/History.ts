@@ -1,0 +1,160 @@
+import { Effect } from "effect"
+import type pg from "pg"
+import type { FenceLost } from "../fence/FenceErrors.ts"
+import { fenceQuery, plainQuery, sendAfterCurrent, type Queryable, type StatementFailed } from "./internal/db.ts"
+import { bootstrapLockKey } from "../fence/LockKey.ts"
+import { historySql, takeBootstrapLock } from "./sql.ts"
+
+/** The default schema of Leasehold's tables. */
+export const defaultSchema = "leasehold"
+
+/**
+ * What a history record did: `apply` (up), `rollback` (down), `repair` (an operator accepted a
+ * changed file or resolved an unfinished migration), `adopt` (taken over from postgres-shift).
+ */
+export type HistoryAction = "apply" | "rollback" | "repair" | "adopt"
+
+/**
+ * The migration's state after the record: `started` (a non-transactional script began),
+ * `applied`, `failed` (with `error`), `reverted` (rolled back, or marked to run again).
+ */
+export type HistoryStatus = "started" | "applied" | "failed" | "reverted"
+
+/**
+ * One record of `<schema>.migration_history`. The table is append-only: a migration's current
+ * state is its latest record (see `Plan.migrationStates`).
+ */
+export interface HistoryEntry {
+  readonly seq: number
+  readonly id: string
+  readonly name: string
+  readonly checksum: string
+  readonly action: HistoryAction
+  readonly status: HistoryStatus
+  readonly transactional: boolean
+  /** The fence epoch of the holder that wrote the record. */
+  readonly epoch: number
+  readonly holder: string
+  readonly backendPid: number | null
+  readonly startedAt: Date
+  readonly finishedAt: Date | null
+  readonly durationMs: number | null
+  readonly error: string | null
+}
+
+/** The whole history, oldest record first. */
+export type History = ReadonlyArray<HistoryEntry>
+
+/** One `repair` decision, from `<schema>.migration_repairs`. */
+export interface RepairRecord {
+  readonly seq: number
+  readonly id: string
+  readonly name: string
+  /** `checksum`: a changed file accepted; `applied`/`reverted`: an unfinished migration resolved. */
+  readonly resolution: "checksum" | "applied" | "reverted"
+  readonly oldChecksum: string | null
+  readonly newChecksum: string
+  readonly repairedBy: string
+  readonly repairedAt: Date
+  readonly epoch: number
+  readonly reason: string | null
+}
+
+/** A raw row of the history table, as pg returns it. */
+export interface HistoryRow {
+  seq: string
+  id: string
+  name: string
+  checksum: string
+  action: HistoryAction
+  status: HistoryStatus
+  transactional: boolean
+  epoch: string
+  holder: string
+  backend_pid: number | null
+  started_at: Date
+  finished_at: Date | null
+  duration_ms: number | null
+  error: string | null
+}
+
+/** Maps a row of `historySql(...).readHistory` (or `insertRecord ... returning`). */
+export const toEntry = (row: HistoryRow): HistoryEntry => ({
+  seq: Number(row.seq),
+  id: row.id,
+  name: row.name,
+  checksum: row.checksum,
+  action: row.action,
+  status: row.status,
+  transactional: row.transactional,
+  epoch: Number(row.epoch),
+  holder: row.holder,
+  backendPid: row.backend_pid,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at,
+  durationMs: row.duration_ms,
+  error: row.error
+})
+
+/**
+ * Reads the whole migration history in ONE query (so a reader never sees half of a commit). A
+ * database where Leasehold never ran (no table yet) has an empty history. Works on any
+ * connection, including through PgBouncer: it is a single read.
+ */
+export const readHistory = Effect.fn("History.read")(function*(client: Queryable, schema: string = defaultSchema) {
+  const result = yield* plainQuery<HistoryRow>(client, "reading the migration history", historySql(schema).readHistory).pipe(
+    Effect.map((result) => result.rows.map(toEntry)),
+    Effect.catchIf((error) => error.code === "42P01" || error.code === "3F000", () => Effect.succeed([] as Array<HistoryEntry>))
+  )
+  return result as History
+})
+
+/** Reads every repair decision, oldest first (empty before the first run). */
+export const readRepairs = Effect.fn("History.readRepairs")(function*(client: Queryable, schema: string = defaultSchema) {
+  return yield* plainQuery<{
+    seq: string
+    id: string
+    name: string
+    resolution: RepairRecord["resolution"]
+    old_checksum: string | null
+    new_checksum: string
+    repaired_by: string
+    repaired_at: Date
+    epoch: string
+    reason: string | null
+  }>(client, "reading repairs", historySql(schema).readRepairs).pipe(
+    Effect.map((result) =>
+      result.rows.map((row): RepairRecord => ({
+        seq: Number(row.seq),
+        id: row.id,
+        name: row.name,
+        resolution: row.resolution,
+        oldChecksum: row.old_checksum,
+        newChecksum: row.new_checksum,
+        repairedBy: row.repaired_by,
+        repairedAt: row.repaired_at,
+        epoch: Number(row.epoch),
+        reason: row.reason
+      }))
+    ),
+    Effect.catchIf((error) => error.code === "42P01" || error.code === "3F000", () => Effect.succeed([] as Array<RepairRecord>))
+  )
+})
+
+/**
+ * Creates the schema and history tables if they are missing, safely under concurrency: one
+ * transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (the key the fence uses too), then `CREATE ... IF NOT EXISTS`.
+ */
+export const bootstrapHistory = (
+  client: pg.ClientBase,
+  schema: string
+): Effect.Effect<void, FenceLost | StatementFailed> =>
+  Effect.gen(function*() {
+    yield* fenceQuery(client, "bootstrap", "begin")
+    yield* fenceQuery(client, "bootstrap", takeBootstrapLock, [bootstrapLockKey.toString()])
+    yield* fenceQuery(client, "bootstrap", historySql(schema).bootstrap)
+    yield* fenceQuery(client, "bootstrap", "commit")
+  }).pipe(
+    Effect.onError(() => Effect.sync(() => sendAfterCurrent(client, "rollback"))),
+    Effect.withSpan("History.bootstrap")
+  )

@@ -1,0 +1,100 @@
+/**
+ * The folder layouts Leasehold reads:
+ * - `postgres-shift`: `00001_name/index.sql`, `00001_name/index.js` (or `.ts`), `00001_name.sql`;
+ *   ids must be consecutive from 1. Leasehold adds an optional `00001_name/down.sql`.
+ * - `golang-migrate`: `000001_name.up.sql` and `000001_name.down.sql`; gaps allowed.
+ * - `flyway`: `V1__name.sql`, `V1.1__name.sql` (`V1_1__` is the same version), undo `U1__name.sql`.
+ */
+export type Layout = "postgres-shift" | "golang-migrate" | "flyway"
+
+/** A layout, or `auto` to detect it from the files (a folder mixing layouts is refused). */
+export type LayoutChoice = Layout | "auto"
+
+/**
+ * How a script runs. `transactional`: in one fenced transaction with its history record.
+ * `non-transactional`: one statement per query on the fence session, recorded `started` before
+ * and `applied` after (for `CREATE INDEX CONCURRENTLY` and friends).
+ */
+export type MigrationKind = "transactional" | "non-transactional"
+
+/** One script (an up or a down migration) as read from the folder. */
+export interface MigrationScript {
+  /** Path relative to the migrations folder, e.g. `00001_users/index.sql`. */
+  readonly file: string
+  /** Absolute path (JavaScript migrations are imported from it). */
+  readonly path: string
+  readonly language: "sql" | "js"
+  /** The normalised text (BOM removed, LF line endings); for JavaScript, its source. */
+  readonly content: string
+  readonly checksum: string
+  readonly kind: MigrationKind
+  /**
+   * For SQL: what is executed. A transactional script's own `BEGIN; ... COMMIT;` wrapper
+   * (golang-migrate's advice) is left out, since the runner's fenced transaction replaces it.
+   */
+  readonly body: string
+  /** For SQL: the statements of `body`, run one per query when non-transactional. */
+  readonly statements: ReadonlyArray<string>
+  /** Indexes the script creates with `CREATE INDEX CONCURRENTLY`. */
+  readonly concurrentIndexes: ReadonlyArray<string>
+}
+
+/** One migration of a bundle. */
+export interface Migration {
+  /**
+   * The version as a stable key: numeric parts without leading zeros, joined with `.`
+   * (`00001_users` is `"1"`, `V1.01__x` is `"1.1"`). Recorded in the history.
+   */
+  readonly id: string
+  /** Numeric parts of the version, for ordering. */
+  readonly version: ReadonlyArray<bigint>
+  /** Human name from the file name, e.g. `users`. */
+  readonly name: string
+  /** The folder entry it came from, e.g. `00001_users` or `00002_orders.sql`. */
+  readonly source: string
+  /** Checksum of the up script: what the history and readiness compare. */
+  readonly checksum: string
+  readonly kind: MigrationKind
+  readonly up: MigrationScript
+  readonly down?: MigrationScript
+}
+
+/** The ordered bundle of migrations a pod was built with. */
+export interface MigrationSet {
+  /** Absolute path of the folder it was read from. */
+  readonly directory: string
+  readonly layout: Layout
+  /** In version order, without duplicates. */
+  readonly migrations: ReadonlyArray<Migration>
+}
+
+/** Orders two versions part by part (`1.2` < `1.10` < `2`); a missing part counts as 0. */
+export const compareVersions = (a: ReadonlyArray<bigint>, b: ReadonlyArray<bigint>): number => {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0n
+    const y = b[i] ?? 0n
+    if (x !== y) return x < y ? -1 : 1
+  }
+  return 0
+}
+
+/**
+ * Parses a version written as digits separated by `.` or `_` (`"00001"`, `"1.1"`, `"1_1"`).
+ * Trailing zero parts are dropped, so `1.0` and `1` are the same version (as Flyway counts them).
+ */
+export const parseVersion = (text: string): Array<bigint> | undefined => {
+  if (!/^\d+([._]\d+)*$/.test(text)) return undefined
+  const parts = text.split(/[._]/).map((part) => BigInt(part))
+  while (parts.length > 1 && parts.at(-1) === 0n) parts.pop()
+  return parts
+}
+
+/** The stable id of a version: `[1n, 1n]` is `"1.1"`. */
+export const versionId = (version: ReadonlyArray<bigint>): string => version.map(String).join(".")
+
+/** The migration with this id, if the set has one. */
+export const findMigration = (set: MigrationSet, id: string): Migration | undefined =>
+  set.migrations.find((migration) => migration.id === id)
+
+/** The last migration's id (the version the set brings the database to), or undefined when empty. */
+export const latestId = (set: MigrationSet): string | undefined => set.migrations.at(-1)?.id

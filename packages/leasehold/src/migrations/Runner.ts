@@ -1,0 +1,465 @@
+import { pathToFileURL } from "node:url"
+import { Effect } from "effect"
+import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
+import type { FenceSession } from "../fence/FenceSession.ts"
+import type { History, HistoryAction, HistoryEntry } from "./History.ts"
+import {
+  insertRecord,
+  orDatabaseError,
+  prepare,
+  readHistoryOnFence,
+  signal,
+  stateInTransaction,
+  updateLegacy,
+  type RunContext,
+  type RunOptions
+} from "./internal/context.ts"
+import { classifyOnFence, fenceQuery, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
+import { readLegacy, legacyName } from "./internal/legacy.ts"
+import { makeQueryHandle } from "./internal/queryHandle.ts"
+import { fencedTransaction, proveOutsideTransaction } from "./internal/transaction.ts"
+import {
+  ChecksumMismatch,
+  LegacyHistoryMismatch,
+  MigrationFailed,
+  NoDownMigration,
+  OutOfOrderMigration,
+  UnfinishedMigration,
+  type MigrationDatabaseError
+} from "./MigrationErrors.ts"
+import { compareVersions, findMigration, parseVersion, type Migration, type MigrationKind, type MigrationScript, type MigrationSet } from "./MigrationSet.ts"
+import { migrationStates, plan, type MigrationState, type Plan } from "./Plan.ts"
+import { findInvalidIndexes, setTimeouts } from "./sql.ts"
+
+export type { RunOptions } from "./internal/context.ts"
+
+/** One migration (or its down migration) this run applied. */
+export interface AppliedMigration {
+  readonly id: string
+  readonly name: string
+  readonly direction: "up" | "down"
+  readonly kind: MigrationKind
+  /** As recorded in the history (from the start of its transaction, or its `started` record). */
+  readonly durationMs: number
+  /** Attempts it took (more than 1 after lock timeouts). */
+  readonly attempts: number
+}
+
+/** What `migrate` did. */
+export interface MigrateResult {
+  readonly applied: ReadonlyArray<AppliedMigration>
+  /** Taken over from postgres-shift's `migrations` table, without running them. */
+  readonly adopted: ReadonlyArray<string>
+  /**
+   * Found applied when re-read inside their own fenced transaction (another holder won the race
+   * for them): a success, nothing ran.
+   */
+  readonly alreadyApplied: ReadonlyArray<string>
+  /** The bundle's latest version, now applied. */
+  readonly version: string | undefined
+}
+
+/** Everything `migrate` can fail with. */
+export type MigrateError =
+  | FenceLost
+  | StaleEpoch
+  | ChecksumMismatch
+  | MigrationFailed
+  | UnfinishedMigration
+  | OutOfOrderMigration
+  | LegacyHistoryMismatch
+  | MigrationDatabaseError
+
+/** What `rollback` did. */
+export interface RollbackResult {
+  readonly reverted: ReadonlyArray<AppliedMigration>
+  /** The version the database is at now. */
+  readonly version: string
+}
+
+const isLockTimeout = (error: unknown): boolean => error instanceof StatementFailed && error.code === "55P03"
+
+const errorText = (error: StatementFailed): string => error.code === undefined ? error.error : `${error.error} [${error.code}]`
+
+/** Runs a JavaScript/TypeScript migration's default export with a handle bound to the fence session. */
+const runJavaScript = (context: RunContext, script: MigrationScript) =>
+  Effect.tryPromise({
+    try: async () => {
+      // The checksum in the URL loads edited content as a new module (ESM caches by URL).
+      const module = (await import(`${pathToFileURL(script.path).href}?checksum=${script.checksum}`)) as { default?: unknown }
+      const migrate = module.default
+      if (typeof migrate !== "function") throw new Error(`${script.file} has no default export function (sql) => ...`)
+      const handle = makeQueryHandle(context.client)
+      try {
+        await migrate(handle.sql)
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (cause) => classifyOnFence(context.client, `migration ${script.file}`, cause)
+  })
+
+const runBody = (context: RunContext, script: MigrationScript) =>
+  script.language === "js"
+    ? runJavaScript(context, script)
+    : fenceQuery(context.client, `migration ${script.file}`, script.body).pipe(Effect.asVoid)
+
+/** What one script run means for the history. */
+interface Step {
+  readonly migration: Migration
+  readonly script: MigrationScript
+  readonly direction: "up" | "down"
+  /** The `done` NOTIFY goes with this step's commit, carrying this version. */
+  readonly doneVersion: string | undefined
+}
+
+const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply" : "rollback"
+
+/** Whether a migration already is where the step would take it (the lost-race check). */
+const alreadyDone = (step: Step, state: MigrationState | undefined): boolean =>
+  step.direction === "up" ? state?.status === "applied" : state === undefined || state.status === "reverted"
+
+const timeoutValues = (context: RunContext, local: boolean) =>
+  [String(context.lockTimeoutMs), String(context.statementTimeoutMs), local] as const
+
+/** The commit-time records of a finished step: history, postgres-shift table, NOTIFY. */
+const finish = (context: RunContext, step: Step, startedAt?: Date) =>
+  Effect.gen(function*() {
+    const entry = yield* insertRecord(context, {
+      migration: step.migration,
+      checksum: step.migration.checksum,
+      action: actionOf(step),
+      status: step.direction === "up" ? "applied" : "reverted",
+      transactional: step.script.kind === "transactional",
+      finished: true,
+      ...(startedAt === undefined ? {} : { startedAt })
+    })
+    yield* updateLegacy(context, step.migration, step.direction === "up")
+    yield* signal(context, { event: "applied", version: step.migration.id })
+    if (step.doneVersion !== undefined) yield* signal(context, { event: "done", version: step.doneVersion })
+    return entry
+  })
+
+/**
+ * Records a failure in its own fenced transaction and NOTIFYs it (S5), then fails with
+ * `MigrationFailed`. If the failure cannot be recorded (the fence is gone), it still fails.
+ */
+const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt?: Date) =>
+  fencedTransaction(
+    context.session,
+    "recording the failure",
+    Effect.gen(function*() {
+      yield* insertRecord(context, {
+        migration: step.migration,
+        checksum: step.migration.checksum,
+        action: actionOf(step),
+        status: "failed",
+        transactional: step.script.kind === "transactional",
+        finished: true,
+        error: errorText(error),
+        ...(startedAt === undefined ? {} : { startedAt })
+      })
+      yield* signal(context, { event: "failed", version: step.migration.id })
+    })
+  ).pipe(
+    Effect.catch((cause) => Effect.logError("the failure could not be recorded", cause)),
+    Effect.andThen(Effect.fail(
+      new MigrationFailed({
+        id: step.migration.id,
+        name: step.migration.name,
+        error: error.error,
+        ...(error.code === undefined ? {} : { code: error.code })
+      })
+    ))
+  )
+
+/** One attempt of a transactional step: a fenced transaction holding the script and its records. */
+const attemptTransactional = (context: RunContext, step: Step) =>
+  fencedTransaction(
+    context.session,
+    `migration ${step.migration.id}`,
+    Effect.gen(function*() {
+      yield* fenceQuery(context.client, "setting timeouts", setTimeouts, timeoutValues(context, true))
+      if (alreadyDone(step, yield* stateInTransaction(context, step.migration.id))) return undefined
+      yield* runBody(context, step.script)
+      return yield* finish(context, step).pipe(
+        Effect.mapError((error) =>
+          error instanceof StatementFailed && error.code === "25P02"
+            ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
+            : error
+        )
+      )
+    })
+  )
+
+const runTransactional = (context: RunContext, step: Step) => {
+  let attempts = 0
+  return Effect.suspend(() => {
+    attempts++
+    return attemptTransactional(context, step)
+  }).pipe(
+    Effect.tapError((error) =>
+      isLockTimeout(error)
+        ? Effect.logWarning("lock timeout, retrying").pipe(Effect.annotateLogs({ migration: step.migration.id, attempt: attempts }))
+        : Effect.void
+    ),
+    Effect.retry({ schedule: context.lockRetrySchedule, while: isLockTimeout, times: context.lockRetries }),
+    Effect.map((entry) => ({ entry, attempts })),
+    Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error))
+  )
+}
+
+/**
+ * A non-transactional step: `started` recorded in a fenced transaction, then each statement in
+ * its own query on the fence session (the fence proven before each), then `applied` recorded.
+ */
+const runNonTransactional = (context: RunContext, step: Step) =>
+  Effect.gen(function*() {
+    const started = yield* fencedTransaction(
+      context.session,
+      `migration ${step.migration.id}`,
+      Effect.gen(function*() {
+        if (alreadyDone(step, yield* stateInTransaction(context, step.migration.id))) return undefined
+        const entry = yield* insertRecord(context, {
+          migration: step.migration,
+          checksum: step.migration.checksum,
+          action: actionOf(step),
+          status: "started",
+          transactional: false,
+          finished: false
+        })
+        yield* signal(context, { event: "started", version: step.migration.id })
+        return entry
+      })
+    ).pipe(Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error)))
+    if (started === undefined) return { entry: undefined, attempts: 1 }
+    const statements = Effect.gen(function*() {
+      yield* fenceQuery(context.client, "setting timeouts", setTimeouts, timeoutValues(context, false))
+      for (const statement of step.script.statements) {
+        yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
+        yield* fenceQuery(context.client, `migration ${step.script.file}`, statement).pipe(Effect.raceFirst(context.session.lost))
+      }
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => sendAfterCurrent(context.client, "reset lock_timeout; reset statement_timeout")))
+    )
+    yield* statements.pipe(
+      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
+    )
+    const entry = yield* fencedTransaction(context.session, `migration ${step.migration.id}`, finish(context, step, started.startedAt)).pipe(
+      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
+    )
+    return { entry, attempts: 1 }
+  })
+
+/** Runs one step and says what it did (undefined: it was already done, a lost race). */
+const runStep = (context: RunContext, step: Step) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo(step.direction === "up" ? "applying migration" : "reverting migration")
+    const { entry, attempts } = step.script.kind === "transactional"
+      ? yield* runTransactional(context, step)
+      : yield* runNonTransactional(context, step)
+    if (entry === undefined) {
+      yield* Effect.logInfo("already done by another holder")
+      return undefined
+    }
+    const applied: AppliedMigration = {
+      id: step.migration.id,
+      name: step.migration.name,
+      direction: step.direction,
+      kind: step.script.kind,
+      durationMs: (entry as HistoryEntry).durationMs ?? 0,
+      attempts
+    }
+    yield* Effect.logInfo(step.direction === "up" ? "migration applied" : "migration reverted").pipe(
+      Effect.annotateLogs({ durationMs: applied.durationMs, attempts })
+    )
+    return applied
+  }).pipe(
+    Effect.annotateLogs({ migration: step.migration.id, name: step.migration.name, kind: step.script.kind }),
+    Effect.withSpan(step.direction === "up" ? "Runner.apply" : "Runner.revert", { attributes: { migration: step.migration.id } })
+  )
+
+/**
+ * Adopts postgres-shift's `migrations` table: each of its records that the history does not know
+ * yet, and that the bundle has under the same name, is recorded as applied (action `adopt`)
+ * without running anything. A different name for an id refuses the table.
+ */
+const adoptLegacy = (context: RunContext, states: ReadonlyMap<string, MigrationState>) =>
+  Effect.gen(function*() {
+    const legacy = context.legacy
+    if (legacy === undefined) return [] as Array<string>
+    const rows = yield* readLegacy(context.client, legacy)
+    const toAdopt: Array<Migration> = []
+    for (const row of rows) {
+      const migration = findMigration(context.set, row.id)
+      if (migration === undefined || states.has(migration.id)) continue
+      if (row.name !== legacyName(migration)) {
+        return yield* Effect.fail(new LegacyHistoryMismatch({ id: row.id, legacyName: row.name, name: legacyName(migration) }))
+      }
+      toAdopt.push(migration)
+    }
+    if (toAdopt.length === 0) return [] as Array<string>
+    yield* fencedTransaction(
+      context.session,
+      "adopting postgres-shift history",
+      Effect.forEach(toAdopt, (migration) =>
+        insertRecord(context, {
+          migration,
+          checksum: migration.checksum,
+          action: "adopt",
+          status: "applied",
+          transactional: migration.kind === "transactional",
+          finished: true
+        }))
+    )
+    yield* Effect.logInfo("adopted postgres-shift history").pipe(Effect.annotateLogs({ migrations: toAdopt.map((m) => m.id).join(",") }))
+    return toAdopt.map((migration) => migration.id)
+  }).pipe(orDatabaseError("adopting the postgres-shift history"))
+
+/**
+ * Reports the first unfinished non-transactional migration (S6). The first run to find it
+ * interrupted (`started`) records it as failed, with the invalid indexes it left, and NOTIFYs,
+ * so waiting pods fail fast with the reason instead of waiting.
+ */
+const reportUnfinished = (context: RunContext, current: Plan, history: History) =>
+  Effect.gen(function*() {
+    const state = current.unfinished[0]
+    if (state === undefined) return
+    // Who started it: the latest `started` record (a later failure record names its reporter).
+    const origin = history.filter((entry) => entry.id === state.id && entry.status === "started").at(-1) ?? state.record
+    const migration = findMigration(context.set, state.id)
+    const script = state.record.action === "rollback" ? migration?.down : migration?.up
+    const indexes = script?.concurrentIndexes ?? []
+    const invalidIndexes = indexes.length === 0
+      ? []
+      : (yield* fenceQuery<{ name: string }>(context.client, "finding invalid indexes", findInvalidIndexes, [indexes])).rows.map((row) => row.name)
+    let error = state.record.error ?? undefined
+    if (state.status === "started") {
+      error = `interrupted: started at ${origin.startedAt.toISOString()} by ${origin.holder} (epoch ${origin.epoch}) and never finished` +
+        (invalidIndexes.length === 0 ? "" : `; invalid indexes: ${invalidIndexes.join(", ")}`)
+      yield* fencedTransaction(
+        context.session,
+        "recording the interruption",
+        Effect.gen(function*() {
+          yield* insertRecord(context, {
+            migration: state,
+            checksum: state.checksum,
+            action: state.record.action,
+            status: "failed",
+            transactional: false,
+            startedAt: origin.startedAt,
+            finished: true,
+            error: error!
+          })
+          yield* signal(context, { event: "failed", version: state.id })
+        })
+      )
+    }
+    return yield* Effect.fail(
+      new UnfinishedMigration({
+        id: state.id,
+        name: state.name,
+        startedAt: origin.startedAt,
+        holder: origin.holder,
+        epoch: origin.epoch,
+        invalidIndexes,
+        ...(error === undefined ? {} : { error })
+      })
+    )
+  }).pipe(orDatabaseError("reporting an unfinished migration"))
+
+/** Refuses drift (S3) and a pending migration that sorts before an applied one. */
+const checkPlan = (current: Plan) =>
+  Effect.gen(function*() {
+    const drift = current.drifted[0]
+    if (drift !== undefined) {
+      return yield* Effect.fail(new ChecksumMismatch({
+        id: drift.migration.id,
+        name: drift.migration.name,
+        file: drift.migration.up.file,
+        applied: drift.state.checksum,
+        current: drift.migration.checksum
+      }))
+    }
+    const latest = current.applied.at(-1)
+    const early = latest === undefined ? undefined : current.pending.find((migration) => compareVersions(migration.version, latest.version) < 0)
+    if (early !== undefined && latest !== undefined) {
+      return yield* Effect.fail(new OutOfOrderMigration({ id: early.id, name: early.name, latestApplied: latest.id }))
+    }
+  })
+
+/**
+ * Applies the bundle's pending migrations on the fence session (DESIGN flow step 5 and 6):
+ * bootstraps the history, adopts postgres-shift's table, re-reads the history under the lock,
+ * stops on drift (`ChecksumMismatch`) and on an unfinished non-transactional migration
+ * (`UnfinishedMigration`), then runs each pending migration in order, each in its own fenced
+ * transaction with `lock_timeout`/`statement_timeout` (lock timeouts retried with capped,
+ * jittered backoff), recording it and NOTIFYing progress in the same transaction; the last one
+ * also NOTIFYs `done`. A failure is rolled back, recorded with its error, NOTIFYed, and fails
+ * with `MigrationFailed` (S5). Losing the session fails with `FenceLost`, a newer epoch with
+ * `StaleEpoch`; nothing uncommitted survives either.
+ *
+ * Gotcha: the session must be the fence's own dedicated client; nothing else may use it meanwhile.
+ */
+export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSession, set: MigrationSet, options: RunOptions = {}) {
+  const context = yield* prepare(session, set, options)
+  let history = yield* readHistoryOnFence(context)
+  const adopted = yield* adoptLegacy(context, migrationStates(history))
+  if (adopted.length > 0) history = yield* readHistoryOnFence(context)
+  const current = plan(history, set)
+  yield* checkPlan(current)
+  yield* reportUnfinished(context, current, history)
+  const version = set.migrations.at(-1)?.id
+  const applied: Array<AppliedMigration> = []
+  const alreadyApplied: Array<string> = []
+  for (const [index, migration] of current.pending.entries()) {
+    const step: Step = {
+      migration,
+      script: migration.up,
+      direction: "up",
+      doneVersion: index === current.pending.length - 1 ? version : undefined
+    }
+    const result = yield* runStep(context, step)
+    if (result === undefined) alreadyApplied.push(migration.id)
+    else applied.push(result)
+  }
+  const result: MigrateResult = { applied, adopted, alreadyApplied, version }
+  return result
+}, (effect, session) => Effect.annotateLogs(effect, { holder: session.holder, epoch: session.epoch }))
+
+/**
+ * Reverts applied migrations above version `to` (e.g. `"3"`; `"0"` reverts all), newest first,
+ * each with its down migration, fenced and recorded like `migrate` (action `rollback`). Every
+ * migration to revert must have a down migration in the bundle, checked before anything runs
+ * (`NoDownMigration`); drift and unfinished migrations stop it as they stop `migrate`.
+ */
+export const rollback = Effect.fn("Runner.rollback")(function*(session: FenceSession, set: MigrationSet, to: string, options: RunOptions = {}) {
+  const target = parseVersion(to)
+  if (target === undefined) {
+    return yield* Effect.die(new Error(`rollback target "${to}" is not a version`))
+  }
+  const context = yield* prepare(session, set, options)
+  const history = yield* readHistoryOnFence(context)
+  const current = plan(history, set)
+  yield* checkPlan({ ...current, pending: [] })
+  yield* reportUnfinished(context, current, history)
+  const states = migrationStates(history)
+  const toRevert = [...states.values()]
+    .filter((state) => state.status === "applied")
+    .map((state) => ({ state, version: parseVersion(state.id) ?? [] }))
+    .filter(({ version }) => compareVersions(version, target) > 0)
+    .sort((a, b) => compareVersions(b.version, a.version))
+  const steps: Array<Step> = []
+  for (const { state } of toRevert) {
+    const migration = findMigration(set, state.id)
+    if (migration?.down === undefined) return yield* Effect.fail(new NoDownMigration({ id: state.id, name: state.name }))
+    steps.push({ migration, script: migration.down, direction: "down", doneVersion: undefined })
+  }
+  const reverted: Array<AppliedMigration> = []
+  for (const [index, step] of steps.entries()) {
+    const result = yield* runStep(context, { ...step, doneVersion: index === steps.length - 1 ? to : undefined })
+    if (result !== undefined) reverted.push(result)
+  }
+  const result: RollbackResult = { reverted, version: to }
+  return result
+}, (effect, session) => Effect.annotateLogs(effect, { holder: session.holder, epoch: session.epoch }))

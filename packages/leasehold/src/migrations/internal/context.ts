@@ -1,0 +1,152 @@
+import { Duration, Effect, Schedule } from "effect"
+import type pg from "pg"
+import type { FenceSession } from "../../fence/FenceSession.ts"
+import { channelFor, type SignalPayload } from "../../signal/Channel.ts"
+import { notify } from "../../signal/notify.ts"
+import { bootstrapHistory, defaultSchema, toEntry, type HistoryAction, type HistoryEntry, type HistoryRow, type HistoryStatus } from "../History.ts"
+import type { MigrationDatabaseError } from "../MigrationErrors.ts"
+import type { Migration, MigrationSet } from "../MigrationSet.ts"
+import { migrationStates, type MigrationState } from "../Plan.ts"
+import { historySql } from "../sql.ts"
+import { asDatabaseError, classifyOnFence, fenceQuery, StatementFailed, watchConnection } from "./db.ts"
+import { findLegacy, legacyName, type LegacyTable } from "./legacy.ts"
+
+/** Options shared by `migrate`, `rollback` and `repair`. */
+export interface RunOptions {
+  /** Schema of Leasehold's tables (default `leasehold`). */
+  readonly schema?: string
+  /** The Lease guarding the migrations: progress and outcome are NOTIFYed on its channel. */
+  readonly lease?: { readonly namespace: string; readonly name: string }
+  /** `lock_timeout` of each migration (default 10 s); a lock timeout is retried with backoff. */
+  readonly lockTimeoutMs?: number
+  /** `statement_timeout` of each migration statement (default: none). */
+  readonly statementTimeoutMs?: number
+  /** Retries after a lock timeout (default 5), exponential from `lockRetryBaseMs` (200), capped at `lockRetryCapMs` (10 000), jittered. */
+  readonly lockRetries?: number
+  readonly lockRetryBaseMs?: number
+  readonly lockRetryCapMs?: number
+  /**
+   * postgres-shift's table, adopted and kept up to date for the postgres-shift layout
+   * (default `migrations`, resolved through the search_path as postgres-shift does); `false` to ignore it.
+   */
+  readonly legacyTable?: string | false
+}
+
+/** Everything a run needs, resolved once. */
+export interface RunContext {
+  readonly session: FenceSession
+  readonly client: pg.ClientBase
+  readonly set: MigrationSet
+  readonly schema: string
+  readonly sql: ReturnType<typeof historySql>
+  readonly channel: string | undefined
+  readonly lockTimeoutMs: number
+  readonly statementTimeoutMs: number
+  readonly lockRetries: number
+  readonly lockRetrySchedule: Schedule.Schedule<unknown, unknown>
+  readonly legacy: LegacyTable | undefined
+}
+
+/** Maps a `StatementFailed` outside any migration's own SQL to `MigrationDatabaseError`. */
+export const orDatabaseError = (operation: string) =>
+  <A, E, R>(self: Effect.Effect<A, E | StatementFailed, R>): Effect.Effect<A, Exclude<E, StatementFailed> | MigrationDatabaseError, R> =>
+    Effect.catchIf(
+      self,
+      (error): error is StatementFailed => error instanceof StatementFailed,
+      (error) => Effect.fail(asDatabaseError(operation)(error))
+    ) as Effect.Effect<A, Exclude<E, StatementFailed> | MigrationDatabaseError, R>
+
+/** Bootstraps the history tables and finds postgres-shift's table; the start of every run. */
+export const prepare = (session: FenceSession, set: MigrationSet, options: RunOptions) =>
+  Effect.gen(function*() {
+    watchConnection(session.client)
+    const schema = options.schema ?? defaultSchema
+    yield* bootstrapHistory(session.client, schema)
+    const legacy = set.layout === "postgres-shift" && options.legacyTable !== false
+      ? yield* findLegacy(session.client, options.legacyTable ?? "migrations")
+      : undefined
+    const base = Duration.millis(options.lockRetryBaseMs ?? 200)
+    const cap = Duration.millis(options.lockRetryCapMs ?? 10_000)
+    const context: RunContext = {
+      session,
+      client: session.client,
+      set,
+      schema,
+      sql: historySql(schema),
+      channel: options.lease === undefined ? undefined : channelFor(options.lease.namespace, options.lease.name),
+      lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
+      statementTimeoutMs: options.statementTimeoutMs ?? 0,
+      lockRetries: options.lockRetries ?? 5,
+      lockRetrySchedule: Schedule.exponential(base).pipe(
+        Schedule.jittered,
+        Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
+      ),
+      legacy
+    }
+    return context
+  }).pipe(orDatabaseError("preparing the migration history"))
+
+/** Reads the whole history on the fence session (under the lock). */
+export const readHistoryOnFence = (context: RunContext) =>
+  fenceQuery<HistoryRow>(context.client, "reading the migration history", context.sql.readHistory).pipe(
+    Effect.map((result) => result.rows.map((row) => toEntry(row))),
+    orDatabaseError("reading the migration history")
+  )
+
+/** The current state of one migration, read inside the caller's fenced transaction. */
+export const stateInTransaction = (context: RunContext, id: string) =>
+  fenceQuery<HistoryRow>(context.client, "reading the migration history", context.sql.recordsOf, [id]).pipe(
+    Effect.map((result): MigrationState | undefined =>
+      migrationStates(result.rows.map((row) => toEntry(row))).get(id)
+    )
+  )
+
+/** A history record to append. */
+export interface NewRecord {
+  readonly migration: Migration | { readonly id: string; readonly name: string }
+  readonly checksum: string
+  readonly action: HistoryAction
+  readonly status: HistoryStatus
+  readonly transactional: boolean
+  /** When it started (default: the transaction's start). */
+  readonly startedAt?: Date
+  /** Whether it is finished (gets `finished_at` and the duration). */
+  readonly finished: boolean
+  readonly error?: string
+}
+
+/** Appends a record with this holder's epoch, identity and backend pid. */
+export const insertRecord = (context: RunContext, record: NewRecord) =>
+  fenceQuery<HistoryRow>(context.client, "recording the migration", context.sql.insertRecord, [
+    record.migration.id,
+    record.migration.name,
+    record.checksum,
+    record.action,
+    record.status,
+    record.transactional,
+    context.session.epoch,
+    context.session.holder,
+    context.session.backendPid,
+    record.startedAt ?? null,
+    record.finished,
+    record.error ?? null
+  ]).pipe(Effect.map((result): HistoryEntry => toEntry(result.rows[0]!)))
+
+/** Keeps postgres-shift's table in step (insert on apply, delete on rollback), when there is one. */
+export const updateLegacy = (context: RunContext, migration: Migration, applied: boolean) => {
+  const legacy = context.legacy
+  if (legacy === undefined || !/^\d+$/.test(migration.id)) return Effect.void
+  return applied
+    ? fenceQuery(context.client, "updating the postgres-shift table", legacy.sql.insert, [Number(migration.id), legacyName(migration)]).pipe(Effect.asVoid)
+    : fenceQuery(context.client, "updating the postgres-shift table", legacy.sql.remove, [Number(migration.id)]).pipe(Effect.asVoid)
+}
+
+/** NOTIFYs a hint on the Lease's channel, inside the caller's transaction (so only on commit). */
+export const signal = (context: RunContext, payload: Omit<SignalPayload, "epoch" | "holder">) => {
+  const channel = context.channel
+  if (channel === undefined) return Effect.void
+  return Effect.tryPromise({
+    try: () => notify(context.client, channel, { ...payload, epoch: context.session.epoch, holder: context.session.holder }),
+    catch: (cause) => classifyOnFence(context.client, "notify", cause)
+  }).pipe(Effect.asVoid)
+}

@@ -1,0 +1,139 @@
+import { Data, Effect } from "effect"
+import type pg from "pg"
+import { FenceLost } from "../../fence/FenceErrors.ts"
+import { MigrationDatabaseError } from "../MigrationErrors.ts"
+
+/** Anything that runs a query: a `pg.Client`, a pool client, or a `pg.Pool`. */
+export type Queryable = pg.ClientBase | pg.Pool
+
+/** What PostgreSQL (or the driver) said when a statement failed. */
+export interface PgErrorInfo {
+  readonly message: string
+  readonly code?: string
+}
+
+/**
+ * A statement failed on the fence session while the session itself is fine: a migration's own
+ * error, or a lock timeout (`code` 55P03) that may be retried.
+ */
+export class StatementFailed extends Data.TaggedError("StatementFailed")<{
+  readonly error: string
+  readonly code?: string
+}> {}
+
+const connectionLostCodes = new Set(["57P01", "57P02", "57P03", "25P03"])
+
+/** Reads the message, SQLSTATE and detail of an error thrown by pg (or by user code). */
+export const errorInfo = (cause: unknown): PgErrorInfo => {
+  if (typeof cause === "object" && cause !== null) {
+    const error = cause as { message?: unknown; code?: unknown; detail?: unknown; syscall?: unknown }
+    const message = typeof error.message === "string" ? error.message : String(cause)
+    const detail = typeof error.detail === "string" ? ` (${error.detail})` : ""
+    const isSqlState = typeof error.code === "string" && error.syscall === undefined && /^[0-9A-Z]{5}$/.test(error.code)
+    return isSqlState ? { message: message + detail, code: error.code as string } : { message: message + detail }
+  }
+  return { message: String(cause) }
+}
+
+/** Clients seen to lose their connection ('error' or 'end' events), tracked once per client. */
+const dead = new WeakMap<pg.ClientBase, { lost: boolean }>()
+
+/**
+ * Starts watching a client for the end of its connection (idempotent), so a driver error can be
+ * told from a user's error. The fence owns the client; these listeners only set a flag.
+ */
+export const watchConnection = (client: pg.ClientBase): void => {
+  if (dead.has(client)) return
+  const state = { lost: false }
+  dead.set(client, state)
+  client.on("error", () => {
+    state.lost = true
+  })
+  client.on("end", () => {
+    state.lost = true
+  })
+}
+
+const driverConnectionError = /is not queryable$|^Connection terminated/
+
+/**
+ * Whether an error means the connection itself is gone: the backend was terminated (57P01) or
+ * shut down, the session timed out idle in a transaction (25P03), a connection exception (class
+ * 08), a socket error, or any error once the client has seen its connection end.
+ */
+export const isConnectionLoss = (client: pg.ClientBase, cause: unknown): boolean => {
+  if (dead.get(client)?.lost === true) return true
+  const info = errorInfo(cause)
+  if (info.code !== undefined) return connectionLostCodes.has(info.code) || info.code.startsWith("08")
+  const syscall = typeof cause === "object" && cause !== null && "syscall" in cause
+  return syscall || (cause instanceof Error && driverConnectionError.test(cause.message))
+}
+
+const fenceLost = (operation: string, cause: unknown) =>
+  new FenceLost({ reason: `${operation}: ${errorInfo(cause).message}`, cause })
+
+/**
+ * Runs one query on the fence session. A lost connection is `FenceLost`; any other error is a
+ * `StatementFailed` carrying PostgreSQL's message and SQLSTATE.
+ */
+export const fenceQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  operation: string,
+  text: string,
+  values?: ReadonlyArray<unknown>
+): Effect.Effect<pg.QueryResult<R>, FenceLost | StatementFailed> =>
+  Effect.tryPromise({
+    try: () => enqueue(client, () => client.query<R>(text, values as Array<unknown> | undefined)),
+    catch: (cause) => classifyOnFence(client, operation, cause)
+  })
+
+/** The tail of each fence client's queue of queries. */
+const queues = new WeakMap<pg.ClientBase, Promise<unknown>>()
+
+/**
+ * Runs `run` on `client` once every query queued before it has settled: the runner, a JS
+ * migration's handle and the clean-ups after an interruption never have two queries in flight on
+ * the one session (pg 8 deprecates that), and they reach the server in the order they were queued.
+ */
+export const enqueue = <A>(client: pg.ClientBase, run: () => Promise<A>): Promise<A> => {
+  const previous = queues.get(client) ?? Promise.resolve()
+  const next = previous.then(run, run)
+  queues.set(client, next.catch(() => undefined))
+  return next
+}
+
+/**
+ * Queues `text` without waiting for it: for clean-ups (ROLLBACK, RESET) after a failure or an
+ * interruption, when a statement may still be running. Errors are ignored (on a dead connection
+ * the server has already aborted everything).
+ */
+export const sendAfterCurrent = (client: pg.ClientBase, text: string): void => {
+  enqueue(client, () => client.query(text)).catch(() => undefined)
+}
+
+/** Maps an error raised while working on the fence session. */
+export const classifyOnFence = (client: pg.ClientBase, operation: string, cause: unknown): FenceLost | StatementFailed => {
+  if (cause instanceof FenceLost) return cause
+  if (isConnectionLoss(client, cause)) return fenceLost(operation, cause)
+  const info = errorInfo(cause)
+  return new StatementFailed(info.code === undefined ? { error: info.message } : { error: info.message, code: info.code })
+}
+
+/** Turns a `StatementFailed` outside any migration's own SQL into a `MigrationDatabaseError`. */
+export const asDatabaseError = (operation: string) => (error: StatementFailed): MigrationDatabaseError =>
+  new MigrationDatabaseError(error.code === undefined ? { operation, error: error.error } : { operation, error: error.error, code: error.code })
+
+/** Runs a read-only query on any connection; every error is a `MigrationDatabaseError`. */
+export const plainQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: Queryable,
+  operation: string,
+  text: string,
+  values?: ReadonlyArray<unknown>
+): Effect.Effect<pg.QueryResult<R>, MigrationDatabaseError> =>
+  Effect.tryPromise({
+    try: () => (client as pg.ClientBase).query<R>(text, values as Array<unknown> | undefined),
+    catch: (cause) => {
+      const info = errorInfo(cause)
+      return new MigrationDatabaseError(info.code === undefined ? { operation, error: info.message } : { operation, error: info.message, code: info.code })
+    }
+  })

@@ -1,0 +1,43 @@
+import { Effect } from "effect"
+import type pg from "pg"
+import type { Migration } from "../MigrationSet.ts"
+import { findLegacyTable, legacySql } from "../sql.ts"
+import { fenceQuery } from "./db.ts"
+
+/** A postgres-shift `migrations` table found in the database (qualified, quoted name). */
+export interface LegacyTable {
+  readonly table: string
+  readonly sql: ReturnType<typeof legacySql>
+}
+
+/** A row of postgres-shift's table. */
+export interface LegacyRow {
+  readonly id: string
+  readonly name: string
+}
+
+/**
+ * Finds postgres-shift's table by the name it uses (`migrations`, through the search_path), only
+ * if it has postgres-shift's columns (`migration_id`, `name`): an app's own `migrations` table
+ * of another shape is left alone.
+ */
+export const findLegacy = (client: pg.ClientBase, name: string) =>
+  fenceQuery<{ table: string | null; columns: Array<string> }>(client, "finding the postgres-shift table", findLegacyTable, [name]).pipe(
+    Effect.map((result): LegacyTable | undefined => {
+      const row = result.rows[0]
+      if (row?.table == null || !row.columns.includes("migration_id") || !row.columns.includes("name")) return undefined
+      return { table: row.table, sql: legacySql(row.table) }
+    })
+  )
+
+/** Reads postgres-shift's records, by id. */
+export const readLegacy = (client: pg.ClientBase, legacy: LegacyTable) =>
+  fenceQuery<{ migration_id: number; name: string | null }>(client, "reading the postgres-shift table", legacy.sql.read).pipe(
+    Effect.map((result) => result.rows.map((row): LegacyRow => ({ id: String(row.migration_id), name: row.name ?? "" })))
+  )
+
+/**
+ * The name postgres-shift records for a migration: the entry name after the five digits and the
+ * underscore, with `-` as spaces (a file keeps its extension: `00002_orders.sql` is `orders.sql`).
+ */
+export const legacyName = (migration: Migration): string => migration.source.slice(6).replace(/-/g, " ")

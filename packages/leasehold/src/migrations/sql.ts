@@ -1,0 +1,108 @@
+/**
+ * Every SQL statement of the migration history, in one place. Leasehold's tables live in a schema
+ * (default `leasehold`) given as a parameter and quoted here; nothing else is interpolated.
+ */
+import { quoteIdentifier } from "../fence/sql.ts"
+
+/** The statements on the history tables of `schema`. */
+export const historySql = (schema: string) => {
+  const s = quoteIdentifier(schema)
+  const history = `${s}.migration_history`
+  const repairs = `${s}.migration_repairs`
+  const columns = `seq, id, name, checksum, action, status, transactional, epoch, holder, backend_pid,
+    started_at, finished_at, duration_ms, error`
+  return {
+    /** Idempotent: run inside a transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (fence/LockKey.ts). */
+    bootstrap: `
+      create schema if not exists ${s};
+      create table if not exists ${history} (
+        seq           bigserial primary key,
+        id            text not null,
+        name          text not null,
+        checksum      text not null,
+        action        text not null check (action in ('apply', 'rollback', 'repair', 'adopt')),
+        status        text not null check (status in ('started', 'applied', 'failed', 'reverted')),
+        transactional boolean not null,
+        epoch         bigint not null,
+        holder        text not null,
+        backend_pid   integer,
+        started_at    timestamptz not null default now(),
+        finished_at   timestamptz,
+        duration_ms   integer,
+        error         text
+      );
+      create index if not exists migration_history_id_seq on ${history} (id, seq);
+      create table if not exists ${repairs} (
+        seq          bigserial primary key,
+        id           text not null,
+        name         text not null,
+        resolution   text not null check (resolution in ('checksum', 'applied', 'reverted')),
+        old_checksum text,
+        new_checksum text not null,
+        repaired_by  text not null,
+        repaired_at  timestamptz not null default now(),
+        epoch        bigint not null,
+        reason       text
+      );`,
+
+    /** The whole history, oldest first. One query: followers' readiness check relies on it. */
+    readHistory: `select ${columns} from ${history} order by seq`,
+
+    /** The records of one migration, read inside a fenced transaction (the lost-race check). */
+    recordsOf: `select ${columns} from ${history} where id = $1 order by seq`,
+
+    /**
+     * Appends a record. `$10` is the start time (null: this transaction's start); a finished
+     * record (`$11` true) gets `finished_at` and the duration from it.
+     */
+    insertRecord: `
+      insert into ${history} (id, name, checksum, action, status, transactional, epoch, holder, backend_pid,
+        started_at, finished_at, duration_ms, error)
+      values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+        coalesce($10::timestamptz, now()),
+        case when $11::boolean then clock_timestamp() end,
+        case when $11::boolean then round(extract(epoch from clock_timestamp() - coalesce($10::timestamptz, now())) * 1000)::integer end,
+        $12)
+      returning ${columns}`,
+
+    insertRepair: `
+      insert into ${repairs} (id, name, resolution, old_checksum, new_checksum, repaired_by, epoch, reason)
+      values ($1, $2, $3, $4, $5, $6, $7, $8)
+      returning seq, repaired_at`,
+
+    readRepairs: `select seq, id, name, resolution, old_checksum, new_checksum, repaired_by, repaired_at, epoch, reason
+      from ${repairs} order by seq`
+  }
+}
+
+/** Statements on a postgres-shift `migrations` table (`to_regclass` text, already quoted). */
+export const legacySql = (table: string) => ({
+  read: `select migration_id, name from ${table} order by migration_id`,
+  insert: `insert into ${table} (migration_id, name)
+    select $1::integer, $2::text where not exists (select 1 from ${table} where migration_id = $1::integer)`,
+  remove: `delete from ${table} where migration_id = $1::integer`
+})
+
+/**
+ * Finds a postgres-shift `migrations` table: `$1` is its name as postgres-shift resolves it
+ * (`migrations`, through the search_path). Returns the qualified name and its columns.
+ */
+export const findLegacyTable = `
+  select to_regclass($1)::text as "table",
+    array(select attname::text from pg_attribute
+          where attrelid = to_regclass($1) and attnum > 0 and not attisdropped) as columns`
+
+/** Indexes among `$1` (names) that an interrupted `CREATE INDEX CONCURRENTLY` left invalid. */
+export const findInvalidIndexes = `
+  select format('%I.%I', n.nspname, c.relname) as name
+  from pg_index i
+  join pg_class c on c.oid = i.indexrelid
+  join pg_namespace n on n.oid = c.relnamespace
+  where not i.indisvalid and c.relname = any($1::text[])
+  order by 1`
+
+/** Takes the bootstrap lock (`$1`: `bootstrapLockKey` of fence/LockKey.ts) for the rest of the transaction. */
+export const takeBootstrapLock = `select pg_advisory_xact_lock($1::bigint)`
+
+/** `lock_timeout` and `statement_timeout` for the rest of the transaction (`$3` false: the session). */
+export const setTimeouts = `select set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`

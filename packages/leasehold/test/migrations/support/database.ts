@@ -1,0 +1,60 @@
+import pg from "pg"
+import { Effect, type Scope } from "effect"
+import { testDatabase } from "@leasehold/testkit/vitest"
+
+/** A fresh database for one test, dropped when the test's scope closes. */
+export const freshDatabase = (prefix = "mig"): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => testDatabase(prefix)),
+    (db) => Effect.promise(() => db.drop())
+  ).pipe(Effect.map((db) => db.url))
+
+/** A plain client (not the fence) for the test's own reads and interference, closed with the scope. */
+export const connect = (url: string): Effect.Effect<pg.Client, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: url })
+      client.on("error", () => undefined)
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => client.end().catch(() => undefined))
+  )
+
+/** Runs one query on its own short connection. */
+export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values?: Array<unknown>) =>
+  Effect.promise(async () => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      return (await client.query<R>(text, values)).rows
+    } finally {
+      await client.end()
+    }
+  })
+
+/** Whether a table exists in the public schema. */
+export const tableExists = (url: string, table: string) =>
+  query<{ found: boolean }>(url, "select to_regclass($1) is not null as found", [table]).pipe(Effect.map((rows) => rows[0]!.found))
+
+/** Polls `check` every 25 ms until it holds (deadline-based, never a fixed sleep). */
+export const waitUntil = (check: Effect.Effect<boolean>, what: string, deadlineMs = 15_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + deadlineMs
+    while (!(yield* check)) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("25 millis")
+    }
+  })
+
+/** Collects NOTIFY payloads on `channel` from a separate LISTEN connection. */
+export const listen = (url: string, channel: string): Effect.Effect<Array<Record<string, unknown>>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = yield* connect(url)
+    const received: Array<Record<string, unknown>> = []
+    client.on("notification", (message) => {
+      if (message.channel === channel && message.payload !== undefined) received.push(JSON.parse(message.payload) as Record<string, unknown>)
+    })
+    yield* Effect.promise(() => client.query(`listen ${channel}`))
+    return received
+  })
