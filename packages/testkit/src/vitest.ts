@@ -1,4 +1,5 @@
 import { inject } from "vitest"
+import "./internal/providedContext.ts"
 import { createTestDatabase, TestDb, type TestDatabase } from "./TestDatabase.ts"
 
 /** Superuser URL of the run's PostgreSQL server, provided by the global setup. */

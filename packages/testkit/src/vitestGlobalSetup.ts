@@ -1,15 +1,8 @@
 import type { TestProject } from "vitest/node"
 import { pgbouncerBinary } from "./PgBouncer.ts"
 import { startPgServer } from "./startPgServer.ts"
+import "./internal/providedContext.ts"
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** Superuser URL of the run's PostgreSQL server (`postgres` database). Never print it. */
-    leaseholdPgAdminUrl: string
-    /** Where that server came from: env, embedded or testcontainers. */
-    leaseholdPgKind: string
-  }
-}
 
 /**
  * Starts one PostgreSQL server for the whole test run and stops it at the end. Each test
