@@ -1,0 +1,283 @@
+import {
+  ApiException,
+  type ConfigurationOptions,
+  CoordinationV1Api,
+  KubeConfig,
+  Observable,
+  type RequestContext,
+  type ResponseContext,
+  type V1Lease
+} from "@kubernetes/client-node"
+import { existsSync, readFileSync } from "node:fs"
+import { Context, Data, Effect, Layer, Option, type Scope } from "effect"
+import { ExactMicroTime, readMicroTime } from "./internal/microTime.ts"
+import type { LeaderElectionRecord, LeaseRef } from "./LeaderRecord.ts"
+import {
+  LeaseApiError,
+  type LeaseError,
+  LeasePermissionDenied,
+  LeaseRequestFailed,
+  leaseResource,
+  type LeaseVerb
+} from "./LeaseErrors.ts"
+
+/** A Lease as read or written: its election record and the resourceVersion to update it with. */
+export interface LeaseSnapshot {
+  readonly lease: LeaseRef
+  readonly record: LeaderElectionRecord
+  /** Sent back on the next PUT, so a concurrent writer makes it fail with 409 Conflict. */
+  readonly resourceVersion: string
+  /** Kept across our PUTs so labels and annotations others set are not erased. */
+  readonly labels: Readonly<Record<string, string>> | undefined
+  readonly annotations: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The three Lease requests leader election needs, over `CoordinationV1Api` of
+ * `@kubernetes/client-node`. Every request can be interrupted (the HTTP request is aborted).
+ */
+export interface LeaseClientApi {
+  /** Namespace of the client's configuration: service-account namespace file, then kubeconfig context, then "default". */
+  readonly defaultNamespace: string
+  /** GET the Lease; `None` when it does not exist (404). */
+  readonly get: (lease: LeaseRef) => Effect.Effect<Option.Option<LeaseSnapshot>, LeaseError>
+  /** POST a new Lease holding `record`. Someone else creating it first fails with 409 AlreadyExists. */
+  readonly create: (lease: LeaseRef, record: LeaderElectionRecord) => Effect.Effect<LeaseSnapshot, LeaseError>
+  /**
+   * PUT `record` into the Lease last seen as `previous`, carrying its resourceVersion: fails with
+   * 409 Conflict when the Lease changed since.
+   */
+  readonly replace: (previous: LeaseSnapshot, record: LeaderElectionRecord) => Effect.Effect<LeaseSnapshot, LeaseError>
+}
+
+/** The Lease API the elector talks to. Build it with `LeaseClient.layer` or `LeaseClient.layerKubeConfig`. */
+export class LeaseClient extends Context.Service<LeaseClient, LeaseClientApi>()("leasehold/election/LeaseClient") {
+  /**
+   * From the environment: in a pod the service account (token, CA, namespace file), outside one
+   * `KUBECONFIG` or `~/.kube/config` (`KubeConfig.loadFromDefault`).
+   */
+  static readonly layer: Layer.Layer<LeaseClient, KubeConfigUnusable> = Layer.effect(
+    LeaseClient,
+    Effect.try({
+      try: () => {
+        const kubeConfig = new KubeConfig()
+        kubeConfig.loadFromDefault()
+        return kubeConfig
+      },
+      catch: (cause) => new KubeConfigUnusable({ reason: errorText(cause) })
+    }).pipe(Effect.flatMap((kubeConfig) => makeLeaseClient(kubeConfig)))
+  )
+
+  /** From a loaded `KubeConfig` (tests build one with `loadFromString`). */
+  static readonly layerKubeConfig = (
+    kubeConfig: KubeConfig,
+    options?: LeaseClientOptions
+  ): Layer.Layer<LeaseClient, KubeConfigUnusable> => Layer.effect(LeaseClient, makeLeaseClient(kubeConfig, options))
+}
+
+/** The kubeconfig has no usable cluster (no current context, or it names no cluster). */
+export class KubeConfigUnusable extends Data.TaggedError("KubeConfigUnusable")<{ readonly reason: string }> {
+  override get message(): string {
+    return `cannot talk to the Kubernetes API: ${this.reason}`
+  }
+}
+
+/** Options of `makeLeaseClient`. */
+export interface LeaseClientOptions {
+  /** Overrides the namespace resolution (`defaultNamespace`). */
+  readonly namespace?: string
+  /** Where the service-account namespace file is; the standard in-pod path by default. */
+  readonly serviceAccountNamespaceFile?: string
+}
+
+const standardNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+/**
+ * The namespace a pod works in: the service-account namespace file when it exists, then the
+ * kubeconfig's current context, then "default".
+ */
+export const resolveNamespace = (kubeConfig: KubeConfig, namespaceFile: string = standardNamespaceFile): string => {
+  if (existsSync(namespaceFile)) {
+    const fromFile = readFileSync(namespaceFile, "utf8").trim()
+    if (fromFile.length > 0) return fromFile
+  }
+  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext())
+  const fromContext = context?.namespace?.trim()
+  return fromContext !== undefined && fromContext.length > 0 ? fromContext : "default"
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>
+
+/**
+ * Builds a `LeaseClientApi` over `CoordinationV1Api` from a loaded `KubeConfig`, for the life of
+ * the scope.
+ *
+ * Gotcha: the library builds a new HTTP agent (a new connection, a new TLS handshake) for every
+ * request. This client keeps the first one and reuses it, so requests share kept-alive
+ * connections; the agent is destroyed when the scope closes. Connection settings (CA, client
+ * certificate) are therefore read once; bearer tokens are still read per request.
+ */
+export const makeLeaseClient = (
+  kubeConfig: KubeConfig,
+  options?: LeaseClientOptions
+): Effect.Effect<LeaseClientApi, KubeConfigUnusable, Scope.Scope> =>
+  Effect.gen(function*() {
+    const api = yield* Effect.try({
+      try: () => kubeConfig.makeApiClient(CoordinationV1Api),
+      catch: (cause) => new KubeConfigUnusable({ reason: errorText(cause) })
+    })
+    const defaultNamespace = options?.namespace ?? resolveNamespace(kubeConfig, options?.serviceAccountNamespaceFile)
+
+    let shared: Dispatcher | undefined
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => shared === undefined ? Promise.resolve() : shared.destroy().catch(() => undefined))
+    )
+    /** Per-request options: the fiber's AbortSignal (interruption aborts the request) and the shared agent. */
+    const requestOptions = (signal: AbortSignal): ConfigurationOptions => ({
+      middleware: [{
+        pre: (context: RequestContext) => {
+          context.setSignal(signal)
+          const own = context.getDispatcher()
+          if (shared === undefined) shared = own
+          else if (own !== undefined && own !== shared) {
+            void own.destroy().catch(() => undefined)
+            context.setDispatcher(shared)
+          }
+          return new Observable(Promise.resolve(context))
+        },
+        post: (context: ResponseContext) => new Observable(Promise.resolve(context))
+      }],
+      middlewareMergeStrategy: "append"
+    })
+
+    const request = <A>(verb: LeaseVerb, lease: LeaseRef, send: (options: ConfigurationOptions) => Promise<A>) =>
+      Effect.tryPromise({
+        try: (signal) => send(requestOptions(signal)),
+        catch: (cause) => toLeaseError(cause, verb, lease)
+      })
+
+    const get = Effect.fn("LeaseClient.get")(function*(lease: LeaseRef) {
+      const result = yield* request("get", lease, (o) => api.readNamespacedLease(lease, o)).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf(
+          (error): error is LeaseApiError => error._tag === "LeaseApiError" && error.status === 404,
+          () => Effect.succeed(Option.none<V1Lease>())
+        )
+      )
+      return Option.map(result, (object) => toSnapshot(lease, object))
+    })
+
+    const create = Effect.fn("LeaseClient.create")(function*(lease: LeaseRef, record: LeaderElectionRecord) {
+      const body = toLease(lease, record, undefined)
+      const object = yield* request("create", lease, (o) => api.createNamespacedLease({ namespace: lease.namespace, body }, o))
+      return toSnapshot(lease, object)
+    })
+
+    const replace = Effect.fn("LeaseClient.replace")(function*(previous: LeaseSnapshot, record: LeaderElectionRecord) {
+      const lease = previous.lease
+      const body = toLease(lease, record, previous)
+      const object = yield* request(
+        "update",
+        lease,
+        (o) => api.replaceNamespacedLease({ name: lease.name, namespace: lease.namespace, body }, o)
+      )
+      return toSnapshot(lease, object)
+    })
+
+    return { defaultNamespace, get, create, replace } satisfies LeaseClientApi
+  })
+
+const toLease = (lease: LeaseRef, record: LeaderElectionRecord, previous: LeaseSnapshot | undefined): V1Lease => ({
+  apiVersion: "coordination.k8s.io/v1",
+  kind: "Lease",
+  metadata: {
+    name: lease.name,
+    namespace: lease.namespace,
+    ...(previous === undefined ? {} : { resourceVersion: previous.resourceVersion }),
+    ...(previous?.labels === undefined ? {} : { labels: { ...previous.labels } }),
+    ...(previous?.annotations === undefined ? {} : { annotations: { ...previous.annotations } })
+  },
+  spec: {
+    holderIdentity: record.holderIdentity,
+    leaseDurationSeconds: record.leaseDurationSeconds,
+    leaseTransitions: record.leaseTransitions,
+    ...(record.acquireTime === undefined ? {} : { acquireTime: new ExactMicroTime(record.acquireTime) }),
+    ...(record.renewTime === undefined ? {} : { renewTime: new ExactMicroTime(record.renewTime) })
+  }
+})
+
+const toSnapshot = (lease: LeaseRef, object: V1Lease): LeaseSnapshot => {
+  const spec = object.spec
+  return {
+    lease,
+    record: {
+      holderIdentity: spec?.holderIdentity ?? "",
+      leaseDurationSeconds: spec?.leaseDurationSeconds ?? 0,
+      acquireTime: readMicroTime(spec?.acquireTime),
+      renewTime: readMicroTime(spec?.renewTime),
+      leaseTransitions: spec?.leaseTransitions ?? 0
+    },
+    resourceVersion: object.metadata?.resourceVersion ?? "",
+    labels: object.metadata?.labels,
+    annotations: object.metadata?.annotations
+  }
+}
+
+interface StatusBody {
+  readonly reason?: unknown
+  readonly message?: unknown
+}
+
+const parseStatus = (body: unknown): StatusBody => {
+  if (typeof body === "string") {
+    try {
+      const parsed: unknown = JSON.parse(body)
+      return typeof parsed === "object" && parsed !== null ? parsed as StatusBody : {}
+    } catch {
+      return { message: body.slice(0, 500) }
+    }
+  }
+  return typeof body === "object" && body !== null ? body as StatusBody : {}
+}
+
+const defaultReasons: Readonly<Record<number, string>> = {
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout"
+}
+
+const toLeaseError = (cause: unknown, verb: LeaseVerb, lease: LeaseRef): LeaseError => {
+  if (cause instanceof ApiException) {
+    const status: number = cause.code
+    const body = parseStatus(cause.body)
+    const reason = typeof body.reason === "string" && body.reason.length > 0
+      ? body.reason
+      : defaultReasons[status] ?? "Unknown"
+    const message = typeof body.message === "string" ? body.message : ""
+    if (status === 401 || status === 403) {
+      return new LeasePermissionDenied({
+        status,
+        verb,
+        resource: leaseResource,
+        namespace: lease.namespace,
+        name: lease.name,
+        serverMessage: message
+      })
+    }
+    return new LeaseApiError({ status, reason, message: message.length > 0 ? message : reason, verb, lease })
+  }
+  return new LeaseRequestFailed({ verb, lease, reason: errorText(cause) })
+}
+
+const errorText = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const inner = (cause as { cause?: unknown }).cause
+    return inner instanceof Error ? `${cause.message}: ${inner.message}` : cause.message
+  }
+  return String(cause)
+}

@@ -1,0 +1,39 @@
+/**
+ * Leader election over a `coordination.k8s.io/v1` Lease: client-go's algorithm (LeaseLock),
+ * as Effect services. See `Elector` for the guarantees and the gotcha.
+ */
+export {
+  type ElectionConfig,
+  electionDefaults,
+  type ElectionOptions,
+  jitterFactor,
+  makeElectionConfig
+} from "./ElectionConfig.ts"
+export {
+  ElectionConfigInvalid,
+  ElectionUnhealthy,
+  LeadershipLost,
+  type LeadershipLostReason
+} from "./ElectionErrors.ts"
+export { Elector, type ElectorApi, makeElector, makeElectorWith } from "./Elector.ts"
+export type { Epoch, Leadership, LeadershipState } from "./Leadership.ts"
+export { describeLease, type LeaderElectionRecord, type LeaseRef, sameRecord } from "./LeaderRecord.ts"
+export {
+  KubeConfigUnusable,
+  LeaseClient,
+  type LeaseClientApi,
+  type LeaseClientOptions,
+  type LeaseSnapshot,
+  makeLeaseClient,
+  resolveNamespace
+} from "./LeaseClient.ts"
+export {
+  asFatalLeaseError,
+  type FatalLeaseError,
+  LeaseApiError,
+  type LeaseError,
+  LeasePermissionDenied,
+  LeaseRequestFailed,
+  leaseResource,
+  type LeaseVerb
+} from "./LeaseErrors.ts"
