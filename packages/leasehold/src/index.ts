@@ -1,16 +1,16 @@
 /**
  * Leasehold: migrate PostgreSQL exactly once, before any Kubernetes pod serves.
  *
- * The parts, each usable on its own:
+ * Most apps need two things: `ready(...)` (or the Effect `Leasehold.ready`) before serving, and
+ * `readinessHandler` for the pod's `/readyz`. The parts, each usable on its own:
  * - `Election` — client-go's Lease election over `@kubernetes/client-node`;
  * - `Fences` — the advisory-lock fence with epochs on a dedicated session;
  * - `Migrations` — discovery, checksums, history and the fenced runner;
- * - `Signal` — NOTIFY hints and the listen-then-check waiter;
- * - `Configuration` — every environment variable, validated.
+ * - `Signal` — NOTIFY hints and the listen-then-check waiter.
  */
+export * from "./coordinator/index.ts"
 export * as Election from "./election/index.ts"
 export * as Fences from "./fence/index.ts"
 export * as Migrations from "./migrations/index.ts"
 export * as Signal from "./signal/index.ts"
 export * as Configuration from "./coordinator/Config.ts"
-export { ConfigInvalid, type ConfigProblem } from "./coordinator/ConfigErrors.ts"

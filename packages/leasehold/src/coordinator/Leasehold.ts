@@ -1,0 +1,256 @@
+/**
+ * The coordinator: the flow of DESIGN.md "How a pod gets ready", composed from the elector,
+ * the fence, the runner and the waiter. Use as a module:
+ * `import * as Leasehold from "./coordinator/Leasehold.ts"` (the package exports it as
+ * `Leasehold`), then `Leasehold.ready(config)` or `Leasehold.layer(config)`.
+ */
+import { KubeConfig } from "@kubernetes/client-node"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
+import { KubeConfigUnusable, resolveNamespace } from "../election/LeaseClient.ts"
+import { defaultFenceTiming, type FenceTiming } from "../fence/Fence.ts"
+import { discover } from "../migrations/Discovery.ts"
+import type { MigrationFailed } from "../migrations/MigrationErrors.ts"
+import { findMigration, latestId } from "../migrations/MigrationSet.ts"
+import type { AppliedMigration } from "../migrations/Runner.ts"
+import type { ListenerTiming } from "../signal/Listener.ts"
+import { type LeaseholdConfig, loadConfig } from "./Config.ts"
+import { WaitTimedOut } from "./CoordinatorErrors.ts"
+import { exitCodeFor } from "./ExitCode.ts"
+import { campaignLoop, makeCampaignState, untilIdle } from "./internal/campaign.ts"
+import { startChecks } from "./internal/checks.ts"
+import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts"
+import { fastPath } from "./internal/fastPath.ts"
+import { holderIdentity } from "./internal/holderIdentity.ts"
+import { leaseCampaign } from "./internal/leaseCampaign.ts"
+import { appliedBy, appliedByHolder, failureOf, type Observation, pendingIds } from "./internal/observer.ts"
+import { singleNodeRound } from "./internal/singleNode.ts"
+import type { ProgressEvent } from "./ProgressEvent.ts"
+import type { ReadyError } from "./ReadyError.ts"
+import type { ReadyPath, ReadyResult } from "./ReadyResult.ts"
+
+/** Tuning and wiring of `ready` that is not configuration from the environment. */
+export interface ReadyOptions {
+  /** Called with every progress event, synchronously; an exception thrown there is ignored. */
+  readonly onEvent?: (event: ProgressEvent) => void
+  /**
+   * The Kubernetes client configuration. Default: in a pod the service account, outside one
+   * `KUBECONFIG` or `~/.kube/config`. Only loaded when `clusterEnabled`; only used for requests
+   * when this pod may lead (followers merely read the namespace from it).
+   */
+  readonly kubeConfig?: KubeConfig
+  /** Overrides of the fence's timing (see `coordinatorFenceTiming` for what the coordinator changes). */
+  readonly fenceTiming?: Partial<FenceTiming>
+  /** Overrides of the LISTEN session's timing. */
+  readonly listenerTiming?: Partial<ListenerTiming>
+  /** Connecting to PostgreSQL (fast path, checks, gate). Default 10 s. */
+  readonly connectTimeoutMs?: number
+  /** How long the API server may answer no Lease request before a campaigning pod gives up (exit 5). Default 30 s. */
+  readonly apiUnreachableAfterMs?: number
+  /** Lost terms in a row (leadership, fence or epoch lost; fence unavailable) before giving up (exit 5). Default 10. */
+  readonly maxLostTerms?: number
+}
+
+/**
+ * What the coordinator changes in the fence's defaults: `client_connection_check_interval`
+ * 100 ms, so the backend of a leader whose process died mid-statement exits within a tenth of
+ * a second, which frees its lock and lets fast failover prove it gone (the check is one
+ * `poll()` on the fence session's socket per interval while a statement runs).
+ */
+export const coordinatorFenceTiming: Partial<FenceTiming> = {
+  clientConnectionCheckInterval: "100 millis"
+}
+
+const defaults = {
+  connectTimeoutMs: 10_000,
+  apiUnreachableAfterMs: 30_000,
+  maxLostTerms: 10,
+  retryPeriodMs: 500,
+  backoffCapMs: 5_000
+} as const
+
+const monotonicMillis = Effect.map(Clock.monotonicTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+
+/** The default kubeconfig, as `LeaseClient.layer` loads it. */
+const loadKubeConfig = (given: KubeConfig | undefined): Effect.Effect<KubeConfig, KubeConfigUnusable> =>
+  given !== undefined ? Effect.succeed(given) : Effect.try({
+    try: () => {
+      const kubeConfig = new KubeConfig()
+      kubeConfig.loadFromDefault()
+      return kubeConfig
+    },
+    catch: (cause) => new KubeConfigUnusable({ reason: cause instanceof Error ? cause.message : String(cause) })
+  })
+
+/** What the flow ends with, before the result is assembled. */
+interface Outcome {
+  readonly path: ReadyPath
+  readonly observation: Observation
+  readonly applied: ReadonlyArray<AppliedMigration>
+}
+
+const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<FlowContext, "set" | "holder" | "namespace">) =>
+  Effect.gen(function*() {
+    const set = yield* discover(config.migrations, { layout: config.layout })
+    const holder = yield* holderIdentity(config.identity)
+    // A follower needs the kubeconfig only to learn its namespace (for the channel and the fence key).
+    const needsKubeConfig = config.clusterEnabled && (config.role === "participate" || Option.isNone(config.namespace))
+    const kubeConfig = needsKubeConfig ? yield* loadKubeConfig(options.kubeConfig) : undefined
+    const namespace = Option.getOrElse(config.namespace, () => resolveNamespace(kubeConfig ?? new KubeConfig()))
+    const context: FlowContext = { ...context0, set, holder, namespace }
+    const finish = (outcome: Outcome) => ({ ...outcome, holder, set, version: latestId(set) })
+
+    // 1. Fast path: one query over the app's connection, no Lease, no lock.
+    const first = yield* fastPath(context)
+    if (first.status.status === "ready") return finish({ path: "fast", observation: first, applied: [] })
+    const early = failureOf(first, set, config.role, first.history.at(-1)?.seq ?? 0)
+    if (early !== undefined) return yield* Effect.fail(early)
+
+    // 2. Listen, then check, on the direct connection; 3. campaign unless following.
+    const afterFastPath = Effect.gen(function*() {
+      const checks = yield* startChecks(context, first, options.listenerTiming)
+      const state = yield* makeCampaignState(checks.cancelStatement)
+
+      const campaign = Effect.gen(function*() {
+        const campaignOptions = {
+          maxLostTerms: options.maxLostTerms ?? defaults.maxLostTerms,
+          backoffBaseMs: Option.getOrElse(config.retryPeriodMs, () => defaults.retryPeriodMs),
+          backoffCapMs: defaults.backoffCapMs
+        }
+        if (kubeConfig === undefined || !config.clusterEnabled) {
+          const pollMs = Duration.toMillis({ ...defaultFenceTiming, ...context.fenceTiming }.pollInterval)
+          return yield* campaignLoop(context, state, checks.ready, singleNodeRound(context, state, checks.observer, pollMs), campaignOptions)
+        }
+        return yield* leaseCampaign(context, state, checks, kubeConfig, {
+          ...campaignOptions,
+          apiUnreachableAfterMs: options.apiUnreachableAfterMs ?? defaults.apiUnreachableAfterMs
+        })
+      })
+
+      const flow = Effect.gen(function*() {
+        const led = config.role === "follow" ? Option.none() : yield* campaign
+        if (Option.isNone(led)) return { path: "followed", observation: yield* Deferred.await(checks.ready), applied: [] } satisfies Outcome
+        // The runner succeeded; confirm S3 with one look of our own rather than waiting for the NOTIFY.
+        const confirmed = Option.flatMap(yield* Effect.option(checks.check), Option.fromNullishOr)
+        const observation = Option.isSome(confirmed) ? confirmed.value : yield* Deferred.await(checks.ready)
+        return { path: "led", observation, applied: led.value.applied } satisfies Outcome
+      })
+
+      // The wait timeout never cuts this pod's own migration short.
+      const timeout = Option.match(config.waitTimeoutMs, {
+        onNone: () => Effect.never,
+        onSome: (timeoutMs) =>
+          Effect.sleep(Duration.millis(timeoutMs)).pipe(
+            Effect.andThen(untilIdle(state)),
+            Effect.andThen(Effect.suspend(() =>
+              Effect.fail(
+                new WaitTimedOut({ timeoutMs, pending: pendingIds(checks.observer.latest()), leader: checks.currentLeader() })
+              )
+            ))
+          )
+      })
+
+      // A non-transactional migration that failed on this leader may be partly applied: report
+      // it as every follower does (and as every later run will), as unfinished (DESIGN S6).
+      const asFollowersSeeIt = (error: MigrationFailed) =>
+        findMigration(set, error.id)?.kind !== "non-transactional"
+          ? Effect.fail(error)
+          : checks.read.pipe(
+            Effect.map((observation) => failureOf(observation, set, "follow", 0)),
+            Effect.orElseSucceed(() => undefined),
+            Effect.flatMap((seen) => Effect.fail(seen?._tag === "UnfinishedMigration" ? seen : error))
+          )
+      return yield* Effect.raceFirst(flow, timeout).pipe(Effect.catchTag("MigrationFailed", asFollowersSeeIt))
+    })
+    return finish(yield* Effect.scoped(afterFastPath))
+  })
+
+/**
+ * Gets this pod ready: returns once every migration of the bundle (`config.migrations`) is
+ * applied with its checksum (DESIGN S3), migrating first when this pod wins the election.
+ *
+ * 1. Fast path: reads the history once over `DATABASE_URL` (creating the database when it is
+ *    missing, unless `SKIP_DB_CREATE`); already applied → ready, without any Lease request or lock.
+ * 2. Listens on the Lease's channel over the direct URL, then checks again (and on every NOTIFY,
+ *    and on a slow poll).
+ * 3. `participate`: campaigns meanwhile — for the Lease (`CLUSTER_ENABLED=true`, fast failover
+ *    wired in) or for the single-node gate — and as leader takes the fence with the term's epoch
+ *    and applies the bundle on it; a lost term campaigns again (bounded). `follow`: waits only.
+ *
+ * Fails with a `ReadyError` (see `exitCodeFor`); every pod reports a failed migration, drift or
+ * an unfinished migration the same way. Interrupting it (SIGTERM, an AbortSignal) is graceful:
+ * a transactional migration in flight is rolled back, the fence and then the Lease are released.
+ *
+ * Gotcha: `LEASEHOLD_WAIT_TIMEOUT` never interrupts this pod's own migration; a pod that is
+ * migrating when it fires finishes (or fails) first.
+ */
+export const ready = (config: LeaseholdConfig, options: ReadyOptions = {}): Effect.Effect<ReadyResult, ReadyError> =>
+  Effect.gen(function*() {
+    const startedAt = yield* monotonicMillis
+    const counters: Counters = { queries: 0, leaseRequests: 0 }
+    const emit = makeEmit(options.onEvent)
+    const outcome = yield* run(config, options, {
+      config,
+      leaseName: config.leaseName,
+      appUrl: config.databaseUrl,
+      directUrl: Option.getOrElse(config.directUrl, () => config.databaseUrl),
+      connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+      fenceTiming: { ...coordinatorFenceTiming, ...options.fenceTiming },
+      counters,
+      emit
+    }).pipe(
+      Effect.tapError((error) => emit({ _tag: "Failed", error, exitCode: exitCodeFor(error) }))
+    )
+    const version = outcome.version
+    const applied = appliedByHolder(outcome.observation.history, outcome.set, outcome.holder, outcome.applied)
+    const result: ReadyResult = {
+      version,
+      leader: appliedBy(outcome.observation.history, version),
+      migratedHere: applied.length > 0,
+      applied,
+      waitedMs: (yield* monotonicMillis) - startedAt,
+      queries: counters.queries,
+      leaseRequests: counters.leaseRequests,
+      path: outcome.path,
+      identity: outcome.holder
+    }
+    yield* emit({ _tag: "Ready", result })
+    yield* Effect.logInfo("schema ready").pipe(
+      Effect.annotateLogs({ version: version ?? "", path: result.path, migratedHere: result.migratedHere, waitedMs: result.waitedMs })
+    )
+    return result
+  }).pipe(
+    Effect.annotateLogs({ lease: config.leaseName, identity: config.identity }),
+    Effect.withSpan("Leasehold.ready")
+  )
+
+/**
+ * `ready` as a stream of its progress events, ending after `Ready` (or failing with the
+ * `ReadyError` after `Failed`). For a progress display; `options.onEvent` is still called.
+ */
+export const events = (config: LeaseholdConfig, options: ReadyOptions = {}): Stream.Stream<ProgressEvent, ReadyError> =>
+  Stream.callback<ProgressEvent, ReadyError>((queue) =>
+    ready(config, {
+      ...options,
+      onEvent: (event) => {
+        Queue.offerUnsafe(queue, event)
+        options.onEvent?.(event)
+      }
+    }).pipe(Effect.andThen(Queue.end(queue)))
+  )
+
+/** The outcome of `ready`, as a service: present once the schema is ready. */
+export class SchemaReady extends Context.Service<SchemaReady, ReadyResult>()("leasehold/coordinator/SchemaReady") {}
+
+/**
+ * A layer that completes when the schema is ready (`ready`), so an Effect app can make its
+ * database layers depend on it: nothing that needs the schema is built before it is there.
+ */
+export const layer = (config: LeaseholdConfig, options: ReadyOptions = {}): Layer.Layer<SchemaReady, ReadyError> =>
+  Layer.effect(SchemaReady, ready(config, options))
+
+/** `layer` with the configuration read from `env` (default `process.env`) by `loadConfig`. */
+export const layerFromEnv = (
+  options: ReadyOptions = {},
+  env?: Readonly<Record<string, string | undefined>>
+): Layer.Layer<SchemaReady, ReadyError> =>
+  Layer.effect(SchemaReady, loadConfig(env).pipe(Effect.flatMap((config) => ready(config, options))))

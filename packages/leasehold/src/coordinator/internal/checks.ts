@@ -1,0 +1,120 @@
+/**
+ * Step 2 of "How a pod gets ready": the readiness check on the direct connection, the waiter
+ * that runs it (LISTEN first, then on every NOTIFY and a slow poll), and who leads meanwhile.
+ */
+import { Deferred, Duration, Effect, Option, type Scope } from "effect"
+import { applicationNameFor } from "../../fence/DirectConnection.ts"
+import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
+import { lockKeyFor } from "../../fence/LockKey.ts"
+import { readHistory } from "../../migrations/History.ts"
+import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
+import { channelFor } from "../../signal/Channel.ts"
+import type { ListenerTiming } from "../../signal/Listener.ts"
+import * as Waiter from "../../signal/Waiter.ts"
+import * as sql from "../sql.ts"
+import type { FlowContext } from "./context.ts"
+import { checkPool, isConnectionCode, withPooled } from "./database.ts"
+import { type BundleFailure, makeObserver, type Observation, type Observer, observe, pendingIds } from "./observer.ts"
+
+/** What the waiting side offers the rest of the flow. */
+export interface Checks {
+  readonly observer: Observer
+  /** One look at the history (one query), as the waiter runs it: the observation if ready. */
+  readonly check: Effect.Effect<Observation | undefined, MigrationDatabaseError>
+  /** One read of the history (one query), without reporting anything. */
+  readonly read: Effect.Effect<Observation, MigrationDatabaseError>
+  /** Completed by the waiter: ready, or a failure waiting cannot change. */
+  readonly ready: Deferred.Deferred<Observation, BundleFailure | MigrationDatabaseError>
+  /** The fence registry's view of this Lease's key (one query), for fast failover. */
+  readonly readFence: Effect.Effect<Option.Option<FenceStatus>, unknown>
+  /** Cancels the statement a backend runs (best effort), for a leader being interrupted. */
+  readonly cancelStatement: (backendPid: number) => Effect.Effect<void>
+  /** Reports the current leader (`WaitingForLeader`, deduplicated; never this pod). */
+  readonly reportLeader: (leader: string | undefined) => Effect.Effect<void>
+  /** The last leader reported. */
+  readonly currentLeader: () => string | undefined
+}
+
+/**
+ * Starts the waiter for the scope, over a small pool on the direct URL. Followers and
+ * single-node pods learn who leads from the fence registry (one more query on a pending look);
+ * Lease candidates report the Lease holder they watch anyway (`reportLeader`).
+ */
+export const startChecks = (
+  context: FlowContext,
+  first: Observation,
+  listenerTiming: Partial<ListenerTiming> | undefined
+): Effect.Effect<Checks, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { config, holder } = context
+    const observer = makeObserver({ set: context.set, role: config.role, first, emit: context.emit })
+    const pool = yield* checkPool(context.directUrl, {
+      applicationName: applicationNameFor("leasehold-check", holder),
+      connectTimeoutMs: context.connectTimeoutMs
+    })
+
+    let lastLeader: string | undefined | null = null
+    const reportLeader = (leader: string | undefined): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (leader === holder || leader === lastLeader) return Effect.void
+        lastLeader = leader
+        return context.emit({ _tag: "WaitingForLeader", leader, pending: pendingIds(observer.latest()) })
+      })
+
+    const fenceKey = lockKeyFor(context.namespace, context.leaseName)
+    const readFence = withPooled(
+      pool,
+      (client) =>
+        Effect.suspend(() => {
+          context.counters.queries++
+          return fenceStatus(client, fenceKey, { schema: config.schema })
+        }),
+      (cause) => cause
+    )
+    const cancelStatement = (backendPid: number) =>
+      withPooled(
+        pool,
+        (client) => Effect.tryPromise(() => client.query(sql.cancelStatement, [backendPid])),
+        (cause) => cause
+      ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+
+    const read = Effect.suspend(() => {
+      context.counters.queries++
+      return Effect.map(readHistory(pool, config.schema), (history) => observe(history, context.set))
+    })
+    const leaderFromFence = config.role === "follow" || !config.clusterEnabled
+    const look = Effect.gen(function*() {
+      const result = yield* observer.check(yield* read)
+      if (result._tag === "Pending" && leaderFromFence) {
+        const fence = Option.flatten(yield* Effect.option(readFence))
+        yield* reportLeader(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
+      }
+      return result
+    })
+
+    const ready = yield* Deferred.make<Observation, BundleFailure | MigrationDatabaseError>()
+    yield* Waiter.waitFor({
+      connection: context.directUrl,
+      channel: channelFor(context.namespace, context.leaseName),
+      identity: holder,
+      check: look,
+      isRetryable: (error: MigrationDatabaseError) => isConnectionCode(error.code),
+      pollInterval: Duration.millis(config.pollIntervalMs),
+      ...(listenerTiming === undefined ? {} : { listener: listenerTiming })
+    }).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(ready, exit)),
+      Effect.forkScoped
+    )
+
+    return {
+      observer,
+      check: Effect.map(look, (result) => (result._tag === "Ready" ? result.value : undefined)),
+      read,
+      ready,
+      readFence,
+      cancelStatement,
+      reportLeader,
+      currentLeader: () => (lastLeader === null ? undefined : lastLeader)
+    }
+  })

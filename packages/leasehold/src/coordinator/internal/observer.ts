@@ -1,0 +1,195 @@
+/**
+ * Turns each look at the migration history into a readiness answer (DESIGN S3, S5, S6) and into
+ * progress events: what changed since the previous look is what other pods (or this one) did.
+ */
+import { Effect } from "effect"
+import type { History, HistoryEntry } from "../../migrations/History.ts"
+import { ChecksumMismatch, MigrationFailed, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
+import { findMigration, type MigrationSet } from "../../migrations/MigrationSet.ts"
+import { type BundleStatus, bundleStatus, migrationStates } from "../../migrations/Plan.ts"
+import type { AppliedMigration } from "../../migrations/Runner.ts"
+import { type CheckResult, failed, pending, ready } from "../../signal/CheckResult.ts"
+import type { Role } from "../Config.ts"
+import type { EventBody } from "./context.ts"
+
+/** One look at the history and what it says about the bundle. */
+export interface Observation {
+  readonly history: History
+  readonly status: BundleStatus
+}
+
+/** A state of the bundle that waiting cannot change. */
+export type BundleFailure = MigrationFailed | ChecksumMismatch | UnfinishedMigration
+
+/** Reads an observation from a history. */
+export const observe = (history: History, set: MigrationSet): Observation => ({ history, status: bundleStatus(history, set) })
+
+/** The holder that applied migration `id` (its latest `applied` record), if any. */
+export const appliedBy = (history: History, id: string | undefined): string | undefined =>
+  id === undefined ? undefined : history.findLast((entry) => entry.id === id && entry.status === "applied")?.holder
+
+/**
+ * The bundle's migrations that `holder` applied, as the history records them, merged with what
+ * its runner reported (which knows the attempts): a term that applied some migrations and then
+ * lost leadership still counts them.
+ */
+export const appliedByHolder = (
+  history: History,
+  set: MigrationSet,
+  holder: string,
+  reported: ReadonlyArray<AppliedMigration>
+): ReadonlyArray<AppliedMigration> =>
+  history
+    .filter((entry) => entry.holder === holder && entry.action === "apply" && entry.status === "applied")
+    .filter((entry) => findMigration(set, entry.id)?.checksum === entry.checksum)
+    .map((entry): AppliedMigration =>
+      reported.find((migration) => migration.id === entry.id && migration.direction === "up") ?? {
+        id: entry.id,
+        name: entry.name,
+        direction: "up",
+        kind: entry.transactional ? "transactional" : "non-transactional",
+        durationMs: entry.durationMs ?? 0,
+        attempts: 1
+      }
+    )
+
+const newestSeq = (history: History): number => history.at(-1)?.seq ?? 0
+
+/**
+ * The failure an observation proves, if any:
+ * - drift: always final;
+ * - a non-transactional migration that failed part-way or was interrupted and reported: always
+ *   final, as `UnfinishedMigration` (S6; only `repair` helps; its leader reports it the same way);
+ * - a transactional failure for this bundle's content: final for a follower; for a pod that may
+ *   lead, only when recorded after `baselineSeq` (an older one is retried by the next leader,
+ *   and that run's outcome decides).
+ */
+export const failureOf = (
+  observation: Observation,
+  set: MigrationSet,
+  role: Role,
+  baselineSeq: number
+): BundleFailure | undefined => {
+  const status = observation.status
+  if (status.status === "drift") {
+    const migration = findMigration(set, status.id)
+    return new ChecksumMismatch({
+      id: status.id,
+      name: status.name,
+      file: migration?.up.file ?? status.name,
+      applied: status.applied,
+      current: status.current
+    })
+  }
+  if (status.status !== "failed") return undefined
+  const state = migrationStates(observation.history).get(status.id)
+  if (state !== undefined && !state.transactional) {
+    const origin: HistoryEntry = observation.history.findLast((entry) => entry.id === status.id && entry.status === "started") ??
+      state.record
+    return new UnfinishedMigration({
+      id: status.id,
+      name: status.name,
+      startedAt: origin.startedAt,
+      holder: origin.holder,
+      epoch: origin.epoch,
+      invalidIndexes: [],
+      error: status.error
+    })
+  }
+  if (role === "participate" && state !== undefined && state.record.seq <= baselineSeq) return undefined
+  return new MigrationFailed({ id: status.id, name: status.name, error: status.error })
+}
+
+/** Options of `makeObserver`. */
+export interface ObserverOptions {
+  readonly set: MigrationSet
+  readonly role: Role
+  /** The first observation (the fast path's): its newest record is the baseline. */
+  readonly first: Observation
+  readonly emit: (event: EventBody) => Effect.Effect<void>
+}
+
+/** The stateful observer of one `ready` run. */
+export interface Observer {
+  /** Emits what changed since the last look and says whether the bundle is ready. */
+  readonly check: (observation: Observation) => Effect.Effect<CheckResult<Observation, BundleFailure>>
+  /** The latest observation. */
+  readonly latest: () => Observation
+  /**
+   * Reports that `holder` moves on to the next migration missing from the latest observation
+   * (transactional migrations record nothing before they commit).
+   */
+  readonly leaderMovesOn: (holder: string) => Effect.Effect<void>
+  /** Which holder is leading now, for `leaderMovesOn` after each applied migration. */
+  readonly setLeading: (holder: string | undefined) => void
+}
+
+/** An observer starting from `options.first`. */
+export const makeObserver = (options: ObserverOptions): Observer => {
+  const { emit, set } = options
+  const baselineSeq = newestSeq(options.first.history)
+  let latest = options.first
+  let leading: string | undefined
+  const startedReported = new Set<string>()
+  const stateOf = (observation: Observation) => migrationStates(observation.history)
+
+  const nextMissing = (observation: Observation) =>
+    observation.status.status === "pending" ? findMigration(set, observation.status.missing[0] ?? "") : undefined
+
+  const leaderMovesOn = (holder: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const next = nextMissing(latest)
+      if (next === undefined || startedReported.has(next.id)) return Effect.void
+      startedReported.add(next.id)
+      return emit({ _tag: "MigrationStarted", id: next.id, name: next.name, holder })
+    })
+
+  const check = (observation: Observation) =>
+    Effect.gen(function*() {
+      const before = stateOf(latest)
+      const after = stateOf(observation)
+      latest = observation
+      let appliedAny = false
+      for (const migration of set.migrations) {
+        const was = before.get(migration.id)
+        const now = after.get(migration.id)
+        if (now === undefined || (was?.status === now.status && was.record.seq === now.record.seq)) continue
+        if (now.status === "applied" && now.checksum === migration.checksum) {
+          appliedAny = true
+          // Every migration gets its start reported, late if this look came after its commit.
+          if (!startedReported.has(migration.id)) {
+            startedReported.add(migration.id)
+            yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+          }
+          yield* emit({
+            _tag: "MigrationApplied",
+            id: migration.id,
+            name: migration.name,
+            holder: now.record.holder,
+            durationMs: now.record.durationMs ?? undefined
+          })
+        } else if (now.status === "started" && !startedReported.has(migration.id)) {
+          startedReported.add(migration.id)
+          yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+        }
+      }
+      if (appliedAny && leading !== undefined) yield* leaderMovesOn(leading)
+      if (observation.status.status === "ready") return ready(observation)
+      const failure = failureOf(observation, set, options.role, baselineSeq)
+      if (failure !== undefined) return failed(failure)
+      return pending(observation.status.status === "pending" ? `missing ${observation.status.missing.join(", ")}` : undefined)
+    })
+
+  return {
+    check,
+    latest: () => latest,
+    leaderMovesOn,
+    setLeading: (holder) => {
+      leading = holder
+    }
+  }
+}
+
+/** The bundle's migrations not applied in `observation`. */
+export const pendingIds = (observation: Observation): ReadonlyArray<string> =>
+  observation.status.status === "pending" ? observation.status.missing : []

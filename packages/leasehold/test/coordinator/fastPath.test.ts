@@ -1,0 +1,108 @@
+/**
+ * The first step of every pod: one read of the history over DATABASE_URL, no Lease call and no
+ * lock when the bundle is already applied; creating a missing database (or refusing to); and a
+ * database that cannot be reached.
+ */
+import { randomBytes } from "node:crypto"
+import { describe, expect, it } from "@effect/vitest"
+import { withDatabase } from "@leasehold/testkit"
+import { pgAdminUrl } from "@leasehold/testkit/vitest"
+import { Effect } from "effect"
+import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
+import {
+  apiServer,
+  configFor,
+  failureOf,
+  freshDatabase,
+  kubeConfigFor,
+  migrationFolder,
+  query,
+  resultOf,
+  runPod,
+  threeMigrations
+} from "./support.ts"
+
+const tokens = {
+  tokens: {
+    pod: { user: "system:serviceaccount:default:app" },
+    forbidden: { user: "system:serviceaccount:default:nobody", rules: [] }
+  }
+}
+
+/** A database name nobody created yet, dropped (if it was created) with the scope. */
+const missingDatabase = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => `${prefix}_${randomBytes(5).toString("hex")}`),
+    (name) => query(pgAdminUrl(), `drop database if exists "${name}" with (force)`).pipe(Effect.asVoid)
+  )
+
+describe("the fast path", () => {
+  it.live("an applied bundle is ready after one query, without any Lease request (the pod's token could make none)", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_fast")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const server = yield* apiServer({ auth: tokens })
+      const config = yield* configFor(url, folder, { LEASEHOLD_LEASE_NAME: "fast" })
+      resultOf(yield* runPod("first", config, { kubeConfig: kubeConfigFor(server, "pod") }))
+      server.clearHistory()
+      const run = yield* runPod("restarted", config, { kubeConfig: kubeConfigFor(server, "forbidden") })
+      const result = resultOf(run)
+      expect(result).toMatchObject({ path: "fast", queries: 1, leaseRequests: 0, migratedHere: false, version: "3" })
+      expect(result.leader).toMatch(/^first-/)
+      expect(server.history()).toHaveLength(0)
+      expect(run.events.map((e) => e._tag)).toEqual(["Ready"])
+    }))
+
+  it.live("a missing database is created, then migrated", () =>
+    Effect.gen(function*() {
+      const name = yield* missingDatabase("coord_created")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const config = yield* configFor(withDatabase(pgAdminUrl(), name), folder, { CLUSTER_ENABLED: "false" })
+      const run = yield* runPod("pod", config)
+      expect(resultOf(run)).toMatchObject({ path: "led", migratedHere: true, version: "3" })
+      expect(run.events[0]).toMatchObject({ _tag: "DatabaseCreated", database: name })
+    }))
+
+  it.live("a missing database with SKIP_DB_CREATE=true fails with DatabaseMissing, exit code 5, and stays missing", () =>
+    Effect.gen(function*() {
+      const name = yield* missingDatabase("coord_skip")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const config = yield* configFor(withDatabase(pgAdminUrl(), name), folder, { CLUSTER_ENABLED: "false", SKIP_DB_CREATE: "true" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "DatabaseMissing", database: name })
+      expect(error.message).toContain("SKIP_DB_CREATE")
+      expect(exitCodeFor(error)).toBe(5)
+      const found = yield* query(pgAdminUrl(), "select 1 from pg_database where datname = $1", [name])
+      expect(found).toHaveLength(0)
+    }))
+
+  it.live("a role without CREATEDB gets DatabasePermissionDenied, exit code 7, naming what to grant", () =>
+    Effect.gen(function*() {
+      const name = yield* missingDatabase("coord_denied")
+      const role = `coord_role_${randomBytes(4).toString("hex")}`
+      yield* Effect.acquireRelease(
+        query(pgAdminUrl(), `create role "${role}" login password 'pw-${role}' nocreatedb`),
+        () => query(pgAdminUrl(), `drop role if exists "${role}"`)
+      )
+      const url = new URL(withDatabase(pgAdminUrl(), name))
+      url.username = role
+      url.password = `pw-${role}`
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const config = yield* configFor(url.toString(), folder, { CLUSTER_ENABLED: "false" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "DatabasePermissionDenied", code: "42501" })
+      expect(error.message).toContain("CREATEDB")
+      expect(error.message).not.toContain(`pw-${role}`)
+      expect(exitCodeFor(error)).toBe(7)
+    }))
+
+  it.live("an unreachable database fails with DatabaseUnreachable, exit code 5, without the password in the message", () =>
+    Effect.gen(function*() {
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const config = yield* configFor("postgres://app:s3cr3t@127.0.0.1:1/app", folder, { CLUSTER_ENABLED: "false" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "DatabaseUnreachable", endpoint: "127.0.0.1:1/app" })
+      expect(error.message).not.toContain("s3cr3t")
+      expect(exitCodeFor(error)).toBe(5)
+    }))
+})

@@ -1,0 +1,86 @@
+/**
+ * The fast-failover predicate: pure cases, then against a real fence session whose backend is
+ * terminated.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import pg from "pg"
+import { Effect, Exit, Option, Scope } from "effect"
+import { holderProvablyGone, takeOverWhenHolderGone } from "../../src/coordinator/Takeover.ts"
+import type { LeaderElectionRecord } from "../../src/election/LeaderRecord.ts"
+import * as Fence from "../../src/fence/Fence.ts"
+import { fenceStatus, type FenceStatus } from "../../src/fence/FenceStatus.ts"
+import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { freshDatabase, query } from "./support.ts"
+
+const record = (holderIdentity: string, leaseTransitions: number): LeaderElectionRecord => ({
+  holderIdentity,
+  leaseTransitions,
+  leaseDurationSeconds: 4,
+  acquireTime: undefined,
+  renewTime: undefined
+})
+
+const fence = (overrides: Partial<FenceStatus>): Option.Option<FenceStatus> =>
+  Option.some({
+    lease: "default/x",
+    epoch: 3,
+    holder: "pod-a",
+    backendPid: 42,
+    since: new Date(0),
+    backendAlive: false,
+    holdsLock: false,
+    ...overrides
+  })
+
+describe("holderProvablyGone", () => {
+  it("takes a released Lease (empty holder) at once", () => {
+    expect(holderProvablyGone(record("", 3), Option.none())).toBe(true)
+  })
+  it("takes over when the registered fence of the holder's current epoch has no backend any more", () => {
+    expect(holderProvablyGone(record("pod-a", 3), fence({}))).toBe(true)
+  })
+  it("waits while that backend is alive", () => {
+    expect(holderProvablyGone(record("pod-a", 3), fence({ backendAlive: true }))).toBe(false)
+  })
+  it("waits when the fence registry names an older epoch (the holder has not fenced yet)", () => {
+    expect(holderProvablyGone(record("pod-a", 4), fence({}))).toBe(false)
+  })
+  it("waits when the registry names another holder for that epoch", () => {
+    expect(holderProvablyGone(record("pod-a", 3), fence({ holder: "pod-b" }))).toBe(false)
+  })
+  it("waits when nothing is registered", () => {
+    expect(holderProvablyGone(record("pod-a", 3), Option.none())).toBe(false)
+  })
+  it.effect("answers false when the status cannot be read", () =>
+    Effect.gen(function*() {
+      const canTakeOver = takeOverWhenHolderGone(Effect.fail("connection refused"))
+      expect(yield* canTakeOver(record("pod-a", 3))).toBe(false)
+    }))
+})
+
+describe("takeOverWhenHolderGone over a real fence", () => {
+  it.live("refuses while the holder's fence session lives, allows once its backend is terminated", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_takeover")
+      const client = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const c = new pg.Client({ connectionString: url })
+          await c.connect()
+          return c
+        }),
+        (c) => Effect.promise(() => c.end())
+      )
+      const key = lockKeyFor("default", "takeover")
+      const canTakeOver = takeOverWhenHolderGone(fenceStatus(client, key))
+      const scope = yield* Scope.make()
+      const session = yield* Fence.acquire({ connection: url, namespace: "default", name: "takeover", epoch: 3, holder: "pod-a" }).pipe(
+        Scope.provide(scope)
+      )
+      expect(yield* canTakeOver(record("pod-a", 3))).toBe(false)
+      yield* query(url, "select pg_terminate_backend($1, 5000)", [session.backendPid])
+      expect(yield* canTakeOver(record("pod-a", 3))).toBe(true)
+      // A newer term of the Lease whose holder has not fenced yet is not taken over.
+      expect(yield* canTakeOver(record("pod-b", 4))).toBe(false)
+      yield* Scope.close(scope, Exit.void)
+    }))
+})
