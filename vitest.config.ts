@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "test/bench/**", "test/chaos/**/*.trial.ts"],
+    exclude: ["**/node_modules/**"],
     globalSetup: ["./packages/testkit/src/vitestGlobalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,0 +1,20 @@
+/** Time as the benchmarks measure it: the wall clock with sub-millisecond resolution. */
+import { setTimeout as delay } from "node:timers/promises"
+
+/**
+ * Unix milliseconds with microsecond resolution: comparable with PostgreSQL's
+ * `clock_timestamp()` and `pg_stat_activity.query_start` on the same machine.
+ */
+export const wallClockMs = (): number => performance.timeOrigin + performance.now()
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => delay(ms)
+
+/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs` naming `what`. */
+export const waitUntil = async (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, everyMs = 10): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await delay(everyMs)
+  }
+}
