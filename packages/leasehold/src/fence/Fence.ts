@@ -16,7 +16,7 @@ import * as sql from "./sql.ts"
 import type { SqlFailure } from "./SqlFailure.ts"
 import { openDedicatedClient } from "./internal/dedicatedClient.ts"
 import { detectPooler } from "./internal/detectPooler.ts"
-import { ensureRegistry, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
+import { ensureRegistry, findOlderHolder, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
 import { query, queryOne } from "./internal/query.ts"
 import { inTransaction } from "./internal/transaction.ts"
 
@@ -227,6 +227,9 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       ]).pipe(Effect.mapError(unavailable("applying session settings")))
 
       yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
+
+      const older = yield* findOlderHolder(client, who).pipe(Effect.mapError(unavailable("reading the epoch registry")))
+      if (older !== undefined) yield* terminateStale(client, older, timing.terminateWait)
 
       const claimed = yield* register(client, who, false).pipe(
         Effect.catchTag("SqlFailure", (failure) => Effect.fail(unavailable("registering the epoch")(failure)))

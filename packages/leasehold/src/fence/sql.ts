@@ -76,6 +76,15 @@ export const readForClaim = (schema: string): string => `
   FOR UPDATE`
 
 /**
+ * The recorded holder of `$1` as last committed, without waiting for any row lock: a stale
+ * holder that is paused inside a fenced transaction share-locks the row until its session ends.
+ */
+export const readRecorded = (schema: string): string => `
+  SELECT epoch, holder, backend_pid, backend_start::text AS backend_start
+  FROM ${schema}.fence_epochs
+  WHERE lock_key = $1`
+
+/**
  * Records this session as the holder of epoch `$3` for key `$1` (lease `$2`, holder `$4`).
  * Guarded: an existing row with a newer epoch is left alone and no row is returned.
  */

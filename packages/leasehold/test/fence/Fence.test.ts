@@ -183,6 +183,35 @@ describe("Fence", () => {
       expect(stale).toEqual(new StaleEpoch({ epoch: 1, newest: 2, newestHolder: "pod-b" }))
     }))
 
+  it.live("a newer epoch takes over from a holder paused inside a fenced transaction without waiting for its session to time out", () =>
+    Effect.gen(function*() {
+      const admin = yield* adminSession(db.url)
+      yield* rows(admin, "CREATE TABLE paused_work (x int)")
+      // The older holder would only be freed by idle_in_transaction_session_timeout (10 min here).
+      const olderScope = yield* Scope.make()
+      const older = yield* Fence.acquire(options("paused", 1, "pod-a", { timing: { idleInTransactionTimeout: "10 minutes" } })).pipe(
+        Scope.provide(olderScope)
+      )
+      // A fenced transaction that proved the fence (share-locking the registry row), wrote, and then
+      // stalled with its process alive: what a SIGSTOPped leader leaves behind.
+      const paused = yield* Fence.transaction(older, (client) => insertInto("paused_work")(client).pipe(Effect.andThen(Effect.never))).pipe(
+        Effect.exit,
+        Effect.forkDetach
+      )
+      yield* waitUntil(
+        "the older holder is idle in its fenced transaction",
+        rows(admin, "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle in transaction'", [older.backendPid]),
+        (found) => found.length === 1
+      )
+
+      const newer = yield* Fence.acquire(options("paused", 2, "pod-b")).pipe(Effect.timeout("30 seconds"))
+      expect(yield* backendAlive(admin, older.backendPid)).toBe(false)
+      expect(Option.getOrThrow(yield* statusOf(admin, "paused"))).toMatchObject({ epoch: 2, holder: "pod-b", backendPid: newer.backendPid })
+      expect(yield* countOf(admin, "paused_work")).toBe(0)
+      yield* Fiber.interrupt(paused)
+      yield* Scope.close(olderScope, Exit.void)
+    }))
+
   it.live("killing the fence session fails `lost` at once, interrupts guarded work and commits nothing of its transaction", () =>
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)

@@ -89,6 +89,22 @@ export const register = (
   )
 
 /**
+ * The backend of a holder whose recorded epoch is older than `who`'s, read without a row lock.
+ * Terminating it before claiming the row matters: a stale holder paused inside a fenced
+ * transaction (SIGSTOP, a frozen VM) share-locks the row, and the claim would otherwise wait
+ * until that session times out. Terminating an older epoch's backend is always right: its
+ * Lease term ended before ours began.
+ */
+export const findOlderHolder = (client: pg.ClientBase, who: Registrant): Effect.Effect<StaleBackend | undefined, SqlFailure> =>
+  query<RecordedHolder>(client, sql.readRecorded(who.schema), [who.key.toString()]).pipe(
+    Effect.map((rows) => {
+      const current = rows[0]
+      if (current === undefined || Number(current.epoch) >= who.epoch) return undefined
+      return { pid: current.backend_pid, backendStart: current.backend_start, epoch: Number(current.epoch), holder: current.holder }
+    })
+  )
+
+/**
  * Terminates the backend of an older holder if it still exists and is not this session, and
  * waits up to `wait` for it to exit (its session lock is released when it does). A refusal
  * (e.g. the role may not signal that backend) is logged, not fatal: the older holder is
