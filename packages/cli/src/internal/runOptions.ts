@@ -1,0 +1,23 @@
+/** What `rollback` and `repair` pass to the library's runner, and how they read a version. */
+import { Option } from "effect"
+import type { LeaseholdConfig, Migrations } from "leasehold"
+import type { Term } from "./Leadership.ts"
+
+/** The runner's options from the configuration: schema, the Lease's channel, timeouts. */
+export const runOptions = (config: LeaseholdConfig, term: Term): Migrations.RunOptions => ({
+  schema: config.schema,
+  lease: term.lease,
+  lockTimeoutMs: config.lockTimeoutMs,
+  ...Option.match(config.statementTimeoutMs, { onNone: () => ({}), onSome: (statementTimeoutMs) => ({ statementTimeoutMs }) })
+})
+
+/**
+ * A version as the history records it (`00003` → `3`, `1.02` → `1.2`), or `undefined` when
+ * `text` is not a version.
+ */
+export const versionArgument = (text: string): string | undefined => {
+  if (!/^\d+(\.\d+)*$/.test(text.trim())) return undefined
+  const parts = text.trim().split(".").map((part) => String(BigInt(part)))
+  while (parts.length > 1 && parts.at(-1) === "0") parts.pop()
+  return parts.join(".")
+}
