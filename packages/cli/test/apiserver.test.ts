@@ -79,13 +79,3 @@ describe("leasehold apiserver", () => {
     }
   })
 })
-
-describe.concurrent("commands not built yet", () => {
-  it.each(["demo"])("%s says so on stderr and exits 2", async (command) => {
-    const result = await run(process.execPath, [main, command]).then(
-      () => ({ code: 0, stderr: "" }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr })
-    )
-    expect(result).toEqual({ code: 2, stderr: `${command}: not yet built\n` })
-  })
-})
