@@ -44,8 +44,15 @@ export const startEmbeddedPg = async (options: { readonly log?: (line: string) =
     onLog: log,
     onError: (error) => log(String(error))
   })
-  await pg.initialise()
-  await pg.start()
+  try {
+    await pg.initialise()
+    await pg.start()
+  } catch (error) {
+    await pg.stop().catch(() => {})
+    const { rm } = await import("node:fs/promises")
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  }
   const pid = Number((await readFile(join(databaseDir, "postmaster.pid"), "utf8")).split("\n")[0])
   // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster stops all its children at once.
   const dismissReaper = spawnReaper(pid, "SIGQUIT", [dir])
