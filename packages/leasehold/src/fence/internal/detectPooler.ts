@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto"
 import type pg from "pg"
 import { Effect, type Scope } from "effect"
 import { FenceUnavailable, PoolerDetected } from "../FenceErrors.ts"
+import type { SqlFailure } from "../SqlFailure.ts"
 import * as sql from "../sql.ts"
-import { queryOne } from "./query.ts"
+import { query, queryOne } from "./query.ts"
 import { inTransaction } from "./transaction.ts"
 
 interface SessionMark {
@@ -11,15 +12,28 @@ interface SessionMark {
   readonly nonce: string | null
 }
 
+/** A proxy that refuses transaction blocks is statement pooling; any other failure is `otherwise`. */
+const refusedOr = (otherwise: (cause: unknown) => FenceUnavailable) =>
+  (failure: SqlFailure): Effect.Effect<never, PoolerDetected | FenceUnavailable> =>
+    /transaction blocks not allowed/i.test(failure.message)
+      ? Effect.fail(new PoolerDetected({ evidence: "transaction-refused", detail: failure.message }))
+      : Effect.fail(otherwise(failure))
+
+/** Probe connections per detection; each stays pinned in an open transaction until the end. */
+const probeRounds = 3
+
 /**
  * Proves that `client` owns its server session, before any lock is taken there:
  *
  * 1. mark the server session with a random nonce (a session-level setting);
- * 2. open a second connection to the same URL: if it lands on the marked session (same pid or
- *    it sees the nonce), server sessions are shared between clients — transaction or
- *    statement pooling;
- * 3. run a transaction on `client`: a proxy that refuses transaction blocks is statement
- *    pooling; a different pid or a missing nonce means the proxy swapped the session.
+ * 2. open a probe connection to the same URL and pin it in an open transaction: if it lands on
+ *    the marked session (same pid, or it sees the nonce), server sessions are shared between
+ *    clients — transaction or statement pooling;
+ * 3. read the mark again on `client`: a different pid or a missing nonce means the proxy
+ *    swapped the session between statements;
+ * 4. repeat 2–3 with more probes (the earlier ones stay pinned, so a pooler must hand each new
+ *    probe a session it is not using — most often the one `client` just released), then run a
+ *    transaction on `client`: a proxy that refuses transaction blocks is statement pooling.
  *
  * PgBouncer in session mode passes (the server session is ours until we disconnect), as does
  * a direct connection. Returns the server pid of `client`.
@@ -33,34 +47,38 @@ export const detectPooler = (
       const nonce = randomBytes(8).toString("hex")
       const unavailable = (step: string) => (cause: unknown) =>
         new FenceUnavailable({ reason: `pooler detection failed (${step})`, cause })
+      const swapped = (mark: SessionMark, pid: number) =>
+        new PoolerDetected({
+          evidence: "backend-swapped",
+          detail: `the server session changed from pid ${pid} to pid ${mark.pid} between statements`
+        })
 
       const marked = yield* queryOne<SessionMark>(client, sql.markSession, [nonce]).pipe(
         Effect.mapError(unavailable("marking the session"))
       )
-      const probe = yield* openProbe
-      const seen = yield* queryOne<SessionMark>(probe, sql.readSessionMark).pipe(
-        Effect.mapError(unavailable("probe connection"))
-      )
-      if (seen.pid === marked.pid || seen.nonce === nonce) {
-        return yield* new PoolerDetected({
-          evidence: "shared-backend",
-          detail: `a second connection was served by the same server session (pid ${marked.pid})`
-        })
+      for (let round = 0; round < probeRounds; round++) {
+        const probe = yield* openProbe
+        const seen = yield* queryOne<SessionMark>(probe, sql.readSessionMark).pipe(
+          Effect.mapError(unavailable("probe connection"))
+        )
+        if (seen.pid === marked.pid || seen.nonce === nonce) {
+          return yield* new PoolerDetected({
+            evidence: "shared-backend",
+            detail: `a second connection was served by the same server session (pid ${marked.pid})`
+          })
+        }
+        // Pin the probe to a server session for the rest of the detection.
+        yield* query(probe, "BEGIN").pipe(Effect.catchTag("SqlFailure", refusedOr(unavailable("pinning the probe"))))
+        const mine = yield* queryOne<SessionMark>(client, sql.readSessionMark).pipe(
+          Effect.mapError(unavailable("reading the session mark"))
+        )
+        if (mine.pid !== marked.pid || mine.nonce !== nonce) return yield* swapped(mine, marked.pid)
       }
 
       const again = yield* inTransaction(client, queryOne<SessionMark>(client, sql.readSessionMark)).pipe(
-        Effect.catchTag("SqlFailure", (failure): Effect.Effect<never, PoolerDetected | FenceUnavailable> =>
-          /transaction blocks not allowed/i.test(failure.message)
-            ? Effect.fail(new PoolerDetected({ evidence: "transaction-refused", detail: failure.message }))
-            : Effect.fail(unavailable("transaction round trip")(failure))
-        )
+        Effect.catchTag("SqlFailure", refusedOr(unavailable("transaction round trip")))
       )
-      if (again.pid !== marked.pid || again.nonce !== nonce) {
-        return yield* new PoolerDetected({
-          evidence: "backend-swapped",
-          detail: `the server session changed from pid ${marked.pid} to pid ${again.pid} between transactions`
-        })
-      }
+      if (again.pid !== marked.pid || again.nonce !== nonce) return yield* swapped(again, marked.pid)
       return marked.pid
     })
   )
