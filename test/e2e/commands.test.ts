@@ -4,13 +4,13 @@
  * `lease show`.
  */
 import { type PodProcess, startPod, stopAllPods } from "@leasehold/testkit"
-import { testDatabase } from "@leasehold/testkit/vitest"
 import { readFileSync, writeFileSync } from "node:fs"
+import { testDatabase } from "@leasehold/testkit/vitest"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Cluster, freePort, podEnv, startCluster } from "./internal/cluster.ts"
 import { createGate, exampleMigrations, migrationsFolder, openGate, removeFolders, waitForGate } from "./internal/folders.ts"
 import { appliedCounts, readHistory } from "./internal/history.ts"
-import { rows } from "./internal/db.ts"
+import { rows, withPodsAndDatabase } from "./internal/db.ts"
 
 let cluster: Cluster
 beforeAll(async () => {
@@ -54,8 +54,7 @@ const sample = (page: string, series: string): number | undefined => {
 
 describe("leasehold status --json", { timeout: 180_000 }, () => {
   it("while a migration runs, shows the Lease holder and epoch, the fence holder, the running migration and the waiting pod", async () => {
-    const db = await testDatabase("e2e_status")
-    try {
+    await withPodsAndDatabase("e2e_status", async (db) => {
       await createGate(db.url)
       const folder = migrationsFolder({ "00001_first.sql": "create table first_table (id int);", "00002_gated.sql": waitForGate })
       const env = podEnv(db.url, cluster.kubeconfig)
@@ -82,10 +81,7 @@ describe("leasehold status --json", { timeout: 180_000 }, () => {
       const after = JSON.parse((await run("status-after", ["status", "--json", "--migrations", folder], env)).stdout)
       expect(after).toMatchObject({ ready: true, running: null, pending: [], waiting: [] })
       expect(after.lease).toMatchObject({ used: true, holder: null })
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("with CLUSTER_ENABLED=false and no API server, says the Lease is not used", async () => {
@@ -149,8 +145,7 @@ describe("leasehold daemon", { timeout: 180_000 }, () => {
   })
 
   it("keeps running when the API server forbids the Lease: /readyz 503 with exit code 7, Lease API errors counted by status", async () => {
-    const db = await testDatabase("e2e_daemon_403")
-    try {
+    await withPodsAndDatabase("e2e_daemon_403", async (db) => {
       const port = await freePort()
       const base = `http://127.0.0.1:${port}`
       const daemon = startPod({
@@ -165,17 +160,13 @@ describe("leasehold daemon", { timeout: 180_000 }, () => {
       expect(sample(page, `leasehold_lease_api_errors_total{status="403"}`)).toBeGreaterThanOrEqual(1)
       expect(sample(page, `leasehold_rounds_total{outcome="failed"}`)).toBeGreaterThanOrEqual(1)
       expect(daemon.exit()).toBeUndefined()
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 })
 
 describe("operator commands", { timeout: 180_000 }, () => {
   it("rollback --to 3 reverts 5 and 4 with their down migrations; migrate applies them again", async () => {
-    const db = await testDatabase("e2e_rollback")
-    try {
+    await withPodsAndDatabase("e2e_rollback", async (db) => {
       const env = podEnv(db.url, cluster.kubeconfig)
       expect((await run("migrate", ["migrate", "--migrations", exampleMigrations], env)).code).toBe(0)
       const rollback = await run("rollback", ["rollback", "--to", "3", "--migrations", exampleMigrations], env)
@@ -186,15 +177,11 @@ describe("operator commands", { timeout: 180_000 }, () => {
       expect(await appliedCounts(db.url)).toEqual({ "1": 1, "2": 1, "3": 1, "4": 2, "5": 2 })
       const bad = await run("rollback-bad", ["rollback", "--to", "three", "--migrations", exampleMigrations], env)
       expect(bad.code).toBe(2)
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("repair accepts a changed file of an applied migration, after which migrate is ready again", async () => {
-    const db = await testDatabase("e2e_repair")
-    try {
+    await withPodsAndDatabase("e2e_repair", async (db) => {
       const env = podEnv(db.url, cluster.kubeconfig)
       expect((await run("migrate", ["migrate", "--migrations", exampleMigrations], env)).code).toBe(0)
       const edited = migrationsFolder({}, { examples: true })
@@ -208,10 +195,7 @@ describe("operator commands", { timeout: 180_000 }, () => {
       expect((await readHistory(db.url)).filter((row) => row.action === "repair").map((row) => row.id)).toEqual(["2"])
       const refused = await run("repair-again", ["repair", "2", "--migrations", edited], env)
       expect(refused.code).toBe(2)
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("lease show --json reads the Lease: free after a migration, with the epoch of the last term", async () => {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Cluster, figures, podEnv, startCluster } from "./internal/cluster.ts"
 import { exampleIds, exampleMigrations, migrationsFolder, removeFolders } from "./internal/folders.ts"
 import { appliedCounts, lastCommitAt } from "./internal/history.ts"
-import { exec, rows } from "./internal/db.ts"
+import { exec, rows, withPodsAndDatabase } from "./internal/db.ts"
 
 let cluster: Cluster
 beforeAll(async () => {
@@ -67,23 +67,18 @@ const expectMigratedOnce = async (url: string, pods: ReadonlyArray<PodProcess>) 
 
 describe("pod processes migrating one database", () => {
   it("five pods started together: the example migrations are applied exactly once, every pod exits 0, none is ready before the last commit", async () => {
-    const db = await testDatabase("e2e_together")
-    try {
+    await withPodsAndDatabase("e2e_together", async (db) => {
       const pods = Array.from({ length: 5 }, (_, i) => migrate(`together-${i}`, db.url))
       const latencies = await expectMigratedOnce(db.url, pods)
       const led = pods.map(readyOf).filter((ready) => ready["path"] === "led")
       expect(led).toHaveLength(1)
       const { median, worst, runs } = figures(latencies)
       console.log(`[figure] follower ready latency after the last commit: median ${median} ms, worst ${worst} ms (${runs} followers)`)
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("pods started in waves (before, during and after the leader's migrations) all exit 0; each migration is applied once", async () => {
-    const db = await testDatabase("e2e_waves")
-    try {
+    await withPodsAndDatabase("e2e_waves", async (db) => {
       const slow = migrationsFolder({ "00006_slow.sql": "select pg_sleep(1);\ncreate table slow_done (id int);" }, { examples: true })
       const first = [migrate("wave1-0", db.url, slow), migrate("wave1-1", db.url, slow)]
       await Promise.any(first.map((pod) => pod.waitFor("Elected")))
@@ -97,10 +92,7 @@ describe("pod processes migrating one database", () => {
       const committed = await lastCommitAt(db.url)
       for (const pod of pods) expect(readyOf(pod).at).toBeGreaterThanOrEqual(committed)
       expect(await rows(db.url, "select 1 as one from slow_done")).toEqual([])
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("pods started one by one: the first migrates, each later one is ready on the fast path", async () => {

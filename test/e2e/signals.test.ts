@@ -5,12 +5,11 @@
  * many runs as fit in about 30 s (printed, not asserted).
  */
 import { type PodLine, type PodProcess, startPod, stopAllPods } from "@leasehold/testkit"
-import { testDatabase } from "@leasehold/testkit/vitest"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Cluster, figures, leaseNameFor, podEnv, releases, startCluster } from "./internal/cluster.ts"
 import { createGate, migrationsFolder, openGate, removeFolders, waitForGate } from "./internal/folders.ts"
 import { appliedCounts, readHistory } from "./internal/history.ts"
-import { rows } from "./internal/db.ts"
+import { rows, withPodsAndDatabase } from "./internal/db.ts"
 
 let cluster: Cluster
 beforeAll(async () => {
@@ -30,8 +29,7 @@ const firstToStart = (pods: ReadonlyArray<PodProcess>, id: string) =>
 
 describe("signals to pod processes", { timeout: 180_000 }, () => {
   it("SIGTERM: the leader rolls back its migration in flight, releases the Lease, exits 143, and another pod finishes", async () => {
-    const db = await testDatabase("e2e_sigterm")
-    try {
+    await withPodsAndDatabase("e2e_sigterm", async (db) => {
       await createGate(db.url)
       const folder = migrationsFolder({
         "00001_first.sql": "create table first_table (id int);",
@@ -63,15 +61,11 @@ describe("signals to pod processes", { timeout: 180_000 }, () => {
       expect(await appliedCounts(db.url)).toEqual({ "1": 1, "2": 1 })
       const applied = (await readHistory(db.url)).find((row) => row.id === "2" && row.status === "applied")
       expect(applied?.holder).toBe(takeover["holder"])
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("SIGSTOP/SIGCONT: a follower frozen while the leader migrates gets ready (after the commit) once it runs again", async () => {
-    const db = await testDatabase("e2e_sigstop")
-    try {
+    await withPodsAndDatabase("e2e_sigstop", async (db) => {
       await createGate(db.url)
       const folder = migrationsFolder({ "00001_gated.sql": `create table gated (id int);\n${waitForGate}` })
       const env = podEnv(db.url, cluster.kubeconfig)
@@ -89,15 +83,11 @@ describe("signals to pod processes", { timeout: 180_000 }, () => {
       expect(ready).toMatchObject({ path: "followed", version: "1" })
       expect(ready.at).toBeGreaterThanOrEqual(continuedAt)
       expect(await appliedCounts(db.url)).toEqual({ "1": 1 })
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 
   it("SIGKILL: a standby takes over at once (fast failover); time to its first migration statement, over repeated kills", async () => {
-    const db = await testDatabase("e2e_sigkill")
-    try {
+    await withPodsAndDatabase("e2e_sigkill", async (db) => {
       const folder = migrationsFolder({ "00001_endless.sql": "select pg_sleep(600);\ncreate table never_done (id int);" })
       const env = podEnv(db.url, cluster.kubeconfig)
       let next = 0
@@ -131,9 +121,6 @@ describe("signals to pod processes", { timeout: 180_000 }, () => {
       expect(epochs).toEqual([...epochs].sort((a, b) => a - b))
       expect(new Set(epochs).size).toBe(epochs.length)
       expect(await appliedCounts(db.url)).toEqual({})
-    } finally {
-      await stopAllPods()
-      await db.drop()
-    }
+    })
   })
 })

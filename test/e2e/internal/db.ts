@@ -4,6 +4,8 @@
  * strings) whatever the column types.
  */
 import pg from "pg"
+import { stopAllPods, type TestDatabase } from "@leasehold/testkit"
+import { testDatabase } from "@leasehold/testkit/vitest"
 
 const withClient = async <A>(url: string, use: (client: pg.Client) => Promise<A>): Promise<A> => {
   const client = new pg.Client({ connectionString: url, application_name: "e2e-assertions" })
@@ -27,3 +29,17 @@ export const exec = (url: string, statements: string): Promise<void> =>
   withClient(url, async (client) => {
     await client.query(statements)
   })
+
+/**
+ * Runs `use` with a fresh database, then stops every pod process the test started and drops
+ * the database, however `use` ends.
+ */
+export const withPodsAndDatabase = async (prefix: string, use: (db: TestDatabase) => Promise<void>): Promise<void> => {
+  const db = await testDatabase(prefix)
+  try {
+    await use(db)
+  } finally {
+    await stopAllPods()
+    await db.drop()
+  }
+}
