@@ -59,7 +59,6 @@ class ListenerBroken extends Data.TaggedError("ListenerBroken")<{
 
 type SubscriberEvent =
   | { readonly _tag: "Connected" }
-  | { readonly _tag: "Notification"; readonly payload: string | undefined }
   | { readonly _tag: "Reconnecting"; readonly attempt: number }
   | { readonly _tag: "Error"; readonly error: Error }
 
@@ -81,7 +80,7 @@ const backoffMillis = (attempt: number, timing: ListenerTiming): number => {
 const subscriberLife = (
   options: ListenerOptions,
   timing: ListenerTiming,
-  wakes: Queue.Enqueue<Wake>
+  onWake: (wake: Wake) => void
 ): Effect.Effect<void, ListenerBroken, Scope.Scope> =>
   Effect.gen(function*() {
     // The heartbeat goes to a channel of this subscriber alone, so it never wakes other pods.
@@ -129,7 +128,8 @@ const subscriberLife = (
         if (echoed !== undefined) Deferred.doneUnsafe(echoed, Effect.void)
         return
       }
-      Queue.offerUnsafe(events, { _tag: "Notification", payload: text })
+      // Straight from the socket's data event: no fiber hop between a NOTIFY and its wake.
+      onWake({ _tag: "Notified", hint: decodePayload(text) })
     })
 
     // Bounded: on a black-holed connection the goodbye may never be answered; the socket is
@@ -150,19 +150,17 @@ const subscriberLife = (
     })
     listening = true
     yield* Effect.logDebug("listening")
-    yield* Queue.offer(wakes, { _tag: "Listening" })
+    onWake({ _tag: "Listening" })
 
-    // Forward subscriber events: after every reconnect pg-listen has re-issued LISTEN before
-    // it emits "connected", so that is the moment to look at the database again.
+    // Report subscriber events: after every reconnect pg-listen has re-issued LISTEN before it
+    // emits "connected", so that is the moment to look at the database again.
     yield* Queue.take(events).pipe(
       Effect.flatMap((event): Effect.Effect<unknown> => {
         switch (event._tag) {
           case "Connected":
             return Effect.log("LISTEN re-established after a reconnect").pipe(
-              Effect.andThen(Queue.offer(wakes, { _tag: "Listening" }))
+              Effect.andThen(Effect.sync(() => onWake({ _tag: "Listening" })))
             )
-          case "Notification":
-            return Queue.offer(wakes, { _tag: "Notified", hint: decodePayload(event.payload) })
           case "Reconnecting":
             return Effect.logWarning("LISTEN connection lost; reconnecting").pipe(
               Effect.annotateLogs({ attempt: event.attempt })
@@ -198,8 +196,10 @@ const subscriberLife = (
   })
 
 /**
- * Keeps a LISTEN on `options.channel` alive until the scope closes, offering a `Wake` to
- * `wakes` when LISTEN is (re-)established and on every notification.
+ * Keeps a LISTEN on `options.channel` alive until the scope closes, calling `onWake` when
+ * LISTEN is (re-)established and on every notification. `onWake` runs synchronously (for a
+ * notification, inside the socket's data event): it must be quick and must not throw — hand
+ * the wake to a queue with `Queue.offerUnsafe`.
  *
  * Robustness: pg-listen reconnects forever (jittered, capped exponential backoff) and
  * re-issues LISTEN; a heartbeat NOTIFY on a private channel, sent and received on the LISTEN
@@ -211,14 +211,14 @@ const subscriberLife = (
  * Gotcha: notifications sent while disconnected are lost for good. That is why every
  * `Listening` wake must be followed by a fresh look at the database.
  */
-export const listen = (options: ListenerOptions, wakes: Queue.Enqueue<Wake>): Effect.Effect<void, never, Scope.Scope> =>
+export const listen = (options: ListenerOptions, onWake: (wake: Wake) => void): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const timing: ListenerTiming = { ...defaultListenerTiming, ...options.timing }
     const retry = Schedule.exponential(timing.retryBase).pipe(
       Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.fromInputUnsafe(timing.retryCap)))),
       Schedule.jittered
     )
-    const oneLife = Effect.scoped(subscriberLife(options, timing, wakes)).pipe(
+    const oneLife = Effect.scoped(subscriberLife(options, timing, onWake)).pipe(
       Effect.tapError((broken) =>
         Effect.logWarning("could not LISTEN; retrying").pipe(Effect.annotateLogs({ reason: broken.reason }))
       )

@@ -2,8 +2,9 @@
  * Waiting until the database says the awaited state holds (DESIGN S3, S5, "listen, then
  * check"). Use as a module: `import * as Waiter from "./signal/Waiter.ts"`.
  */
-import { Duration, Effect, Queue, Random } from "effect"
+import { Duration, Effect, Queue, Random, type Scope } from "effect"
 import type { DirectConnection } from "../fence/DirectConnection.ts"
+import type { SignalPayload } from "./Channel.ts"
 import type { CheckResult } from "./CheckResult.ts"
 import * as Listener from "./Listener.ts"
 
@@ -27,6 +28,16 @@ export interface WaitOptions<A, F, E, R> {
   readonly isRetryable?: (error: E) => boolean
   /** The slow fallback poll (jittered ±20%); 5 seconds by default. */
   readonly pollInterval?: Duration.Input
+  /**
+   * Whether a notification with this hint (`undefined`: no readable hint) may change the
+   * answer, so it is worth a look at once. Other notifications (progress on the way there)
+   * are coalesced into one look `progressInterval` after the first. Every notification is urgent by
+   * default. Hints are untrusted either way: a forged one can only delay a look by
+   * `progressInterval`, never suppress the look a genuine urgent notification gets.
+   */
+  readonly isUrgent?: (hint: SignalPayload | undefined) => boolean
+  /** How soon a non-urgent notification is looked at; 1 second by default. */
+  readonly progressInterval?: Duration.Input
   readonly listener?: Partial<Listener.ListenerTiming>
 }
 
@@ -39,59 +50,83 @@ export interface WaitOptions<A, F, E, R> {
  * cut is always seen. Notification payloads are hints only: they wake a re-check and are never
  * taken as the answer. Bursts of wake-ups collapse into one pending re-check. Bound it with
  * `Effect.timeout` if waiting forever is wrong for the caller.
+ *
+ * The LISTEN session and the poll timer live in the caller's scope: they are let go of when
+ * that scope closes, not before the answer is returned (so closing them is not on the path of
+ * a caller that has its answer; wrap it in `Effect.scoped` to close them first).
  */
-export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Effect<A, F | E, R> =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const pollMillis = Duration.toMillis(options.pollInterval ?? "5 seconds")
-      const isRetryable = options.isRetryable ?? (() => false)
-      // Capacity one, sliding: any number of wake-ups during a check leave exactly one behind.
-      const wakes = yield* Queue.sliding<Listener.Wake>(1)
-
-      yield* Listener.listen(
-        {
-          connection: options.connection,
-          channel: options.channel,
-          identity: options.identity,
-          ...(options.listener === undefined ? {} : { timing: options.listener })
-        },
-        wakes
-      )
-      yield* Random.nextBetween(0.8, 1.2).pipe(
-        Effect.flatMap((factor) => Effect.sleep(Duration.millis(pollMillis * factor))),
-        Effect.andThen(Queue.offer(wakes, { _tag: "Poll" })),
-        Effect.forever,
-        Effect.forkScoped
-      )
-
-      let checks = 0
-      let reason: Listener.Wake["_tag"] | "Start" = "Start"
-      for (;;) {
-        checks++
-        const outcome = yield* options.check.pipe(
-          Effect.map((result) => ({ _tag: "Checked" as const, result })),
-          Effect.catchIf(isRetryable, (error) =>
-            Effect.logWarning("check failed; looking again on the next wake-up").pipe(
-              Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }),
-              Effect.as({ _tag: "Retry" as const })
-            ))
-        )
-        if (outcome._tag === "Checked") {
-          const result = outcome.result
-          if (result._tag === "Ready") {
-            yield* Effect.log("ready").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
-            return result.value
-          }
-          if (result._tag === "Failed") {
-            yield* Effect.logError("the awaited state failed").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
-            return yield* Effect.fail(result.failure)
-          }
-          yield* Effect.logDebug("pending").pipe(Effect.annotateLogs({ detail: result.detail ?? "", wokenBy: reason }))
-        }
-        reason = (yield* Queue.take(wakes))._tag
+export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Effect<A, F | E, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const pollMillis = Duration.toMillis(options.pollInterval ?? "5 seconds")
+    const progressMillis = Duration.toMillis(options.progressInterval ?? "1 second")
+    const isRetryable = options.isRetryable ?? (() => false)
+    const isUrgent = options.isUrgent ?? (() => true)
+    // Runs in the LISTEN socket's data event: a throwing predicate counts as urgent.
+    const urgent = (hint: SignalPayload | undefined): boolean => {
+      try {
+        return isUrgent(hint)
+      } catch {
+        return true
       }
-    })
-  ).pipe(
+    }
+    // Wake-ups worth a look at once. Capacity one, sliding: any number of them during a check
+    // leave exactly one behind.
+    const wakes = yield* Queue.sliding<Listener.Wake>(1)
+    // Non-urgent notifications: one look `progressInterval` after the first of them (the rest
+    // of a burst coalesce into it).
+    const progress = yield* Queue.sliding<Listener.Wake>(1)
+
+    yield* Listener.listen(
+      {
+        connection: options.connection,
+        channel: options.channel,
+        identity: options.identity,
+        ...(options.listener === undefined ? {} : { timing: options.listener })
+      },
+      (wake) => {
+        Queue.offerUnsafe(wake._tag === "Notified" && !urgent(wake.hint) ? progress : wakes, wake)
+      }
+    )
+    yield* Queue.take(progress).pipe(
+      Effect.flatMap((wake) => Effect.as(Effect.sleep(Duration.millis(progressMillis)), wake)),
+      Effect.flatMap((wake) => Queue.offer(wakes, wake)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    yield* Random.nextBetween(0.8, 1.2).pipe(
+      Effect.flatMap((factor) => Effect.sleep(Duration.millis(pollMillis * factor))),
+      Effect.andThen(Queue.offer(wakes, { _tag: "Poll" })),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    let checks = 0
+    let reason: Listener.Wake["_tag"] | "Start" = "Start"
+    for (;;) {
+      checks++
+      const outcome = yield* options.check.pipe(
+        Effect.map((result) => ({ _tag: "Checked" as const, result })),
+        Effect.catchIf(isRetryable, (error) =>
+          Effect.logWarning("check failed; looking again on the next wake-up").pipe(
+            Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }),
+            Effect.as({ _tag: "Retry" as const })
+          ))
+      )
+      if (outcome._tag === "Checked") {
+        const result = outcome.result
+        if (result._tag === "Ready") {
+          yield* Effect.log("ready").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
+          return result.value
+        }
+        if (result._tag === "Failed") {
+          yield* Effect.logError("the awaited state failed").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
+          return yield* Effect.fail(result.failure)
+        }
+        yield* Effect.logDebug("pending").pipe(Effect.annotateLogs({ detail: result.detail ?? "", wokenBy: reason }))
+      }
+      reason = (yield* Queue.take(wakes))._tag
+    }
+  }).pipe(
     Effect.annotateLogs({ channel: options.channel, identity: options.identity }),
     Effect.withSpan("Waiter.waitFor")
   )

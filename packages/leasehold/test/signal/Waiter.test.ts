@@ -73,7 +73,7 @@ const startWaiter = (name: string, version: string, extra: Partial<Waiter.WaitOp
       check,
       ...noPoll,
       ...extra
-    }).pipe(Effect.forkScoped)
+    }).pipe(Effect.scoped, Effect.forkScoped)
     return { fiber, runs, channel }
   })
 
@@ -230,6 +230,48 @@ describe("Waiter", () => {
       expect(fiber.pollUnsafe()).toBeUndefined()
       yield* publishOutcome(admin, channel, "garbage-v1", "applied")
       expect(yield* Fiber.join(fiber)).toBe("garbage-v1")
+    }))
+
+  it.live("progress hints are looked at together after progressInterval, urgent ones at once", () =>
+    Effect.gen(function*() {
+      const admin = yield* adminSession(db.url)
+      const progressOnly = (hint: SignalPayload | undefined) => hint?.event !== "applied"
+      const { fiber, runs, channel } = yield* startWaiter("progress", "progress-v2", {
+        isUrgent: progressOnly,
+        progressInterval: "1500 millis"
+      })
+      yield* listening(runs)
+      // Hints arriving long after the waiter started are deferred as much as early ones.
+      yield* Effect.sleep("1600 millis")
+      const before = runs.count
+      for (let i = 0; i < 5; i++) yield* sendRaw(admin, channel, JSON.stringify({ event: "applied", version: `p${i}` }))
+      // Time for a look the progress hints must not cause.
+      yield* Effect.sleep("300 millis")
+      expect(runs.count).toBe(before)
+      yield* sendRaw(admin, channel, JSON.stringify({ event: "done", version: "progress-v2" }))
+      yield* waitUntil("the urgent hint caused a look", Effect.sync(() => runs.count), (count) => count > before)
+      expect(runs.count).toBe(before + 1)
+      // The deferred look for the progress hints follows, one for all five.
+      yield* waitUntil("the progress hints caused one look", Effect.sync(() => runs.count), (count) => count > before + 1)
+      yield* Effect.sleep("300 millis")
+      expect(runs.count).toBe(before + 2)
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* publishOutcome(admin, channel, "progress-v2", "applied")
+      expect(yield* Fiber.join(fiber)).toBe("progress-v2")
+    }))
+
+  it.live("a progress hint alone is looked at after progressInterval", () =>
+    Effect.gen(function*() {
+      const admin = yield* adminSession(db.url)
+      const { fiber, runs, channel } = yield* startWaiter("progress-late", "progress-late-v1", {
+        isUrgent: (hint) => hint?.event !== "applied",
+        progressInterval: "200 millis"
+      })
+      yield* listening(runs)
+      // Committed with a progress hint only: the look comes from the progress timer.
+      yield* rows(admin, "INSERT INTO outcome (version, status) VALUES ('progress-late-v1', 'applied')")
+      yield* sendRaw(admin, channel, JSON.stringify({ event: "applied", version: "progress-late-v1" }))
+      expect(yield* Fiber.join(fiber)).toBe("progress-late-v1")
     }))
 
   it.live("measures NOTIFY-to-ready latency for one follower", () =>
