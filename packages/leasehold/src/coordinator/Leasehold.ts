@@ -23,6 +23,7 @@ import { fastPath } from "./internal/fastPath.ts"
 import { holderIdentity } from "./internal/holderIdentity.ts"
 import { leaseCampaign } from "./internal/leaseCampaign.ts"
 import { appliedBy, appliedByHolder, failureOf, type Observation, pendingIds } from "./internal/observer.ts"
+import { scopedReleasingAfterSuccess } from "./internal/releaseAfterSuccess.ts"
 import { singleNodeRound } from "./internal/singleNode.ts"
 import type { ProgressEvent } from "./ProgressEvent.ts"
 import type { ReadyError } from "./ReadyError.ts"
@@ -65,7 +66,9 @@ const defaults = {
   apiUnreachableAfterMs: 30_000,
   maxLostTerms: 10,
   retryPeriodMs: 500,
-  backoffCapMs: 5_000
+  backoffCapMs: 5_000,
+  /** The waiting side's sessions (LISTEN, checks) are closed this long after `ready` returns. */
+  releaseWaitingAfter: "500 millis"
 } as const
 
 const monotonicMillis = Effect.map(Clock.monotonicTimeNanos, (nanos) => Number(nanos / 1_000_000n))
@@ -161,7 +164,7 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
           )
       return yield* Effect.raceFirst(flow, timeout).pipe(Effect.catchTag("MigrationFailed", asFollowersSeeIt))
     })
-    return finish(yield* Effect.scoped(afterFastPath))
+    return finish(yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath))
   })
 
 /**

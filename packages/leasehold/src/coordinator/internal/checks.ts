@@ -7,13 +7,14 @@ import { applicationNameFor } from "../../fence/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
 import { lockKeyFor } from "../../fence/LockKey.ts"
 import { readHistory } from "../../migrations/History.ts"
-import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
+import { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
+import { latestId } from "../../migrations/MigrationSet.ts"
 import { channelFor } from "../../signal/Channel.ts"
 import type { ListenerTiming } from "../../signal/Listener.ts"
 import * as Waiter from "../../signal/Waiter.ts"
 import * as sql from "../sql.ts"
 import type { FlowContext } from "./context.ts"
-import { checkPool, isConnectionCode, withPooled } from "./database.ts"
+import { checkPool, isConnectionCode, messageOf, sqlstateOf, withPooled } from "./database.ts"
 import { type BundleFailure, makeObserver, type Observation, type Observer, observe, pendingIds } from "./observer.ts"
 
 /** What the waiting side offers the rest of the flow. */
@@ -78,20 +79,43 @@ export const startChecks = (
         (cause) => cause
       ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
 
-    const read = Effect.suspend(() => {
-      context.counters.queries++
-      return Effect.map(readHistory(pool, config.schema), (history) => observe(history, context.set))
-    })
+    const read = withPooled(
+      pool,
+      (client) =>
+        Effect.suspend(() => {
+          context.counters.queries++
+          return Effect.map(readHistory(client, config.schema), (history) => observe(history, context.set))
+        }),
+      (cause) => {
+        const code = sqlstateOf(cause)
+        return new MigrationDatabaseError({
+          operation: "connecting for the readiness check",
+          error: messageOf(cause),
+          ...(code === undefined ? {} : { code })
+        })
+      }
+    )
+    // Followers and single-node pods learn who leads from the history while migrations land
+    // (the holder of the newest record since this pod started looking), from the fence
+    // registry (one more query) only before that.
     const leaderFromFence = config.role === "follow" || !config.clusterEnabled
+    const baselineSeq = first.history.at(-1)?.seq ?? 0
     const look = Effect.gen(function*() {
-      const result = yield* observer.check(yield* read)
+      const observation = yield* read
+      const result = yield* observer.check(observation)
       if (result._tag === "Pending" && leaderFromFence) {
-        const fence = Option.flatten(yield* Effect.option(readFence))
-        yield* reportLeader(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
+        const newest = observation.history.at(-1)
+        if (newest !== undefined && newest.seq > baselineSeq) {
+          yield* reportLeader(newest.holder)
+        } else {
+          const fence = Option.flatten(yield* Effect.option(readFence))
+          yield* reportLeader(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
+        }
       }
       return result
     })
 
+    const latestVersion = latestId(context.set)
     const ready = yield* Deferred.make<Observation, BundleFailure | MigrationDatabaseError>()
     yield* Waiter.waitFor({
       connection: context.directUrl,
@@ -100,6 +124,10 @@ export const startChecks = (
       check: look,
       isRetryable: (error: MigrationDatabaseError) => isConnectionCode(error.code),
       pollInterval: Duration.millis(config.pollIntervalMs),
+      // Only a hint that the bundle may now be complete (or failed) is looked at at once;
+      // progress on the way is looked at within a second, so 50 waiting pods do not read the
+      // history after every migration of a long set.
+      isUrgent: (hint) => hint === undefined || (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion)),
       ...(listenerTiming === undefined ? {} : { listener: listenerTiming })
     }).pipe(
       Effect.exit,

@@ -3,7 +3,7 @@
  * single-node gate, creating the database) and what their errors mean.
  */
 import pg from "pg"
-import { Effect, Redacted, type Scope } from "effect"
+import { Cause, Effect, Exit, Redacted, type Scope } from "effect"
 import { DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
 
 /** A PostgreSQL URL as the configuration holds it. */
@@ -136,7 +136,23 @@ export const checkPool = (url: Url, options: ConnectOptions): Effect.Effect<pg.P
     (pool) => Effect.promise(() => pool.end().catch(() => undefined)).pipe(Effect.timeout("2 seconds"), Effect.ignore)
   )
 
-/** Runs `use` with one client of `pool`, released after (destroyed if `use` failed). */
+/**
+ * Whether a use that ended with `exit` may have left its client unusable: interrupted (the
+ * statement may still run), a defect, or an error without a SQLSTATE or with a connection one.
+ * A statement the server refused (`42P01` before the first migration, say) leaves it fine.
+ */
+const leftBroken = (exit: Exit.Exit<unknown, unknown>): boolean => {
+  if (Exit.isSuccess(exit)) return false
+  const error = Cause.findErrorOption(exit.cause)
+  if (error._tag === "None") return true
+  const code: unknown = typeof error.value === "object" && error.value !== null ? (error.value as { readonly code?: unknown }).code : undefined
+  return typeof code !== "string" || isConnectionCode(code)
+}
+
+/**
+ * Runs `use` with one client of `pool`, released after: kept for the next use unless the use
+ * may have broken it (then destroyed, and the pool opens a fresh one when next asked).
+ */
 export const withPooled = <A, E>(
   pool: pg.Pool,
   use: (client: pg.PoolClient) => Effect.Effect<A, E>,
@@ -145,5 +161,5 @@ export const withPooled = <A, E>(
   Effect.acquireUseRelease(
     Effect.tryPromise({ try: () => pool.connect(), catch: onConnectError }),
     use,
-    (client, exit) => Effect.sync(() => client.release(exit._tag === "Failure"))
+    (client, exit) => Effect.sync(() => client.release(leftBroken(exit)))
   )
