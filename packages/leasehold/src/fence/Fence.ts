@@ -107,12 +107,10 @@ const millis = (input: Duration.Input): string => String(Math.max(0, Math.round(
 const unavailable = (reason: string) => (failure: SqlFailure): FenceUnavailable =>
   new FenceUnavailable({ reason, cause: failure })
 
-/** Checks, inside the caller's open transaction, that this session may still commit. */
-const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
-  query<ProofRow>(client, sql.prove(who.schema), [who.key.toString()]).pipe(
-    Effect.mapError((failure) => new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure })),
-    Effect.flatMap((rows): Effect.Effect<void, FenceLost | StaleEpoch> => {
-      const row = rows[0]
+/** What the proof statement's rows say: this session may still commit, or why not. */
+const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Effect<void, FenceLost | StaleEpoch> =>
+  Effect.suspend((): Effect.Effect<void, FenceLost | StaleEpoch> => {
+      const row = rows[0] as ProofRow | undefined
       if (row === undefined) return Effect.fail(new FenceLost({ reason: "no epoch is recorded for this lock" }))
       if (!row.holds_lock) {
         return Effect.fail(new FenceLost({ reason: "this session no longer holds the advisory lock (pg_locks)" }))
@@ -127,7 +125,16 @@ const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, Fenc
         )
       }
       return Effect.void
-    }),
+    })
+
+/** The proof as one statement (the key inlined), to send in the same round trip as BEGIN. */
+const proofStatement = (who: Registrant): string => sql.inline(sql.prove(who.schema), [who.key])
+
+/** Checks, inside the caller's open transaction, that this session may still commit. */
+const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
+  query(client, proofStatement(who)).pipe(
+    Effect.mapError((failure) => new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure })),
+    Effect.flatMap(checkProof(who)),
     Effect.withSpan("Fence.proveInTransaction")
   )
 
@@ -294,6 +301,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         holder: who.holder,
         backendPid,
         proveInTransaction: prove(client, who),
+        proof: { statement: proofStatement(who), check: checkProof(who) },
         lost: Deferred.await(fence.died)
       }
       return session

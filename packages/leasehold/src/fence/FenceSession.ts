@@ -25,6 +25,15 @@ export interface FenceSession {
    * transaction ends, so no newer holder can register while this transaction may commit.
    */
   readonly proveInTransaction: Effect.Effect<void, FenceLost | StaleEpoch>
+  /**
+   * `proveInTransaction` in two halves, to save a round trip: `statement` goes out in the same
+   * simple query as BEGIN (and whatever else opens the transaction), `check` reads its rows.
+   * Nothing that changes data may be sent before `check` has succeeded.
+   */
+  readonly proof: {
+    readonly statement: string
+    readonly check: (rows: ReadonlyArray<object>) => Effect.Effect<void, FenceLost | StaleEpoch>
+  }
   /** Fails with `FenceLost` as soon as the session is known to be lost; never succeeds. */
   readonly lost: Effect.Effect<never, FenceLost>
 }

@@ -2,22 +2,25 @@ import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
-import type { History, HistoryAction, HistoryEntry } from "./History.ts"
+import { toEntry, type History, type HistoryAction, type HistoryEntry, type HistoryRow } from "./History.ts"
+import { inline } from "../fence/sql.ts"
 import {
   insertRecord,
+  insertRecordStatement,
+  legacyStatements,
+  signalStatements,
   orDatabaseError,
   prepare,
   readHistoryOnFence,
   signal,
   stateInTransaction,
-  updateLegacy,
   type RunContext,
   type RunOptions
 } from "./internal/context.ts"
 import { classifyOnFence, fenceQuery, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
 import { readLegacy, legacyName } from "./internal/legacy.ts"
 import { makeQueryHandle } from "./internal/queryHandle.ts"
-import { fencedTransaction, proveOutsideTransaction } from "./internal/transaction.ts"
+import { type Closing, closingWith, fencedBatch, fencedTransaction, proveOutsideTransaction } from "./internal/transaction.ts"
 import {
   ChecksumMismatch,
   LegacyHistoryMismatch,
@@ -122,10 +125,13 @@ const alreadyDone = (step: Step, state: MigrationState | undefined): boolean =>
 const timeoutValues = (context: RunContext, local: boolean) =>
   [String(context.lockTimeoutMs), String(context.statementTimeoutMs), local] as const
 
-/** The commit-time records of a finished step: history, postgres-shift table, NOTIFY. */
-const finish = (context: RunContext, step: Step, startedAt?: Date) =>
-  Effect.gen(function*() {
-    const entry = yield* insertRecord(context, {
+/**
+ * The commit-time records of a finished step, sent with its COMMIT: history (its entry is the
+ * value), postgres-shift table, NOTIFY.
+ */
+const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<HistoryEntry> => ({
+  statements: [
+    insertRecordStatement(context, {
       migration: step.migration,
       checksum: step.migration.checksum,
       action: actionOf(step),
@@ -133,12 +139,13 @@ const finish = (context: RunContext, step: Step, startedAt?: Date) =>
       transactional: step.script.kind === "transactional",
       finished: true,
       ...(startedAt === undefined ? {} : { startedAt })
-    })
-    yield* updateLegacy(context, step.migration, step.direction === "up")
-    yield* signal(context, { event: "applied", version: step.migration.id })
-    if (step.doneVersion !== undefined) yield* signal(context, { event: "done", version: step.doneVersion })
-    return entry
-  })
+    }),
+    ...legacyStatements(context, step.migration, step.direction === "up"),
+    ...signalStatements(context, { event: "applied", version: step.migration.id }),
+    ...(step.doneVersion === undefined ? [] : signalStatements(context, { event: "done", version: step.doneVersion }))
+  ],
+  value: (results) => toEntry(results[0]!.rows[0] as HistoryRow)
+})
 
 /**
  * Records a failure in its own fenced transaction and NOTIFYs it (S5), then fails with
@@ -173,23 +180,29 @@ const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt
     ))
   )
 
-/** One attempt of a transactional step: a fenced transaction holding the script and its records. */
+/**
+ * One attempt of a transactional step: a fenced transaction holding the script and its records,
+ * in three round trips — BEGIN with the fence proof, the timeouts and the lost-race check; the
+ * script; the records with COMMIT.
+ */
 const attemptTransactional = (context: RunContext, step: Step) =>
-  fencedTransaction(
+  fencedBatch(
     context.session,
     `migration ${step.migration.id}`,
-    Effect.gen(function*() {
-      yield* fenceQuery(context.client, "setting timeouts", setTimeouts, timeoutValues(context, true))
-      if (alreadyDone(step, yield* stateInTransaction(context, step.migration.id))) return undefined
-      yield* runBody(context, step.script)
-      return yield* finish(context, step).pipe(
-        Effect.mapError((error) =>
-          error instanceof StatementFailed && error.code === "25P02"
-            ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
-            : error
-        )
-      )
-    })
+    [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id])],
+    (opened) =>
+      Effect.gen(function*() {
+        const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>
+        if (alreadyDone(step, migrationStates(records.map(toEntry)).get(step.migration.id))) return closingWith(undefined)
+        yield* runBody(context, step.script)
+        return finish(context, step) as Closing<HistoryEntry | undefined>
+      })
+  ).pipe(
+    Effect.mapError((error) =>
+      error instanceof StatementFailed && error.code === "25P02"
+        ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
+        : error
+    )
   )
 
 const runTransactional = (context: RunContext, step: Step) => {
@@ -245,7 +258,7 @@ const runNonTransactional = (context: RunContext, step: Step) =>
     yield* statements.pipe(
       Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
     )
-    const entry = yield* fencedTransaction(context.session, `migration ${step.migration.id}`, finish(context, step, started.startedAt)).pipe(
+    const entry = yield* fencedBatch(context.session, `migration ${step.migration.id}`, [], () => Effect.succeed(finish(context, step, started.startedAt))).pipe(
       Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
     )
     return { entry, attempts: 1 }

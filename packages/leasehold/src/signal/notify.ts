@@ -1,4 +1,5 @@
 import type pg from "pg"
+import { literal } from "../fence/sql.ts"
 import { encodePayload, type SignalPayload } from "./Channel.ts"
 
 /**
@@ -7,3 +8,7 @@ import { encodePayload, type SignalPayload } from "./Channel.ts"
  */
 export const notify = (client: pg.ClientBase, channel: string, payload: SignalPayload): Promise<unknown> =>
   client.query("select pg_notify($1, $2)", [channel, encodePayload(payload)])
+
+/** `notify` as a statement to send together with others in one simple query. */
+export const notifyStatement = (channel: string, payload: SignalPayload): string =>
+  `select pg_notify(${literal(channel)}, ${literal(encodePayload(payload))})`

@@ -2,13 +2,14 @@ import { Duration, Effect, Schedule } from "effect"
 import type pg from "pg"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { channelFor, type SignalPayload } from "../../signal/Channel.ts"
-import { notify } from "../../signal/notify.ts"
+import { inline, type SqlValue } from "../../fence/sql.ts"
+import { notify, notifyStatement } from "../../signal/notify.ts"
 import { bootstrapHistory, defaultSchema, toEntry, type HistoryAction, type HistoryEntry, type HistoryRow, type HistoryStatus } from "../History.ts"
 import type { MigrationDatabaseError } from "../MigrationErrors.ts"
 import type { Migration, MigrationSet } from "../MigrationSet.ts"
 import { migrationStates, type MigrationState } from "../Plan.ts"
 import { historySql } from "../sql.ts"
-import { asDatabaseError, classifyOnFence, fenceQuery, StatementFailed, watchConnection } from "./db.ts"
+import { asDatabaseError, classifyOnFence, fenceBatch, fenceQuery, StatementFailed, watchConnection } from "./db.ts"
 import { findLegacy, legacyName, type LegacyTable } from "./legacy.ts"
 
 /** Options shared by `migrate`, `rollback` and `repair`. */
@@ -116,8 +117,7 @@ export interface NewRecord {
 }
 
 /** Appends a record with this holder's epoch, identity and backend pid. */
-export const insertRecord = (context: RunContext, record: NewRecord) =>
-  fenceQuery<HistoryRow>(context.client, "recording the migration", context.sql.insertRecord, [
+const recordValues = (context: RunContext, record: NewRecord): ReadonlyArray<SqlValue> => [
     record.migration.id,
     record.migration.name,
     record.checksum,
@@ -130,16 +130,42 @@ export const insertRecord = (context: RunContext, record: NewRecord) =>
     record.startedAt ?? null,
     record.finished,
     record.error ?? null
-  ]).pipe(Effect.map((result): HistoryEntry => toEntry(result.rows[0]!)))
+  ]
+
+export const insertRecord = (context: RunContext, record: NewRecord) =>
+  fenceQuery<HistoryRow>(context.client, "recording the migration", context.sql.insertRecord, recordValues(context, record)).pipe(
+    Effect.map((result): HistoryEntry => toEntry(result.rows[0]!))
+  )
+
+/** `insertRecord` as a statement to send with others (its result's first row is the entry). */
+export const insertRecordStatement = (context: RunContext, record: NewRecord): string =>
+  inline(context.sql.insertRecord, recordValues(context, record))
 
 /** Keeps postgres-shift's table in step (insert on apply, delete on rollback), when there is one. */
-export const updateLegacy = (context: RunContext, migration: Migration, applied: boolean) => {
+/** The statement that keeps postgres-shift's table up to date, if there is one to keep. */
+export const legacyStatements = (context: RunContext, migration: Migration, applied: boolean): ReadonlyArray<string> => {
   const legacy = context.legacy
-  if (legacy === undefined || !/^\d+$/.test(migration.id)) return Effect.void
-  return applied
-    ? fenceQuery(context.client, "updating the postgres-shift table", legacy.sql.insert, [Number(migration.id), legacyName(migration)]).pipe(Effect.asVoid)
-    : fenceQuery(context.client, "updating the postgres-shift table", legacy.sql.remove, [Number(migration.id)]).pipe(Effect.asVoid)
+  if (legacy === undefined || !/^\d+$/.test(migration.id)) return []
+  return [
+    applied
+      ? inline(legacy.sql.insert, [Number(migration.id), legacyName(migration)])
+      : inline(legacy.sql.remove, [Number(migration.id)])
+  ]
 }
+
+/** Keeps postgres-shift's table up to date on its own (see `legacyStatements`). */
+export const updateLegacy = (context: RunContext, migration: Migration, applied: boolean) => {
+  const statements = legacyStatements(context, migration, applied)
+  return statements.length === 0
+    ? Effect.void
+    : fenceBatch(context.client, "updating the postgres-shift table", statements).pipe(Effect.asVoid)
+}
+
+/** The NOTIFY of `payload` as a statement to send with others (none without a Lease channel). */
+export const signalStatements = (context: RunContext, payload: Omit<SignalPayload, "epoch" | "holder">): ReadonlyArray<string> =>
+  context.channel === undefined
+    ? []
+    : [notifyStatement(context.channel, { ...payload, epoch: context.session.epoch, holder: context.session.holder })]
 
 /** NOTIFYs a hint on the Lease's channel, inside the caller's transaction (so only on commit). */
 export const signal = (context: RunContext, payload: Omit<SignalPayload, "epoch" | "holder">) => {

@@ -87,6 +87,20 @@ export const fenceQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
     catch: (cause) => classifyOnFence(client, operation, cause)
   })
 
+/**
+ * Runs `statements` (parameters already inlined) on the fence session as one simple query: one
+ * round trip, each statement's result in order. They run in the caller's transaction; if one
+ * fails, the ones after it do not run. Errors are classified as by `fenceQuery`.
+ */
+export const fenceBatch = (
+  client: pg.ClientBase,
+  operation: string,
+  statements: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<pg.QueryResult>, FenceLost | StatementFailed> =>
+  fenceQuery(client, operation, statements.join(";\n")).pipe(
+    Effect.map((result) => (Array.isArray(result) ? (result as ReadonlyArray<pg.QueryResult>) : [result]))
+  )
+
 /** The tail of each fence client's queue of queries. */
 const queues = new WeakMap<pg.ClientBase, Promise<unknown>>()
 
