@@ -82,15 +82,21 @@ export const realisticMigrations = (count = 200): Array<BenchMigration> => {
 }
 
 /**
- * For ready-latency: the first migration keeps the leader busy for `busySeconds` (so every
- * waiting pod is waiting), the last records `clock_timestamp()` as its last statement, a few
- * hundred microseconds before its commit: the moment the benchmark measures from.
+ * For ready-latency, a release on a database that already has the previous one: migration 1
+ * is the previous release (applied before the waiting pods start); of the new release the
+ * first keeps the leader busy for `busySeconds` (so every waiting pod is waiting) and the last
+ * records `clock_timestamp()` as its last statement, just before its bookkeeping and commit:
+ * the moment the benchmark measures from.
  */
 export const latencyMigrations = (busySeconds: number): Array<BenchMigration> =>
   numbered([
-    ["accounts", `create table accounts (id bigint primary key, name text not null);\ncreate table final_commit (at timestamptz not null);\nselect pg_sleep(${busySeconds});`],
+    ["accounts", "create table accounts (id bigint primary key, name text not null);\ncreate table final_commit (at timestamptz not null);"],
+    ["busy", `select pg_sleep(${busySeconds});`],
     ["accounts_email", "alter table accounts add column email text;\ninsert into final_commit values (clock_timestamp());"]
   ])
+
+/** How many of `latencyMigrations` the previous release had. */
+export const previousReleaseLength = 1
 
 /**
  * For failover: the second migration's first statement sleeps 30 s on the first attempt (the

@@ -1,7 +1,8 @@
 /**
- * ready-latency: 50 pods wait while a leader migrates; measured from the leader's final
- * commit (the `clock_timestamp()` its last migration records as its last statement) to the
- * moment the LAST waiting pod is ready.
+ * ready-latency: 50 pods of a new release wait while a leader migrates; measured from the
+ * leader's final commit (the `clock_timestamp()` its last migration records as its last
+ * statement) to the moment the LAST waiting pod is ready. The database has the previous
+ * release, as on every deploy but the first (a first deploy is measured too, for Leasehold).
  *
  * - Leasehold: 50 in-process pods in `follow` role (each with its own check pool and LISTEN
  *   session), all listening before a `participate` leader (a pod process) starts and migrates.
@@ -17,7 +18,7 @@ import { sleep, waitUntil, wallClockMs } from "../internal/clock.ts"
 import * as Pg from "../../support/pg.ts"
 import { identities, randomBelow } from "../internal/pods.ts"
 import { leaseholdPod } from "../LeaseholdPod.ts"
-import { latencyMigrations, writeMigrationFolder } from "../MigrationSets.ts"
+import { latencyMigrations, previousReleaseLength, writeMigrationFolder } from "../MigrationSets.ts"
 import type { BenchmarkResult } from "../Report.ts"
 import { seedPod } from "../SeedPod.ts"
 import { ratioOf, summarize } from "../Stats.ts"
@@ -53,13 +54,49 @@ interface Sample {
   readonly seen: ReadonlyArray<number>
 }
 
-const leaseholdRep = (folder: string, rep: string, waitingPods: number) =>
+/** The two releases' migration folders. */
+interface Releases {
+  /** The previous release (already applied unless this is a first deploy). */
+  readonly previous: string
+  /** The release being rolled out. */
+  readonly next: string
+}
+
+/** A leader pod process applying `folder`; fails unless it exits 0. */
+const leaderPod = (url: string, leaseName: string, folder: string) =>
+  Effect.gen(function*() {
+    const env = yield* BenchEnv
+    const leader = yield* childPod("leasehold", {
+      DATABASE_URL: url,
+      KUBECONFIG: env.kubeconfigFile,
+      LEASEHOLD_NAMESPACE: namespace,
+      LEASEHOLD_LEASE_NAME: leaseName,
+      LEASEHOLD_IDENTITY: "leader",
+      LEASEHOLD_MIGRATIONS: folder,
+      LEASEHOLD_LOG_LEVEL: "error"
+    })
+    return Effect.flatMap(Deferred.await(leader.exited), (code) =>
+      code === 0 ? Effect.void : Effect.die(new Error(`the leader pod exited ${code}`)))
+  })
+
+/** The migration folders of ready-latency, written into `workDir` once. */
+const releasesOf = (workDir: string): Releases => {
+  const migrations = latencyMigrations(busySeconds)
+  return {
+    previous: writeMigrationFolder(workDir, "latency-previous", migrations.slice(0, previousReleaseLength)),
+    next: writeMigrationFolder(workDir, "latency", migrations)
+  }
+}
+
+const leaseholdRep = (releases: Releases, rep: string, waitingPods: number, firstDeploy: boolean) =>
   Effect.scoped(
     Effect.gen(function*() {
       const env = yield* BenchEnv
       const url = yield* env.database("latency")
       const kubeConfig = env.kubeConfig()
       const leaseName = `latency-${rep}`
+      if (!firstDeploy) yield* Effect.flatten(leaderPod(url, leaseName, releases.previous))
+      const folder = releases.next
       const waiting = new Set<string>()
       const allWaiting = yield* Deferred.make<void>()
       const pods = yield* Effect.forEach(identities("f", waitingPods), (identity) =>
@@ -79,18 +116,9 @@ const leaseholdRep = (folder: string, rep: string, waitingPods: number) =>
       yield* Deferred.await(allWaiting)
       yield* Effect.promise(() => waitUntil(async () => (await listeningSessions(url)) >= waitingPods, `${waitingPods} LISTEN sessions`))
       // The leader is a pod of its own (a process), as it would be in a cluster.
-      const leader = yield* childPod("leasehold", {
-        DATABASE_URL: url,
-        KUBECONFIG: env.kubeconfigFile,
-        LEASEHOLD_NAMESPACE: namespace,
-        LEASEHOLD_LEASE_NAME: leaseName,
-        LEASEHOLD_IDENTITY: "leader",
-        LEASEHOLD_MIGRATIONS: folder,
-        LEASEHOLD_LOG_LEVEL: "error"
-      })
+      const leaderExited = yield* leaderPod(url, leaseName, folder)
       const records = yield* Fiber.joinAll(pods)
-      const code = yield* Deferred.await(leader.exited)
-      if (code !== 0) throw new Error(`the leader pod exited ${code}`)
+      yield* leaderExited
       const committedAt = yield* finalCommitAt(url)
       const each = records.map((record) => record.readyAt - committedAt)
       const seen = records.flatMap((record) =>
@@ -105,6 +133,8 @@ const seedRep = (migrations: ReturnType<typeof latencyMigrations>) =>
     Effect.gen(function*() {
       const env = yield* BenchEnv
       const url = yield* env.database("latency_seed")
+      // The previous release, applied the seed's way.
+      yield* seedPod({ url, identity: "previous", migrations: migrations.slice(0, previousReleaseLength) })
       const locked = yield* Deferred.make<void>()
       const leader = yield* seedPod({ url, identity: "leader", migrations, onLocked: () => Deferred.doneUnsafe(locked, Exit.void) }).pipe(
         Effect.forkScoped
@@ -115,30 +145,41 @@ const seedRep = (migrations: ReturnType<typeof latencyMigrations>) =>
         Effect.sleep(randomBelow(1000)).pipe(Effect.andThen(seedPod({ url, identity, migrations })), Effect.forkScoped))
       const records = yield* Fiber.joinAll(pods)
       const led = yield* Fiber.join(leader)
-      if (led.applied.length !== migrations.length) throw new Error(`the seed leader applied ${led.applied.length} migrations`)
+      if (led.applied.length !== migrations.length - previousReleaseLength) throw new Error(`the seed leader applied ${led.applied.length} migrations`)
       const committedAt = yield* finalCommitAt(url)
       const each = records.map((record) => record.readyAt - committedAt)
       return { last: Math.max(...each), each, seen: [] } satisfies Sample
     })
   )
 
-/** Sends `iterations` NOTIFYs to `listeners` sessions; each sample is send → last delivery. */
-const notifyLimit = (listeners: number, iterations: number) =>
+/**
+ * Sends `iterations` NOTIFYs to `listeners` sessions; each sample is send → last delivery.
+ * With `recheck`, each listener then reads the migration history on a session of its own (a
+ * warm one, as a waiting pod's check session is) and a sample ends at the last read: the floor
+ * of "NOTIFY, then look" with a bare driver and nothing else, on this machine.
+ */
+const notifyLimit = (listeners: number, iterations: number, recheck = false) =>
   Effect.scoped(
     Effect.gen(function*() {
       const env = yield* BenchEnv
       const url = yield* env.database("latency_limit")
+      if (recheck) yield* Effect.flatten(leaderPod(url, "latency-limit", releasesOf(env.workDir).previous))
       const session = (name: string) =>
         Effect.acquireRelease(Effect.promise(() => Pg.connect(url, name)), (c) => Effect.promise(() => c.end().catch(() => undefined)))
       const received = new Map<string, Array<number>>()
+      const arrived = (key: string) => {
+        const list = received.get(key) ?? []
+        list.push(wallClockMs())
+        received.set(key, list)
+      }
       for (let i = 0; i < listeners; i++) {
         const client = yield* session(`limit-listen:${i}`)
+        const checker = recheck ? yield* session(`limit-check:${i}`) : undefined
+        if (checker !== undefined) yield* Effect.promise(() => checker.query(readHistorySql))
         client.on("notification", (message) => {
-          const at = wallClockMs()
           const key = message.payload ?? ""
-          const list = received.get(key) ?? []
-          list.push(at)
-          received.set(key, list)
+          if (checker === undefined) arrived(key)
+          else void checker.query(readHistorySql).then(() => arrived(key))
         })
         yield* Effect.promise(() => client.query("listen bench_limit"))
       }
@@ -156,6 +197,9 @@ const notifyLimit = (listeners: number, iterations: number) =>
     })
   )
 
+/** What a waiting pod reads on each look. */
+const readHistorySql = "select * from leasehold.migration_history order by seq"
+
 /** The ready-latency benchmark. */
 export const readyLatency: Benchmark = {
   name: "ready-latency",
@@ -163,20 +207,24 @@ export const readyLatency: Benchmark = {
     const env = yield* BenchEnv
     const reps = env.options.reps ?? (env.options.quick ? 2 : 5)
     const migrations = latencyMigrations(busySeconds)
-    const folder = writeMigrationFolder(env.workDir, "latency", migrations)
+    const releases = releasesOf(env.workDir)
     const leasehold: Array<Sample> = []
     const seed: Array<Sample> = []
     for (let rep = 0; rep < reps; rep++) {
-      leasehold.push(yield* leaseholdRep(folder, String(rep), followers))
+      leasehold.push(yield* leaseholdRep(releases, String(rep), followers, false))
       seed.push(yield* seedRep(migrations))
       env.progress(
         `ready-latency ${rep + 1}/${reps}: Leasehold ${leasehold.at(-1)!.last.toFixed(1)} ms, seed ${seed.at(-1)!.last.toFixed(0)} ms`
       )
     }
+    const extraReps = env.options.quick ? 1 : 3
     const alone: Array<Sample> = []
-    for (let rep = 0; rep < (env.options.quick ? 1 : 3); rep++) alone.push(yield* leaseholdRep(folder, `alone-${rep}`, 1))
+    for (let rep = 0; rep < extraReps; rep++) alone.push(yield* leaseholdRep(releases, `alone-${rep}`, 1, false))
+    const firstDeploy: Array<Sample> = []
+    for (let rep = 0; rep < extraReps; rep++) firstDeploy.push(yield* leaseholdRep(releases, `first-${rep}`, followers, true))
     const fanOut = yield* notifyLimit(followers, env.options.quick ? 10 : 50)
     const single = yield* notifyLimit(1, env.options.quick ? 10 : 50)
+    const floor = summarize(yield* notifyLimit(followers, env.options.quick ? 10 : 50, true))
     const l = summarize(leasehold.map((s) => s.last))
     const b = summarize(seed.map((s) => s.last))
     const limit = summarize(fanOut)
@@ -191,7 +239,8 @@ export const readyLatency: Benchmark = {
         eachPodMedian: summarize(leasehold.flatMap((s) => s.each)).median,
         eachPodSawFinalMigrationMedian: summarize(leasehold.flatMap((s) => s.seen)).median,
         oneWaitingPodMedian: summarize(alone.map((s) => s.last)).median,
-        oneWaitingPodSawFinalMigrationMedian: summarize(alone.flatMap((s) => s.seen)).median
+        oneWaitingPodSawFinalMigrationMedian: summarize(alone.flatMap((s) => s.seen)).median,
+        firstDeployMedian: summarize(firstDeploy.map((s) => s.last)).median
       },
       baseline: {
         ...b,
@@ -202,7 +251,9 @@ export const readyLatency: Benchmark = {
         ...limit,
         what: `a bare NOTIFY to ${followers} LISTEN sessions, send → last delivery`,
         singleListenerMedian: singleSummary.median,
-        singleListenerP99: singleSummary.p99
+        singleListenerP99: singleSummary.p99,
+        recheckFloorMedian: floor.median,
+        recheckFloorP99: floor.p99
       },
       ratio,
       goal: {
@@ -210,14 +261,19 @@ export const readyLatency: Benchmark = {
         met: ratio !== null && ratio >= 20 && l.median <= 5 * limit.median
       },
       notes: [
+        `The floor of "NOTIFY, then one read of the history" with a bare driver (${followers} listeners, each reading on a warm ` +
+        `session of its own; no library, no pod) is ${floor.median} ms here (p99 ${floor.p99}), ` +
+        `${(floor.median / limit.median).toFixed(1)}× the bare NOTIFY; Leasehold is ${(l.median / floor.median).toFixed(1)}× that floor.`,
         `within ${(l.median / limit.median).toFixed(1)}× of the ${followers}-listener NOTIFY limit, ` +
         `${(l.median / singleSummary.median).toFixed(0)}× a single-listener NOTIFY round trip (${singleSummary.median} ms).`,
         `All ${followers} waiting pods run in this one process (one event loop) on this machine's cores, as do the NOTIFY ` +
         `listeners of the limit; with one waiting pod alone Leasehold took ${summarize(alone.map((s) => s.last)).median} ms ` +
         `(median of ${alone.length}; it saw the final migration applied after ${summarize(alone.flatMap((s) => s.seen)).median} ms).`,
         `Each waiting pod saw the final migration applied ${summarize(leasehold.flatMap((s) => s.seen)).median} ms after the commit ` +
-        `(median) and was ready ${summarize(leasehold.flatMap((s) => s.each)).median} ms after it: ready() resolves once its ` +
-        "check pool and LISTEN session are closed."
+        `(median) and was ready ${summarize(leasehold.flatMap((s) => s.each)).median} ms after it.`,
+        `On a first deploy (empty database: every waiting pod's first read of the history table comes after the final commit, on ` +
+        `server sessions with cold catalog caches) the last of ${followers} was ready after ` +
+        `${summarize(firstDeploy.map((s) => s.last)).median} ms (median of ${firstDeploy.length}).`
       ]
     }
     return [result]
