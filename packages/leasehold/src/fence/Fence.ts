@@ -178,7 +178,8 @@ const heartbeatOnce = (
 /**
  * Takes the fence for `options.epoch` and holds it until the enclosing scope closes.
  *
- * Steps: open a dedicated direct connection (`application_name` `leasehold:<holder>`); refuse
+ * Steps: open a dedicated direct connection (`application_name` `leasehold:<holder>`) and, at
+ * the same time, the monitor's (for the heartbeat once the lock is ours); refuse
  * transaction/statement poolers (`PoolerDetected`); apply the keep-alive and timeout session
  * settings; create the epoch registry if missing; register the epoch (failing with
  * `StaleEpoch` if a newer one is recorded) and terminate the backend of an older holder; poll
@@ -213,7 +214,11 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
           connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
         })
 
-      const fence = yield* openDedicatedClient(driverOptions("leasehold"), "fence", timing.closeTimeout)
+      // The fence and its monitor connect at once; the monitor waits until the lock is ours.
+      const [fence, monitor] = yield* Effect.all([
+        openDedicatedClient(driverOptions("leasehold"), "fence", timing.closeTimeout),
+        openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout)
+      ], { concurrency: 2 })
       const client = fence.client
 
       const backendPid = yield* detectPooler(
@@ -280,7 +285,6 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         return yield* new FenceLost({ reason: "pg_try_advisory_lock succeeded but pg_locks does not show the lock as ours" })
       }
 
-      const monitor = yield* openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout)
       yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
         Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
         Effect.raceFirst(Deferred.await(monitor.died)),

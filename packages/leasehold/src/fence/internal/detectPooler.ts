@@ -53,11 +53,12 @@ export const detectPooler = (
           detail: `the server session changed from pid ${pid} to pid ${mark.pid} between statements`
         })
 
+      // Connected at once (a connection is not a server session yet behind a pooler); used in turn.
+      const probes = yield* Effect.all(Array.from({ length: probeRounds }, () => openProbe), { concurrency: "unbounded" })
       const marked = yield* queryOne<SessionMark>(client, sql.markSession, [nonce]).pipe(
         Effect.mapError(unavailable("marking the session"))
       )
-      for (let round = 0; round < probeRounds; round++) {
-        const probe = yield* openProbe
+      for (const probe of probes) {
         const seen = yield* queryOne<SessionMark>(probe, sql.readSessionMark).pipe(
           Effect.mapError(unavailable("probe connection"))
         )
