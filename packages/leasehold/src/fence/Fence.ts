@@ -130,6 +130,24 @@ const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Ef
 /** The proof as one statement (the key inlined), to send in the same round trip as BEGIN. */
 const proofStatement = (who: Registrant): string => sql.inline(sql.prove(who.schema), [who.key])
 
+/** The proof as a statement that fails unless it holds (see `FenceSession.proof.guard`). */
+const proofGuard = (who: Registrant): string => sql.inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
+
+/** Why the guard failed: its DETAIL is the proof's row (or empty: no row). */
+const explainProof = (who: Registrant) => (detail: string | undefined): Effect.Effect<never, FenceLost | StaleEpoch> =>
+  Effect.suspend(() => {
+    let rows: ReadonlyArray<object> = []
+    try {
+      const row: unknown = detail === undefined || detail === "" ? undefined : JSON.parse(detail)
+      if (typeof row === "object" && row !== null) rows = [row]
+    } catch {
+      // Not ours to read: say so below.
+    }
+    return checkProof(who)(rows).pipe(
+      Effect.andThen(Effect.fail(new FenceLost({ reason: `the fence check inside the transaction failed (${detail ?? "no detail"})` })))
+    )
+  })
+
 /** Checks, inside the caller's open transaction, that this session may still commit. */
 const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
   query(client, proofStatement(who)).pipe(
@@ -305,7 +323,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         holder: who.holder,
         backendPid,
         proveInTransaction: prove(client, who),
-        proof: { statement: proofStatement(who), check: checkProof(who) },
+        proof: { statement: proofStatement(who), check: checkProof(who), guard: proofGuard(who), explain: explainProof(who) },
         lost: Deferred.await(fence.died)
       }
       return session

@@ -33,6 +33,13 @@ export interface FenceSession {
   readonly proof: {
     readonly statement: string
     readonly check: (rows: ReadonlyArray<object>) => Effect.Effect<void, FenceLost | StaleEpoch>
+    /**
+     * The proof as a statement that fails the transaction (SQLSTATE `proofFailedCode` of
+     * `sql.ts`) unless it holds, so work can follow it in the same simple query.
+     */
+    readonly guard: string
+    /** Why `guard` failed, from its error's DETAIL: `FenceLost` or `StaleEpoch`. */
+    readonly explain: (detail: string | undefined) => Effect.Effect<never, FenceLost | StaleEpoch>
   }
   /** Fails with `FenceLost` as soon as the session is known to be lost; never succeeds. */
   readonly lost: Effect.Effect<never, FenceLost>

@@ -59,6 +59,15 @@ const advisoryLockHeldBy = (key: string, pid: string): string => `EXISTS (
       AND l.granted
   )`
 
+/**
+ * The SQLSTATE `proveOrRaise` fails with; its DETAIL is `prove`'s row as JSON (empty when no
+ * epoch is recorded), so the caller can say exactly why.
+ */
+export const proofFailedCode = "LHF00"
+
+/** The proof function's name in the schema; the suffix changes whenever its body does. */
+const proofFunction = "prove_fence_v1"
+
 // --- session --------------------------------------------------------------------------------
 
 /** Session settings that make PostgreSQL notice a dead or partitioned holder within seconds. */
@@ -80,14 +89,15 @@ export const readSessionMark = `
 
 // --- epoch registry -------------------------------------------------------------------------
 
-/** Whether the epoch registry table exists (so the DDL below can be skipped). */
+/** Whether the epoch registry table and the proof function exist (so the DDL below can be skipped). */
 export const registryExists = (schema: string): string => `
-  SELECT to_regclass('${schema.replace(/'/g, "''")}.fence_epochs') IS NOT NULL AS exists`
+  SELECT to_regclass('${schema.replace(/'/g, "''")}.fence_epochs') IS NOT NULL
+     AND to_regprocedure('${schema.replace(/'/g, "''")}.${proofFunction}(bigint,bigint,text)') IS NOT NULL AS exists`
 
 /** Serialises Leasehold's DDL across concurrent first starts; `$1` is the bootstrap key. */
 export const lockBootstrap = `SELECT pg_advisory_xact_lock($1)`
 
-/** The epoch registry: one row per lock key, naming the newest holder and its backend. */
+/** The epoch registry: one row per lock key, naming the newest holder and its backend; and the proof function. */
 export const createRegistry = (schema: string): ReadonlyArray<string> => [
   `CREATE SCHEMA IF NOT EXISTS ${schema}`,
   `CREATE TABLE IF NOT EXISTS ${schema}.fence_epochs (
@@ -98,7 +108,8 @@ export const createRegistry = (schema: string): ReadonlyArray<string> => [
      backend_pid   integer     NOT NULL,
      backend_start timestamptz,
      acquired_at   timestamptz NOT NULL DEFAULT now()
-   )`
+   )`,
+  createProofFunction(schema)
 ]
 
 /**
@@ -171,6 +182,35 @@ export const prove = (schema: string): string => `
   FROM ${schema}.fence_epochs e
   WHERE e.lock_key = $1
   FOR SHARE OF e`
+
+/**
+ * `prove` as a function that fails the transaction (`proofFailedCode`) unless this session holds
+ * `want_key`, is the one registered for it, and `want_epoch`/`want_holder` are the newest: work
+ * sent after its call in the same simple query runs only when the proof holds. Takes the same
+ * row lock. A function rather than a DO block: compiled once per session, and the call is short
+ * in `pg_stat_activity`, ahead of the migration's own SQL.
+ */
+const createProofFunction = (schema: string): string => `
+  CREATE OR REPLACE FUNCTION ${schema}.${proofFunction}(want_key bigint, want_epoch bigint, want_holder text)
+  RETURNS void LANGUAGE plpgsql AS $leasehold$
+  DECLARE proof record;
+  BEGIN
+    SELECT e.epoch, e.holder, e.backend_pid = pg_backend_pid() AS registered_here,
+           ${advisoryLockHeldBy("want_key", "pg_backend_pid()")} AS holds_lock
+      INTO proof
+      FROM ${schema}.fence_epochs e
+      WHERE e.lock_key = want_key
+      FOR SHARE OF e;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'leasehold: no epoch is recorded for this lock' USING ERRCODE = '${proofFailedCode}', DETAIL = '';
+    ELSIF NOT (proof.holds_lock AND proof.registered_here AND proof.epoch = want_epoch AND proof.holder = want_holder) THEN
+      RAISE EXCEPTION 'leasehold: the fence does not hold' USING ERRCODE = '${proofFailedCode}', DETAIL = row_to_json(proof)::text;
+    END IF;
+  END
+  $leasehold$`
+
+/** Calls the proof function: `$1` key, `$2` epoch, `$3` holder. */
+export const proveOrRaise = (schema: string): string => `SELECT ${schema}.${proofFunction}($1, $2, $3)`
 
 /** The heartbeat, run from the monitor session: does backend `$2` hold `$1`, and who is newest? */
 export const heartbeat = (schema: string): string => `

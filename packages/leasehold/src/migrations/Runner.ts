@@ -1,9 +1,9 @@
 import { pathToFileURL } from "node:url"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { toEntry, type History, type HistoryAction, type HistoryEntry, type HistoryRow } from "./History.ts"
-import { inline } from "../fence/sql.ts"
+import { inline, proofFailedCode } from "../fence/sql.ts"
 import {
   insertRecord,
   insertRecordStatement,
@@ -17,10 +17,10 @@ import {
   type RunContext,
   type RunOptions
 } from "./internal/context.ts"
-import { classifyOnFence, fenceQuery, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
+import { classifyOnFence, fenceBatch, fenceQuery, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
 import { readLegacy, legacyName } from "./internal/legacy.ts"
 import { makeQueryHandle } from "./internal/queryHandle.ts"
-import { type Closing, closingWith, fencedBatch, fencedTransaction, proveOutsideTransaction } from "./internal/transaction.ts"
+import { type Closing, closingWith, fencedBatch, fencedTransaction, proveOutsideTransaction, rollbackQuietly } from "./internal/transaction.ts"
 import {
   ChecksumMismatch,
   LegacyHistoryMismatch,
@@ -32,7 +32,7 @@ import {
 } from "./MigrationErrors.ts"
 import { compareVersions, findMigration, parseVersion, type Migration, type MigrationKind, type MigrationScript, type MigrationSet } from "./MigrationSet.ts"
 import { migrationStates, plan, type MigrationState, type Plan } from "./Plan.ts"
-import { findInvalidIndexes, setTimeouts } from "./sql.ts"
+import { alreadyDoneCode, findInvalidIndexes, raiseIfDone, setTimeouts } from "./sql.ts"
 
 export type { RunOptions } from "./internal/context.ts"
 
@@ -114,6 +114,8 @@ interface Step {
   readonly direction: "up" | "down"
   /** The `done` NOTIFY goes with this step's commit, carrying this version. */
   readonly doneVersion: string | undefined
+  /** Whether its `applied` progress NOTIFY goes out (see `RunOptions.progressHintIntervalMs`). */
+  readonly progressHint?: boolean
 }
 
 const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply" : "rollback"
@@ -141,7 +143,7 @@ const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<Hist
       ...(startedAt === undefined ? {} : { startedAt })
     }),
     ...legacyStatements(context, step.migration, step.direction === "up"),
-    ...signalStatements(context, { event: "applied", version: step.migration.id }),
+    ...(step.progressHint === false ? [] : signalStatements(context, { event: "applied", version: step.migration.id })),
     ...(step.doneVersion === undefined ? [] : signalStatements(context, { event: "done", version: step.doneVersion }))
   ],
   value: (results) => toEntry(results[0]!.rows[0] as HistoryRow)
@@ -180,13 +182,48 @@ const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt
     ))
   )
 
+const hasCode = (code: string) => (error: unknown): error is StatementFailed => error instanceof StatementFailed && error.code === code
+
 /**
- * One attempt of a transactional step: a fenced transaction holding the script and its records,
- * in three round trips — BEGIN with the fence proof, the timeouts and the lost-race check; the
- * script; the records with COMMIT.
+ * One attempt of a transactional SQL step in one round trip: BEGIN, the fence proof and the
+ * lost-race check as statements that fail the transaction unless they hold, the timeouts, the
+ * script, its records and NOTIFY, COMMIT — one simple query, so PostgreSQL runs nothing after a
+ * statement that fails. The proof holds its row lock to the COMMIT, as in `fencedBatch`.
+ */
+const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
+  const client = context.client
+  const closing = finish(context, step)
+  const statements = [
+    // First in pg_stat_activity's `query`: which migration this is.
+    `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
+    context.session.proof.guard,
+    inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
+    inline(setTimeouts, timeoutValues(context, true)),
+    step.script.body,
+    ...closing.statements,
+    "commit"
+  ]
+  return fenceBatch(client, `migration ${step.migration.id}`, statements).pipe(
+    Effect.onError(() => rollbackQuietly(client)),
+    Effect.flatMap((results) =>
+      results.at(-1)?.command === "COMMIT"
+        ? Effect.succeed<HistoryEntry | undefined>(closing.value(results.slice(results.length - 1 - closing.statements.length, -1)))
+        : Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
+    ),
+    Effect.catchIf(hasCode(proofFailedCode), (error) => context.session.proof.explain(error.detail)),
+    Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined)),
+    Effect.raceFirst(context.session.lost)
+  )
+}
+
+/**
+ * One attempt of a transactional step: a fenced transaction holding the script and its records.
+ * SQL goes in one round trip (`attemptSqlInOneRoundTrip`); a JavaScript migration, which sends
+ * its own queries, in three around it — BEGIN with the fence proof, the timeouts and the
+ * lost-race check; the script; the records with COMMIT.
  */
 const attemptTransactional = (context: RunContext, step: Step) =>
-  fencedBatch(
+  (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
     context.session,
     `migration ${step.migration.id}`,
     [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id])],
@@ -197,7 +234,7 @@ const attemptTransactional = (context: RunContext, step: Step) =>
         yield* runBody(context, step.script)
         return finish(context, step) as Closing<HistoryEntry | undefined>
       })
-  ).pipe(
+  )).pipe(
     Effect.mapError((error) =>
       error instanceof StatementFailed && error.code === "25P02"
         ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
@@ -265,8 +302,9 @@ const runNonTransactional = (context: RunContext, step: Step) =>
   })
 
 /** Runs one step and says what it did (undefined: it was already done, a lost race). */
-const runStep = (context: RunContext, step: Step) =>
+const runStep = (context: RunContext, planned: Step) =>
   Effect.gen(function*() {
+    const step: Step = { ...planned, progressHint: yield* progressHintDue(context, planned) }
     yield* Effect.logInfo(step.direction === "up" ? "applying migration" : "reverting migration")
     const { entry, attempts } = step.script.kind === "transactional"
       ? yield* runTransactional(context, step)
@@ -288,9 +326,18 @@ const runStep = (context: RunContext, step: Step) =>
     )
     return applied
   }).pipe(
-    Effect.annotateLogs({ migration: step.migration.id, name: step.migration.name, kind: step.script.kind }),
-    Effect.withSpan(step.direction === "up" ? "Runner.apply" : "Runner.revert", { attributes: { migration: step.migration.id } })
+    Effect.annotateLogs({ migration: planned.migration.id, name: planned.migration.name, kind: planned.script.kind }),
+    Effect.withSpan(planned.direction === "up" ? "Runner.apply" : "Runner.revert", { attributes: { migration: planned.migration.id } })
   )
+
+/** Whether `step` sends its `applied` progress hint: the first and the last always, others once per interval. */
+const progressHintDue = (context: RunContext, step: Step) =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    const last = context.progressHints.lastAt
+    const due = last === undefined || step.doneVersion !== undefined || now - last >= context.progressHintIntervalMs
+    if (due) context.progressHints.lastAt = now
+    return due
+  })
 
 /**
  * Adopts postgres-shift's `migrations` table: each of its records that the history does not know

@@ -4,6 +4,9 @@
  */
 import { quoteIdentifier } from "../fence/sql.ts"
 
+/** The lost-race check's function name; the suffix changes whenever its body does. */
+const pendingFunction = "raise_if_done_v1"
+
 /** The statements on the history tables of `schema`. */
 export const historySql = (schema: string) => {
   const s = quoteIdentifier(schema)
@@ -12,7 +15,10 @@ export const historySql = (schema: string) => {
   const columns = `seq, id, name, checksum, action, status, transactional, epoch, holder, backend_pid,
     started_at, finished_at, duration_ms, error`
   return {
-    /** Idempotent: run inside a transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (fence/LockKey.ts). */
+    /**
+     * Idempotent: run inside a transaction holding `pg_advisory_xact_lock(bootstrapLockKey)`
+     * (fence/LockKey.ts). Creates the tables and the function behind `raiseIfDone`.
+     */
     bootstrap: `
       create schema if not exists ${s};
       create table if not exists ${history} (
@@ -43,7 +49,21 @@ export const historySql = (schema: string) => {
         repaired_at  timestamptz not null default now(),
         epoch        bigint not null,
         reason       text
-      );`,
+      );
+      create or replace function ${s}.${pendingFunction}(direction text, migration text) returns void
+      language plpgsql as $leasehold$
+      declare latest text;
+      begin
+        -- The migration's latest record; a failed transactional rollback changed nothing.
+        select h.status into latest from ${history} h
+          where h.id = migration and not (h.action = 'rollback' and h.status = 'failed' and h.transactional)
+          order by h.seq desc limit 1;
+        if (direction = 'up' and latest is not distinct from 'applied')
+          or (direction <> 'up' and coalesce(latest, 'reverted') = 'reverted') then
+          raise exception 'leasehold: migration % already done', migration using errcode = '${alreadyDoneCode}';
+        end if;
+      end
+      $leasehold$;`,
 
     /** The whole history, oldest first. One query: followers' readiness check relies on it. */
     readHistory: `select ${columns} from ${history} order by seq`,
@@ -103,6 +123,18 @@ export const findInvalidIndexes = `
 
 /** Takes the bootstrap lock (`$1`: `bootstrapLockKey` of fence/LockKey.ts) for the rest of the transaction. */
 export const takeBootstrapLock = `select pg_advisory_xact_lock($1::bigint)`
+
+/** The SQLSTATE `raiseIfDone` fails with. */
+export const alreadyDoneCode = "LHA00"
+
+/**
+ * The lost-race check, sent with a migration's work: fails the transaction with
+ * `alreadyDoneCode` when migration `$2` already is where the step (`$1`: 'up' | 'down') would
+ * take it — its latest record (a failed transactional rollback, which changed nothing, does not
+ * count) says `applied` for an up step, `reverted` or nothing for a down step. The function is
+ * created by `historySql(...).bootstrap`.
+ */
+export const raiseIfDone = (schema: string): string => `select ${quoteIdentifier(schema)}.${pendingFunction}($1, $2)`
 
 /** `lock_timeout` and `statement_timeout` for the rest of the transaction (`$3` false: the session). */
 export const setTimeouts = `select set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`

@@ -102,7 +102,7 @@ const slowStatementStart = (observer: pg.Client, holder: string) =>
     for (;;) {
       const { rows } = await observer.query<{ started: Date }>(
         `select query_start as started from pg_stat_activity
-         where application_name = $1 and state = 'active' and query like 'select pg_sleep%'`,
+         where application_name = $1 and state = 'active' and query like '%select pg_sleep%'`,
         [`leasehold:${holder}`.slice(0, 63)]
       )
       if (rows[0] !== undefined) return rows[0].started.getTime()

@@ -30,7 +30,7 @@ describe("the runner", () => {
       const set = yield* discover(yield* migrationFolder(threeTables))
       const heard = yield* listen(url, channel)
       const session = yield* openTestFence(url, { epoch: 7, holder: "pod-a" })
-      const result = yield* migrate(session, set, { lease })
+      const result = yield* migrate(session, set, { lease, progressHintIntervalMs: 0 })
       expect(result.applied.map((m) => [m.id, m.direction, m.kind, m.attempts])).toEqual([
         ["1", "up", "transactional", 1],
         ["2", "up", "transactional", 1],
@@ -58,6 +58,17 @@ describe("the runner", () => {
       expect((yield* historyOf(url)).length).toBe(3)
     }))
 
+  it.live("progress hints are thinned to one per interval; the first, the last and done always go", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase()
+      const set = yield* discover(yield* migrationFolder(threeTables))
+      const heard = yield* listen(url, channel)
+      const session = yield* openTestFence(url, { epoch: 1, holder: "pod-a" })
+      yield* migrate(session, set, { lease, progressHintIntervalMs: 3_600_000 })
+      yield* waitUntil(Effect.sync(() => heard.length >= 3), "notifications")
+      expect(heard.map((payload) => `${payload["event"]} ${payload["version"]}`)).toEqual(["applied 1", "applied 3", "done 3"])
+    }))
+
   it.live("a failing third migration leaves the first two applied, rolls back its own work and records and publishes the failure", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase()
@@ -68,7 +79,7 @@ describe("the runner", () => {
       const set = yield* discover(folder)
       const heard = yield* listen(url, channel)
       const session = yield* openTestFence(url)
-      const error = yield* Effect.flip(migrate(session, set, { lease }))
+      const error = yield* Effect.flip(migrate(session, set, { lease, progressHintIntervalMs: 0 }))
       expect(error).toMatchObject({ _tag: "MigrationFailed", id: "3", name: "c", code: "42P01", error: "relation \"missing_table\" does not exist" })
       expect(error.message).toBe("migration 3 (c) failed: relation \"missing_table\" does not exist")
       expect([yield* tableExists(url, "a"), yield* tableExists(url, "b"), yield* tableExists(url, "c")]).toEqual([true, true, false])
@@ -137,6 +148,28 @@ describe("the runner", () => {
       expect(summary(yield* historyOf(url))).toEqual(["1:apply:applied", "2:apply:applied", "3:apply:applied"])
       expect((yield* historyOf(url)).every((entry) => entry.holder === "pod-a")).toBe(true)
       expect(heard).toEqual([])
+    }))
+
+  it.live("a migration recorded applied after the plan was read is found inside its own transaction: it does not run", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase()
+      // Migration 1 records migration 2 as applied (as another holder would have) in its own
+      // transaction: the runner planned 1, 2, 3 before that commit.
+      const set = yield* discover(yield* migrationFolder({
+        "00001_a.sql": [
+          "create table a (id int primary key);",
+          "insert into leasehold.migration_history (id, name, checksum, action, status, transactional, epoch, holder)",
+          "values ('2', 'b', 'elsewhere', 'apply', 'applied', true, 1, 'pod-z');"
+        ].join("\n") + "\n",
+        "00002_b.sql": "create table b (id int primary key);\n",
+        "00003_c.sql": "create table c (id int primary key);\n"
+      }))
+      const session = yield* openTestFence(url, { epoch: 1, holder: "pod-a" })
+      const result = yield* migrate(session, set, { lease })
+      expect(result.applied.map((m) => m.id)).toEqual(["1", "3"])
+      expect(result.alreadyApplied).toEqual(["2"])
+      expect(yield* tableExists(url, "b")).toBe(false)
+      expect(yield* tableExists(url, "c")).toBe(true)
     }))
 
   it.live("rollback --to N reverts newer migrations newest first with their down scripts, fenced and recorded; migrate re-applies them", () =>

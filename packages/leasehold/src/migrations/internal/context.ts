@@ -31,6 +31,13 @@ export interface RunOptions {
    * (default `migrations`, resolved through the search_path as postgres-shift does); `false` to ignore it.
    */
   readonly legacyTable?: string | false
+  /**
+   * At most one `applied` progress NOTIFY per this many milliseconds (default 250; 0: one per
+   * migration); the first and the last migration's always go, as do `started`, `done` and
+   * `failed`. Waiting pods look at progress at most once a second anyway, and every NOTIFY
+   * wakes every listening session.
+   */
+  readonly progressHintIntervalMs?: number
 }
 
 /** Everything a run needs, resolved once. */
@@ -46,6 +53,9 @@ export interface RunContext {
   readonly lockRetries: number
   readonly lockRetrySchedule: Schedule.Schedule<unknown, unknown>
   readonly legacy: LegacyTable | undefined
+  readonly progressHintIntervalMs: number
+  /** When the last `applied` hint went out (this run). */
+  readonly progressHints: { lastAt: number | undefined }
 }
 
 /** Maps a `StatementFailed` outside any migration's own SQL to `MigrationDatabaseError`. */
@@ -82,7 +92,9 @@ export const prepare = (session: FenceSession, set: MigrationSet, options: RunOp
         Schedule.jittered,
         Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
       ),
-      legacy
+      legacy,
+      progressHintIntervalMs: options.progressHintIntervalMs ?? 250,
+      progressHints: { lastAt: undefined }
     }
     return context
   }).pipe(orDatabaseError("preparing the migration history"))

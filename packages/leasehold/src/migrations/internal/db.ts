@@ -10,6 +10,7 @@ export type Queryable = pg.ClientBase | pg.Pool
 export interface PgErrorInfo {
   readonly message: string
   readonly code?: string
+  readonly detail?: string
 }
 
 /**
@@ -19,6 +20,8 @@ export interface PgErrorInfo {
 export class StatementFailed extends Data.TaggedError("StatementFailed")<{
   readonly error: string
   readonly code?: string
+  /** PostgreSQL's DETAIL, alone (it is also part of `error`). */
+  readonly detail?: string
 }> {}
 
 const connectionLostCodes = new Set(["57P01", "57P02", "57P03", "25P03"])
@@ -30,7 +33,8 @@ export const errorInfo = (cause: unknown): PgErrorInfo => {
     const message = typeof error.message === "string" ? error.message : String(cause)
     const detail = typeof error.detail === "string" ? ` (${error.detail})` : ""
     const isSqlState = typeof error.code === "string" && error.syscall === undefined && /^[0-9A-Z]{5}$/.test(error.code)
-    return isSqlState ? { message: message + detail, code: error.code as string } : { message: message + detail }
+    const details = typeof error.detail === "string" ? { detail: error.detail } : {}
+    return isSqlState ? { message: message + detail, code: error.code as string, ...details } : { message: message + detail, ...details }
   }
   return { message: String(cause) }
 }
@@ -97,7 +101,8 @@ export const fenceBatch = (
   operation: string,
   statements: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<pg.QueryResult>, FenceLost | StatementFailed> =>
-  fenceQuery(client, operation, statements.join(";\n")).pipe(
+  // A newline before each `;` ends a trailing `--` comment of the statement before it.
+  fenceQuery(client, operation, statements.join("\n;\n")).pipe(
     Effect.map((result) => (Array.isArray(result) ? (result as ReadonlyArray<pg.QueryResult>) : [result]))
   )
 
@@ -130,7 +135,11 @@ export const classifyOnFence = (client: pg.ClientBase, operation: string, cause:
   if (cause instanceof FenceLost) return cause
   if (isConnectionLoss(client, cause)) return fenceLost(operation, cause)
   const info = errorInfo(cause)
-  return new StatementFailed(info.code === undefined ? { error: info.message } : { error: info.message, code: info.code })
+  return new StatementFailed({
+    error: info.message,
+    ...(info.code === undefined ? {} : { code: info.code }),
+    ...(info.detail === undefined ? {} : { detail: info.detail })
+  })
 }
 
 /** Turns a `StatementFailed` outside any migration's own SQL into a `MigrationDatabaseError`. */
