@@ -20,11 +20,12 @@ import type { Benchmark } from "./Benchmark.ts"
 const pods = 50
 const spacingMs = 40
 /**
- * Sessions still shown this soon after a pod's ready are closing, not held (ending a session
- * takes a few round trips; on a saturated machine, a few hundred milliseconds).
+ * Sessions still shown this soon after a pod's ready are closing, not held: Leasehold lets go of
+ * its waiting sessions half a second after `ready` returns (off the path to serving), and ending
+ * a session takes a few round trips (on a saturated machine, a few hundred milliseconds).
  */
-const closingGraceMs = 500
-const afterMs = 1_500
+const closingGraceMs = 2_000
+const afterMs = 3_000
 
 interface PodPeaks {
   readonly identity: string

@@ -185,6 +185,10 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
  *
  * Gotcha: `LEASEHOLD_WAIT_TIMEOUT` never interrupts this pod's own migration; a pod that is
  * migrating when it fires finishes (or fails) first.
+ *
+ * Gotcha: on success the waiting side's sessions (LISTEN, checks) are closed half a second after
+ * `ready` returns, off the pod's path to serving; on failure or interruption they are closed
+ * before it fails.
  */
 export const ready = (config: LeaseholdConfig, options: ReadyOptions = {}): Effect.Effect<ReadyResult, ReadyError> =>
   Effect.gen(function*() {
