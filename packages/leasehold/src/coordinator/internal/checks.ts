@@ -126,8 +126,11 @@ export const startChecks = (
       pollInterval: Duration.millis(config.pollIntervalMs),
       // Only a hint that the bundle may now be complete (or failed) is looked at at once;
       // progress on the way is looked at within a second, so 50 waiting pods do not read the
-      // history after every migration of a long set.
-      isUrgent: (hint) => hint === undefined || (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion)),
+      // history after every migration of a long set. The leader's own hints (at most one per
+      // 250 ms) are looked at at once: its progress events keep up with its migrations.
+      isUrgent: (hint) =>
+        observer.isLeading() || hint === undefined ||
+        (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion)),
       ...(listenerTiming === undefined ? {} : { listener: listenerTiming })
     }).pipe(
       Effect.exit,

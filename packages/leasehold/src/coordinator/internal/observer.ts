@@ -122,6 +122,8 @@ export interface Observer {
   readonly leaderMovesOn: (holder: string) => Effect.Effect<void>
   /** Which holder is leading now, for `leaderMovesOn` after each applied migration. */
   readonly setLeading: (holder: string | undefined) => void
+  /** Whether this pod is leading (set by `setLeading`). */
+  readonly isLeading: () => boolean
 }
 
 /** An observer starting from `options.first`. */
@@ -186,7 +188,8 @@ export const makeObserver = (options: ObserverOptions): Observer => {
     leaderMovesOn,
     setLeading: (holder) => {
       leading = holder
-    }
+    },
+    isLeading: () => leading !== undefined
   }
 }
 
