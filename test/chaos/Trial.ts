@@ -158,7 +158,11 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
     const pod: Pod = { name, token, process: child, proxy, holder: undefined, readyAt: undefined, stopped: false, paused: false, timedOut: false, seen: 0 }
     pods.push(pod)
     log.add(name, `started (pid ${child.pid})`)
-    void child.exited.then((exit) => log.add(name, `exited ${exit.code ?? exit.signal}`, exit.at))
+    void child.exited.then((exit) => {
+      // A pod that failed says why on stderr: its last lines go into the timeline.
+      const why = exit.code !== 0 && exit.code !== null ? child.stderr().trim().split("\n").slice(-15).join(" | ").slice(0, 2000) : ""
+      log.add(name, `exited ${exit.code ?? exit.signal}${why === "" ? "" : ` (${why})`}`, exit.at)
+    })
     return pod
   }
 

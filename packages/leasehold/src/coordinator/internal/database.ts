@@ -151,7 +151,12 @@ const leftBroken = (exit: Exit.Exit<unknown, unknown>): boolean => {
 
 /**
  * Runs `use` with one client of `pool`, released after: kept for the next use unless the use
- * may have broken it (then destroyed, and the pool opens a fresh one when next asked).
+ * may have broken it or its connection failed meanwhile (then destroyed, and the pool opens a
+ * fresh one when next asked).
+ *
+ * Gotcha: pg-pool takes its own `error` listener off a client while it is checked out, and a
+ * socket error with no query in flight is then an unhandled `error` event that ends the
+ * process; the client carries one of ours until it is released.
  */
 export const withPooled = <A, E>(
   pool: pg.Pool,
@@ -159,7 +164,20 @@ export const withPooled = <A, E>(
   onConnectError: (cause: unknown) => E
 ): Effect.Effect<A, E> =>
   Effect.acquireUseRelease(
-    Effect.tryPromise({ try: () => pool.connect(), catch: onConnectError }),
-    use,
-    (client, exit) => Effect.sync(() => client.release(leftBroken(exit)))
+    Effect.tryPromise({ try: () => pool.connect(), catch: onConnectError }).pipe(
+      Effect.map((client) => {
+        const checkout = { client, failed: false, onError: () => undefined as void }
+        checkout.onError = () => {
+          checkout.failed = true
+        }
+        client.on("error", checkout.onError)
+        return checkout
+      })
+    ),
+    (checkout) => use(checkout.client),
+    (checkout, exit) =>
+      Effect.sync(() => {
+        checkout.client.removeListener("error", checkout.onError)
+        checkout.client.release(checkout.failed || leftBroken(exit))
+      })
   )
