@@ -107,7 +107,7 @@ const millis = (input: Duration.Input): string => String(Math.max(0, Math.round(
 const unavailable = (reason: string) => (failure: SqlFailure): FenceUnavailable =>
   new FenceUnavailable({ reason, cause: failure })
 
-/** What the proof statement's rows say: this session may still commit, or why not. */
+/** What the proof's row says: this session may still commit, or why not. */
 const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Effect<void, FenceLost | StaleEpoch> =>
   Effect.suspend((): Effect.Effect<void, FenceLost | StaleEpoch> => {
       const row = rows[0] as ProofRow | undefined
@@ -126,9 +126,6 @@ const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Ef
       }
       return Effect.void
     })
-
-/** The proof as one statement (the key inlined), to send in the same round trip as BEGIN. */
-const proofStatement = (who: Registrant): string => sql.inline(sql.prove(who.schema), [who.key])
 
 /** The proof as a statement that fails unless it holds (see `FenceSession.proof.guard`). */
 const proofGuard = (who: Registrant): string => sql.inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
@@ -150,9 +147,13 @@ const explainProof = (who: Registrant) => (detail: string | undefined): Effect.E
 
 /** Checks, inside the caller's open transaction, that this session may still commit. */
 const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
-  query(client, proofStatement(who)).pipe(
-    Effect.mapError((failure) => new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure })),
-    Effect.flatMap(checkProof(who)),
+  query(client, proofGuard(who)).pipe(
+    Effect.catch((failure): Effect.Effect<void, FenceLost | StaleEpoch> =>
+      failure.code === sql.proofFailedCode
+        ? explainProof(who)((failure.cause as { readonly detail?: string }).detail)
+        : Effect.fail(new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure }))
+    ),
+    Effect.asVoid,
     Effect.withSpan("Fence.proveInTransaction")
   )
 
@@ -323,7 +324,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         holder: who.holder,
         backendPid,
         proveInTransaction: prove(client, who),
-        proof: { statement: proofStatement(who), check: checkProof(who), guard: proofGuard(who), explain: explainProof(who) },
+        proof: { guard: proofGuard(who), explain: explainProof(who) },
         lost: Deferred.await(fence.died)
       }
       return session

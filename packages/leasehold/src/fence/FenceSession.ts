@@ -25,17 +25,11 @@ export interface FenceSession {
    * transaction ends, so no newer holder can register while this transaction may commit.
    */
   readonly proveInTransaction: Effect.Effect<void, FenceLost | StaleEpoch>
-  /**
-   * `proveInTransaction` in two halves, to save a round trip: `statement` goes out in the same
-   * simple query as BEGIN (and whatever else opens the transaction), `check` reads its rows.
-   * Nothing that changes data may be sent before `check` has succeeded.
-   */
+  /** `proveInTransaction` as a statement, to send together with the work it guards. */
   readonly proof: {
-    readonly statement: string
-    readonly check: (rows: ReadonlyArray<object>) => Effect.Effect<void, FenceLost | StaleEpoch>
     /**
-     * The proof as a statement that fails the transaction (SQLSTATE `proofFailedCode` of
-     * `sql.ts`) unless it holds, so work can follow it in the same simple query.
+     * Fails the transaction (SQLSTATE `proofFailedCode` of `sql.ts`) unless the proof holds, so
+     * work can follow it in the same simple query: PostgreSQL runs nothing after it then.
      */
     readonly guard: string
     /** Why `guard` failed, from its error's DETAIL: `FenceLost` or `StaleEpoch`. */

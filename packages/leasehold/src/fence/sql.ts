@@ -60,8 +60,9 @@ const advisoryLockHeldBy = (key: string, pid: string): string => `EXISTS (
   )`
 
 /**
- * The SQLSTATE `proveOrRaise` fails with; its DETAIL is `prove`'s row as JSON (empty when no
- * epoch is recorded), so the caller can say exactly why.
+ * The SQLSTATE `proveOrRaise` fails with; its DETAIL is the proof's row (epoch, holder,
+ * registered_here, holds_lock) as JSON, empty when no epoch is recorded, so the caller can say
+ * exactly why.
  */
 export const proofFailedCode = "LHF00"
 
@@ -173,22 +174,12 @@ export const unlock = `SELECT pg_advisory_unlock($1) AS unlocked`
 export const holdsLock = `SELECT ${advisoryLockHeldBy("$1::bigint", "pg_backend_pid()")} AS holds`
 
 /**
- * The first statement of every fenced transaction: this session's ownership of `$1` and the
- * recorded epoch row, share-locked until commit so no newer holder can register meanwhile.
- */
-export const prove = (schema: string): string => `
-  SELECT e.epoch, e.holder, e.backend_pid = pg_backend_pid() AS registered_here,
-         ${advisoryLockHeldBy("$1::bigint", "pg_backend_pid()")} AS holds_lock
-  FROM ${schema}.fence_epochs e
-  WHERE e.lock_key = $1
-  FOR SHARE OF e`
-
-/**
- * `prove` as a function that fails the transaction (`proofFailedCode`) unless this session holds
- * `want_key`, is the one registered for it, and `want_epoch`/`want_holder` are the newest: work
- * sent after its call in the same simple query runs only when the proof holds. Takes the same
- * row lock. A function rather than a DO block: compiled once per session, and the call is short
- * in `pg_stat_activity`, ahead of the migration's own SQL.
+ * The proof of every fenced transaction, as a function that fails it (`proofFailedCode`) unless
+ * this session holds `want_key` (seen in `pg_locks`), is the one registered for it, and
+ * `want_epoch`/`want_holder` are the newest; it share-locks the epoch row until commit, so no
+ * newer holder can register meanwhile. Work sent after its call in the same simple query runs
+ * only when the proof holds. A function: compiled once per session, and the call is short in
+ * `pg_stat_activity`, ahead of a migration's own SQL.
  */
 const createProofFunction = (schema: string): string => `
   CREATE OR REPLACE FUNCTION ${schema}.${proofFunction}(want_key bigint, want_epoch bigint, want_holder text)

@@ -3,7 +3,7 @@ import { Clock, Effect } from "effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { toEntry, type History, type HistoryAction, type HistoryEntry, type HistoryRow } from "./History.ts"
-import { inline, proofFailedCode } from "../fence/sql.ts"
+import { inline } from "../fence/sql.ts"
 import {
   insertRecord,
   insertRecordStatement,
@@ -17,10 +17,10 @@ import {
   type RunContext,
   type RunOptions
 } from "./internal/context.ts"
-import { classifyOnFence, fenceBatch, fenceQuery, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
-import { readLegacy, legacyName } from "./internal/legacy.ts"
+import { classifyOnFence, fenceQuery, hasCode, sendAfterCurrent, StatementFailed } from "./internal/db.ts"
 import { makeQueryHandle } from "./internal/queryHandle.ts"
-import { type Closing, closingWith, fencedBatch, fencedTransaction, proveOutsideTransaction, rollbackQuietly } from "./internal/transaction.ts"
+import { adoptLegacy } from "./internal/adopt.ts"
+import { type Closing, closingWith, fencedBatch, fencedInOneRoundTrip, fencedTransaction, proveOutsideTransaction } from "./internal/transaction.ts"
 import {
   ChecksumMismatch,
   LegacyHistoryMismatch,
@@ -182,37 +182,24 @@ const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt
     ))
   )
 
-const hasCode = (code: string) => (error: unknown): error is StatementFailed => error instanceof StatementFailed && error.code === code
-
 /**
- * One attempt of a transactional SQL step in one round trip: BEGIN, the fence proof and the
- * lost-race check as statements that fail the transaction unless they hold, the timeouts, the
- * script, its records and NOTIFY, COMMIT — one simple query, so PostgreSQL runs nothing after a
- * statement that fails. The proof holds its row lock to the COMMIT, as in `fencedBatch`.
+ * One attempt of a transactional SQL step in one round trip (`fencedInOneRoundTrip`): the
+ * lost-race check (a function that fails the transaction when the step is already done), the
+ * timeouts, the script, its records and NOTIFY, all after the fence proof and before COMMIT.
  */
 const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
-  const client = context.client
   const closing = finish(context, step)
+  // First in pg_stat_activity's `query`: which migration this is.
+  const begin = `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`
   const statements = [
-    // First in pg_stat_activity's `query`: which migration this is.
-    `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
-    context.session.proof.guard,
     inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
     inline(setTimeouts, timeoutValues(context, true)),
     step.script.body,
-    ...closing.statements,
-    "commit"
+    ...closing.statements
   ]
-  return fenceBatch(client, `migration ${step.migration.id}`, statements).pipe(
-    Effect.onError(() => rollbackQuietly(client)),
-    Effect.flatMap((results) =>
-      results.at(-1)?.command === "COMMIT"
-        ? Effect.succeed<HistoryEntry | undefined>(closing.value(results.slice(results.length - 1 - closing.statements.length, -1)))
-        : Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
-    ),
-    Effect.catchIf(hasCode(proofFailedCode), (error) => context.session.proof.explain(error.detail)),
-    Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined)),
-    Effect.raceFirst(context.session.lost)
+  return fencedInOneRoundTrip(context.session, `migration ${step.migration.id}`, statements, begin).pipe(
+    Effect.map((results): HistoryEntry | undefined => closing.value(results.slice(results.length - closing.statements.length))),
+    Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined))
   )
 }
 
@@ -338,43 +325,6 @@ const progressHintDue = (context: RunContext, step: Step) =>
     if (due) context.progressHints.lastAt = now
     return due
   })
-
-/**
- * Adopts postgres-shift's `migrations` table: each of its records that the history does not know
- * yet, and that the bundle has under the same name, is recorded as applied (action `adopt`)
- * without running anything. A different name for an id refuses the table.
- */
-const adoptLegacy = (context: RunContext, states: ReadonlyMap<string, MigrationState>) =>
-  Effect.gen(function*() {
-    const legacy = context.legacy
-    if (legacy === undefined) return [] as Array<string>
-    const rows = yield* readLegacy(context.client, legacy)
-    const toAdopt: Array<Migration> = []
-    for (const row of rows) {
-      const migration = findMigration(context.set, row.id)
-      if (migration === undefined || states.has(migration.id)) continue
-      if (row.name !== legacyName(migration)) {
-        return yield* Effect.fail(new LegacyHistoryMismatch({ id: row.id, legacyName: row.name, name: legacyName(migration) }))
-      }
-      toAdopt.push(migration)
-    }
-    if (toAdopt.length === 0) return [] as Array<string>
-    yield* fencedTransaction(
-      context.session,
-      "adopting postgres-shift history",
-      Effect.forEach(toAdopt, (migration) =>
-        insertRecord(context, {
-          migration,
-          checksum: migration.checksum,
-          action: "adopt",
-          status: "applied",
-          transactional: migration.kind === "transactional",
-          finished: true
-        }))
-    )
-    yield* Effect.logInfo("adopted postgres-shift history").pipe(Effect.annotateLogs({ migrations: toAdopt.map((m) => m.id).join(",") }))
-    return toAdopt.map((migration) => migration.id)
-  }).pipe(orDatabaseError("adopting the postgres-shift history"))
 
 /**
  * Reports the first unfinished non-transactional migration (S6). The first run to find it

@@ -24,6 +24,10 @@ export class StatementFailed extends Data.TaggedError("StatementFailed")<{
   readonly detail?: string
 }> {}
 
+/** Whether `error` is a `StatementFailed` with SQLSTATE `code`. */
+export const hasCode = (code: string) => (error: unknown): error is StatementFailed =>
+  error instanceof StatementFailed && error.code === code
+
 const connectionLostCodes = new Set(["57P01", "57P02", "57P03", "25P03"])
 
 /** Reads the message, SQLSTATE and detail of an error thrown by pg (or by user code). */

@@ -2,7 +2,8 @@ import { Effect } from "effect"
 import type pg from "pg"
 import type { FenceLost, StaleEpoch } from "../../fence/FenceErrors.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
-import { fenceBatch, sendAfterCurrent, StatementFailed } from "./db.ts"
+import { proofFailedCode } from "../../fence/sql.ts"
+import { fenceBatch, hasCode, sendAfterCurrent, StatementFailed } from "./db.ts"
 
 /**
  * Sends ROLLBACK after the statement in flight without waiting for it: interruption stays
@@ -23,14 +24,34 @@ export interface Closing<A> {
 export const closingWith = <A>(value: A): Closing<A> => ({ statements: [], value: () => value })
 
 /**
+ * Sends `statements` and then COMMIT in one simple query; fails unless it committed (a COMMIT
+ * that PostgreSQL turns into a ROLLBACK — the transaction was aborted by an error someone caught
+ * — is a failure, never a silent success) and rolls back on any failure. The statements'
+ * results, without COMMIT's.
+ */
+const commitWith = (session: FenceSession, operation: string, statements: ReadonlyArray<string>) =>
+  fenceBatch(session.client, operation, [...statements, "commit"]).pipe(
+    Effect.onError(() => rollbackQuietly(session.client)),
+    Effect.flatMap((results) =>
+      results.at(-1)?.command === "COMMIT"
+        ? Effect.succeed(results.slice(0, -1))
+        : Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
+    )
+  )
+
+/** Turns the failed fence proof (`session.proof.guard`) into `FenceLost` or `StaleEpoch`. */
+const explainingProof = (session: FenceSession) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | FenceLost | StaleEpoch, R> =>
+  Effect.catch(self, (error): Effect.Effect<never, E | FenceLost | StaleEpoch> =>
+    hasCode(proofFailedCode)(error) ? session.proof.explain(error.detail) : Effect.fail(error))
+
+/**
  * Runs `body` in a transaction on the fence session, in as few round trips as it allows:
- * BEGIN, the fence proof (`session.proof`: this session holds the lock and its epoch is the
- * newest, row-locked until the end) and `opening` go out together, and `body` runs only once
- * the proof's rows are checked (it gets `opening`'s results); `body`'s closing statements go
- * out together with COMMIT. Rolls back on any failure or interruption, and fails with
- * `FenceLost` as soon as the session is known to be lost. A COMMIT that PostgreSQL turns into
- * a ROLLBACK (the transaction was aborted by an error someone caught) is a failure, never a
- * silent success.
+ * BEGIN, the fence proof (`session.proof.guard`: this session holds the lock and its epoch is
+ * the newest, row-locked until the end) and `opening` go out together, so `body` runs only once
+ * the proof has held (it gets `opening`'s results); `body`'s closing statements go out together
+ * with COMMIT (`commitWith`). Rolls back on any failure or interruption, and fails with
+ * `FenceLost` as soon as the session is known to be lost.
  */
 export const fencedBatch = <A, E, R>(
   session: FenceSession,
@@ -39,20 +60,30 @@ export const fencedBatch = <A, E, R>(
   body: (opened: ReadonlyArray<pg.QueryResult>) => Effect.Effect<Closing<A>, E, R>
 ): Effect.Effect<A, E | FenceLost | StaleEpoch | StatementFailed, R> =>
   Effect.gen(function*() {
-    const client = session.client
-    const closing = yield* Effect.gen(function*() {
-      const opened = yield* fenceBatch(client, operation, ["begin", session.proof.statement, ...opening])
-      yield* session.proof.check(opened[1]?.rows ?? [])
-      return yield* body(opened.slice(2))
-    }).pipe(Effect.onError(() => rollbackQuietly(client)))
-    const closed = yield* fenceBatch(client, operation, [...closing.statements, "commit"]).pipe(
-      Effect.onError(() => rollbackQuietly(client))
+    const closing = yield* fenceBatch(session.client, operation, ["begin", session.proof.guard, ...opening]).pipe(
+      Effect.flatMap((opened) => body(opened.slice(2))),
+      Effect.onError(() => rollbackQuietly(session.client))
     )
-    if (closed.at(-1)?.command !== "COMMIT") {
-      return yield* Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
-    }
-    return closing.value(closed.slice(0, -1))
-  }).pipe(Effect.raceFirst(session.lost))
+    return closing.value(yield* commitWith(session, operation, closing.statements))
+  }).pipe(explainingProof(session), Effect.raceFirst(session.lost))
+
+/**
+ * A whole fenced transaction in one simple query: `begin` (BEGIN, with a comment if wanted), the
+ * fence proof, `statements`, COMMIT. PostgreSQL runs nothing after a statement that fails, so
+ * `statements` run only once the proof has held. Fails, rolls back and reports a lost session as
+ * `fencedBatch` does; returns the results of `statements`.
+ */
+export const fencedInOneRoundTrip = (
+  session: FenceSession,
+  operation: string,
+  statements: ReadonlyArray<string>,
+  begin = "begin"
+): Effect.Effect<ReadonlyArray<pg.QueryResult>, FenceLost | StaleEpoch | StatementFailed> =>
+  commitWith(session, operation, [begin, session.proof.guard, ...statements]).pipe(
+    Effect.map((results) => results.slice(2)),
+    explainingProof(session),
+    Effect.raceFirst(session.lost)
+  )
 
 /** `fencedBatch` for work that sends nothing with BEGIN or COMMIT. */
 export const fencedTransaction = <A, E, R>(
