@@ -4,6 +4,9 @@
  * killed pod's network would) or black-holed (bytes stop flowing both ways while both ends keep
  * their sockets open: the half-open connection a lost network path leaves behind).
  *
+ * New connections can also be refused (accepted, then reset at once: a database that is not
+ * reachable yet), and `accepted()` counts every connection a client tried, refused ones included.
+ *
  * The gotcha: while black-holed, neither the client nor the server notices anything; PostgreSQL
  * keeps the session (and any advisory lock it holds) until the connection is reset — which
  * `heal()` does for the connections that were black-holed, as TCP keepalive eventually would.
@@ -19,6 +22,13 @@ export interface TcpProxy {
   readonly urlThrough: (url: string) => string
   /** Connections open now. */
   readonly connections: () => number
+  /** Connections accepted since the start, refused ones included: how many times clients tried. */
+  readonly accepted: () => number
+  /**
+   * Resets each of the next `count` new connections as soon as it is accepted (every new one
+   * until `heal()` when `count` is left out); open connections are left alone.
+   */
+  readonly refuse: (count?: number) => void
   /** Resets every open connection (both sides); new connections work as before. */
   readonly cut: () => number
   /**
@@ -26,7 +36,7 @@ export interface TcpProxy {
    * without closing anything. Returns the number of connections caught.
    */
   readonly blackhole: () => number
-  /** Ends a black hole: the stalled connections are reset, new ones flow again. */
+  /** Ends a black hole (the stalled connections are reset) or a refusal: new connections flow again. */
   readonly heal: () => void
   readonly close: () => Promise<void>
 }
@@ -40,6 +50,8 @@ interface Pair {
 export const startTcpProxy = async (upstream: { readonly host: string; readonly port: number }): Promise<TcpProxy> => {
   const pairs = new Set<Pair>()
   let holed = false
+  let accepted = 0
+  let refusing = 0
 
   const destroy = (pair: Pair) => {
     pairs.delete(pair)
@@ -57,6 +69,13 @@ export const startTcpProxy = async (upstream: { readonly host: string; readonly 
   }
 
   const server = createServer((client) => {
+    accepted += 1
+    if (refusing > 0) {
+      refusing -= 1
+      client.on("error", () => undefined)
+      client.resetAndDestroy()
+      return
+    }
     const pair: Pair = { client, upstream: undefined }
     pairs.add(pair)
     client.on("error", () => destroy(pair))
@@ -81,6 +100,10 @@ export const startTcpProxy = async (upstream: { readonly host: string; readonly 
       return parsed.toString()
     },
     connections: () => pairs.size,
+    accepted: () => accepted,
+    refuse: (count = Number.POSITIVE_INFINITY) => {
+      refusing = count
+    },
     cut: () => {
       const count = pairs.size
       for (const pair of [...pairs]) destroy(pair)
@@ -97,6 +120,7 @@ export const startTcpProxy = async (upstream: { readonly host: string; readonly 
       return pairs.size
     },
     heal: () => {
+      refusing = 0
       if (!holed) return
       holed = false
       for (const pair of [...pairs]) destroy(pair)
