@@ -113,7 +113,7 @@ describe("exit codes of the leasehold command", { timeout: 180_000 }, () => {
   it("5: a database port nobody listens on is unreachable; the message names host:port/database only", async () => {
     const port = await freePort()
     const url = asRole(`postgres://x@127.0.0.1:${port}/nowhere`)
-    const unreachable = migrate("unreachable", url, exampleMigrations)
+    const unreachable = migrate("unreachable", url, exampleMigrations, { LEASEHOLD_CONNECT_RETRY: "0" })
     expect((await unreachable.waitForExit()).code).toBe(5)
     const failed = await unreachable.waitFor("Failed")
     expect(failed).toMatchObject({ error: "DatabaseUnreachable", exitCode: 5 })

@@ -7,6 +7,7 @@ import {
   parseDnsLabel,
   parseDnsSubdomain,
   parseDuration,
+  parseDurationOrNone,
   parseNonEmpty,
   parsePort,
   parsePostgresUrl
@@ -42,6 +43,11 @@ export interface LeaseholdConfig {
   readonly statementTimeoutMs: Option.Option<number>
   readonly waitTimeoutMs: Option.Option<number>
   readonly pollIntervalMs: number
+  /**
+   * How long start-up keeps retrying a database connection that failed for a transient reason
+   * (after the first failure); 0: not at all.
+   */
+  readonly connectRetryMs: number
   readonly httpPort: number
   readonly logFormat: "auto" | "json" | "pretty"
   readonly logLevel: "debug" | "info" | "warn" | "error"
@@ -93,6 +99,12 @@ export const variables: ReadonlyArray<Variable> = [
   { name: "LEASEHOLD_STATEMENT_TIMEOUT", description: "statement_timeout of each migration statement.", default: "none" },
   { name: "LEASEHOLD_WAIT_TIMEOUT", description: "Give up waiting for the schema after this long (exit 4).", default: "none" },
   { name: "LEASEHOLD_POLL_INTERVAL", description: "Fallback re-check while waiting, in case a NOTIFY is lost.", default: "5s" },
+  {
+    name: "LEASEHOLD_CONNECT_RETRY",
+    description:
+      "How long start-up retries a database connection that failed for a transient reason (refused, reset, timed out, starting up, too many connections) before exit 5; 0 or none: no retry.",
+    default: "10s"
+  },
   { name: "LEASEHOLD_HTTP_PORT", description: "Port of /readyz, /livez and /metrics (daemon).", default: "8080" },
   { name: "LEASEHOLD_LOG_FORMAT", description: "auto (pretty on a TTY, JSON lines otherwise), json or pretty.", default: "auto" },
   { name: "LEASEHOLD_LOG_LEVEL", description: "debug, info, warn or error.", default: "info" },
@@ -155,6 +167,7 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       statementTimeoutMs: read("LEASEHOLD_STATEMENT_TIMEOUT", parseDuration),
       waitTimeoutMs: read("LEASEHOLD_WAIT_TIMEOUT", parseDuration),
       pollIntervalMs: withDefault("LEASEHOLD_POLL_INTERVAL", parseDuration, 5_000),
+      connectRetryMs: withDefault("LEASEHOLD_CONNECT_RETRY", parseDurationOrNone, 10_000),
       httpPort: withDefault("LEASEHOLD_HTTP_PORT", parsePort, 8080),
       logFormat: withDefault("LEASEHOLD_LOG_FORMAT", parseChoice(["auto", "json", "pretty"]), "auto"),
       logLevel: withDefault("LEASEHOLD_LOG_LEVEL", parseChoice(["debug", "info", "warn", "error"]), "info")

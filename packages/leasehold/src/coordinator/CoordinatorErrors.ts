@@ -3,15 +3,23 @@ import { Data } from "effect"
 /**
  * PostgreSQL could not be reached: the connection was refused, timed out, or broke before the
  * first answer. `endpoint` is `host:port/database` (never a user or password); `code` is the
- * SQLSTATE when the server sent one (e.g. `57P03` the database is starting up).
+ * SQLSTATE when the server sent one (e.g. `57P03` the database is starting up). At start-up a
+ * transient failure is retried for `LEASEHOLD_CONNECT_RETRY` first: then `attempts` and
+ * `retriedForMs` say how many connections were tried, over how long, and `reason` is the last one's.
  */
 export class DatabaseUnreachable extends Data.TaggedError("DatabaseUnreachable")<{
   readonly endpoint: string
   readonly reason: string
   readonly code?: string
+  readonly attempts?: number
+  readonly retriedForMs?: number
 }> {
   override get message(): string {
-    return `cannot reach PostgreSQL at ${this.endpoint}: ${this.reason}`
+    const retried = this.retriedForMs === undefined
+      ? ""
+      : `; gave up after ${this.attempts ?? 0} attempts over ${(this.retriedForMs / 1000).toFixed(1)} s ` +
+        "(LEASEHOLD_CONNECT_RETRY sets how long start-up retries)"
+    return `cannot reach PostgreSQL at ${this.endpoint}: ${this.reason}${retried}`
   }
 }
 

@@ -41,6 +41,11 @@ export interface ReadyPromiseOptions extends ReadyOptions {
   readonly waitTimeoutMs?: number
   /** `LEASEHOLD_POLL_INTERVAL`, in milliseconds. */
   readonly pollIntervalMs?: number
+  /**
+   * `LEASEHOLD_CONNECT_RETRY`, in milliseconds: how long start-up retries a database connection
+   * that failed for a transient reason. Default 10 s; `0` fails at the first failure.
+   */
+  readonly connectRetryMs?: number
   /** `LEASEHOLD_LOCK_TIMEOUT`, in milliseconds. */
   readonly lockTimeoutMs?: number
   /** `LEASEHOLD_STATEMENT_TIMEOUT`, in milliseconds. */
@@ -79,6 +84,7 @@ const environmentOf = (options: ReadyPromiseOptions): Record<string, string | un
     LEASEHOLD_SCHEMA: options.schema,
     LEASEHOLD_WAIT_TIMEOUT: ms(options.waitTimeoutMs),
     LEASEHOLD_POLL_INTERVAL: ms(options.pollIntervalMs),
+    LEASEHOLD_CONNECT_RETRY: ms(options.connectRetryMs),
     LEASEHOLD_LOCK_TIMEOUT: ms(options.lockTimeoutMs),
     LEASEHOLD_STATEMENT_TIMEOUT: ms(options.statementTimeoutMs),
     LEASEHOLD_LEASE_DURATION: ms(options.leaseDurationMs),

@@ -17,6 +17,20 @@ describe("configuration from the environment", () => {
       expect(config.skipDbCreate).toBe(false)
       expect(Option.isNone(config.directUrl)).toBe(true)
       expect(config.pollIntervalMs).toBe(5000)
+      expect(config.connectRetryMs).toBe(10_000)
+    }))
+
+  it.effect("LEASEHOLD_CONNECT_RETRY is a duration; 0 or none turns the start-up retry off", () =>
+    Effect.gen(function*() {
+      const retryOf = (value: string) =>
+        loadConfig({ DATABASE_URL: secretUrl, LEASEHOLD_CONNECT_RETRY: value }).pipe(Effect.map((config) => config.connectRetryMs))
+      expect(yield* retryOf("30s")).toBe(30_000)
+      expect(yield* retryOf("750ms")).toBe(750)
+      for (const off of ["0", "0s", "none", "None"]) expect(yield* retryOf(off)).toBe(0)
+      const error = yield* Effect.flip(retryOf("soon"))
+      expect(error.problems).toEqual([
+        { variable: "LEASEHOLD_CONNECT_RETRY", message: "must be a duration such as 500ms, 5s, 2m or 1h, or none (got \"soon\")" }
+      ])
     }))
 
   it.effect("accepts MIGRATION_DATABASE_URL as the direct URL and the seed's CLUSTER_ENABLED / SKIP_DB_CREATE", () =>

@@ -102,6 +102,7 @@ describe("the readiness handler over HTTP", () => {
         migrations,
         databaseUrl: "postgres://app:s3cr3t@127.0.0.1:1/app",
         clusterEnabled: false,
+        connectRetryMs: 0,
         env: {},
         logLevel: "error"
       })))

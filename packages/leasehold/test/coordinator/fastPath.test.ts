@@ -1,7 +1,8 @@
 /**
  * The first step of every pod: one read of the history over DATABASE_URL, no Lease call and no
- * lock when the bundle is already applied; creating a missing database (or refusing to); and a
- * database that cannot be reached.
+ * lock when the bundle is already applied; creating a missing database (or refusing to); a
+ * database that cannot be reached; and connections that fail for a moment at start-up, retried
+ * within `LEASEHOLD_CONNECT_RETRY` while a refused login is not.
  */
 import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
@@ -19,6 +20,7 @@ import {
   query,
   resultOf,
   runPod,
+  tcpProxyTo,
   threeMigrations
 } from "./support.ts"
 
@@ -99,10 +101,59 @@ describe("the fast path", () => {
   it.live("an unreachable database fails with DatabaseUnreachable, exit code 5, without the password in the message", () =>
     Effect.gen(function*() {
       const folder = yield* migrationFolder(threeMigrations(0))
-      const config = yield* configFor("postgres://app:s3cr3t@127.0.0.1:1/app", folder, { CLUSTER_ENABLED: "false" })
+      const config = yield* configFor("postgres://app:s3cr3t@127.0.0.1:1/app", folder, {
+        CLUSTER_ENABLED: "false",
+        LEASEHOLD_CONNECT_RETRY: "0"
+      })
       const error = failureOf(yield* runPod("pod", config))
       expect(error).toMatchObject({ _tag: "DatabaseUnreachable", endpoint: "127.0.0.1:1/app" })
       expect(error.message).not.toContain("s3cr3t")
       expect(exitCodeFor(error)).toBe(5)
+    }))
+})
+
+describe("a database blip at start-up", () => {
+  it.live("connections reset while the pod starts are retried, and the pod gets ready once one goes through", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_blip")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      resultOf(yield* runPod("first", yield* configFor(url, folder, { CLUSTER_ENABLED: "false" })))
+      const proxy = yield* tcpProxyTo(url)
+      proxy.refuse(3)
+      const config = yield* configFor(proxy.urlThrough(url), folder, { CLUSTER_ENABLED: "false" })
+      const result = resultOf(yield* runPod("restarted", config))
+      expect(result).toMatchObject({ path: "fast", version: "3", migratedHere: false })
+      expect(proxy.accepted()).toBe(4)
+    }))
+
+  it.live("a database still unreachable when LEASEHOLD_CONNECT_RETRY runs out fails with DatabaseUnreachable, exit code 5, naming the variable", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_down")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const proxy = yield* tcpProxyTo(url)
+      proxy.refuse()
+      const through = proxy.urlThrough(url)
+      const config = yield* configFor(through, folder, { CLUSTER_ENABLED: "false", LEASEHOLD_CONNECT_RETRY: "500ms" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "DatabaseUnreachable", attempts: proxy.accepted() })
+      expect(proxy.accepted()).toBeGreaterThan(1)
+      expect(error.message).toContain("LEASEHOLD_CONNECT_RETRY")
+      expect(error.message).not.toContain(new URL(through).password)
+      expect(exitCodeFor(error)).toBe(5)
+    }))
+
+  it.live("a wrong password is not retried: one connection attempt, DatabasePermissionDenied, exit code 7", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_login")
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const proxy = yield* tcpProxyTo(url)
+      const wrong = new URL(proxy.urlThrough(url))
+      wrong.password = "not-the-password"
+      const config = yield* configFor(wrong.toString(), folder, { CLUSTER_ENABLED: "false" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "DatabasePermissionDenied", code: "28P01" })
+      expect(error.message).not.toContain("not-the-password")
+      expect(exitCodeFor(error)).toBe(7)
+      expect(proxy.accepted()).toBe(1)
     }))
 })

@@ -10,6 +10,7 @@ import { KubeConfig } from "@kubernetes/client-node"
 import { type ApiServer, type ApiServerOptions, startApiServer } from "@leasehold/apiserver"
 import pg from "pg"
 import { Effect, Exit, References, type Scope } from "effect"
+import { startTcpProxy, type TcpProxy } from "@leasehold/testkit"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import { type LeaseholdConfig, loadConfig } from "../../src/coordinator/Config.ts"
 import * as Leasehold from "../../src/coordinator/Leasehold.ts"
@@ -23,6 +24,13 @@ export const freshDatabase = (prefix: string): Effect.Effect<string, never, Scop
     Effect.promise(() => testDatabase(prefix)),
     (db) => Effect.promise(() => db.drop())
   ).pipe(Effect.map((db) => db.url))
+
+/** A TCP proxy in front of `url`'s server, to refuse or count its connections; closed with the scope. */
+export const tcpProxyTo = (url: string): Effect.Effect<TcpProxy, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => startTcpProxy({ host: new URL(url).hostname, port: Number(new URL(url).port || "5432") })),
+    (proxy) => Effect.promise(() => proxy.close())
+  )
 
 /** A temporary migrations folder holding `files`, removed when the scope closes. */
 export const migrationFolder = (files: Record<string, string>): Effect.Effect<string, never, Scope.Scope> =>

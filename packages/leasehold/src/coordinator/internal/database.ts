@@ -4,6 +4,7 @@
  */
 import pg from "pg"
 import { Cause, Effect, Exit, Redacted, type Scope } from "effect"
+import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
 
 /** A PostgreSQL URL as the configuration holds it. */
@@ -58,6 +59,17 @@ export const isPermissionCode = (code: string | undefined): boolean => code !== 
  */
 export const isConnectionCode = (code: string | undefined): boolean =>
   code === undefined || code.startsWith("08") || code.startsWith("57P") || code === "53300"
+
+/**
+ * A start-up failure worth retrying: PostgreSQL could not be reached or the connection broke
+ * (`isConnectionCode`: refused, reset, timed out, class 08, starting up, too many connections),
+ * while connecting or during the first read. Not a refused login or privilege, a missing
+ * database, nor any other SQLSTATE: retrying those only delays the message that says what to fix.
+ */
+export const isTransient = (
+  error: { readonly _tag: string; readonly code?: string | undefined }
+): error is DatabaseUnreachable | MigrationDatabaseError =>
+  (error._tag === "DatabaseUnreachable" || error._tag === "MigrationDatabaseError") && isConnectionCode(error.code)
 
 /** Classifies a failure of `operation` against `url`. */
 export const classify = (url: Url, operation: string, cause: unknown): DatabaseUnreachable | DatabasePermissionDenied => {

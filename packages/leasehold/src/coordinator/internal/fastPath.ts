@@ -1,13 +1,14 @@
 /**
  * Step 1 of "How a pod gets ready": one read of the history over the app's own connection
  * (`DATABASE_URL`, PgBouncer is fine), no Lease call, no lock; creating the database first when
- * it is missing and allowed.
+ * it is missing and allowed. A connection that fails for a transient reason is retried for
+ * `LEASEHOLD_CONNECT_RETRY`, so a database blip at start-up does not cost the pod a restart.
  */
-import { Effect } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
 import { readHistory } from "../../migrations/History.ts"
 import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { applicationNameFor } from "../../fence/DirectConnection.ts"
-import { DatabaseMissing, DatabasePermissionDenied, type DatabaseUnreachable } from "../CoordinatorErrors.ts"
+import { DatabaseMissing, DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
 import * as sql from "../sql.ts"
 import type { FlowContext } from "./context.ts"
 import {
@@ -16,6 +17,7 @@ import {
   type ConnectError,
   databaseNameOf,
   endpointOf,
+  isTransient,
   messageOf,
   sqlstateOf,
   type Url,
@@ -25,6 +27,67 @@ import { type Observation, observe } from "./observer.ts"
 
 /** What the fast path can fail with. */
 export type FastPathError = DatabaseUnreachable | DatabasePermissionDenied | DatabaseMissing | MigrationDatabaseError
+
+/** Backoff between start-up attempts: 100 ms doubling to 2 s, each jittered by ±20 %. */
+const retryBase = Duration.millis(100)
+const retryCap = Duration.seconds(2)
+
+/**
+ * Runs `attempt` (which opens its own connection to `url`) again while it fails for a transient
+ * reason (`isTransient`), with capped, jittered exponential backoff, until
+ * `LEASEHOLD_CONNECT_RETRY` has passed since the first failure (the last attempt is made at that
+ * deadline); every retry is logged at warn level, naming the endpoint only. Past the deadline the
+ * last failure becomes `DatabaseUnreachable` with how many attempts over how long. Any other
+ * failure ends it at once. `LEASEHOLD_CONNECT_RETRY=0`: `attempt` alone.
+ */
+const retryingTransient = <A, E extends { readonly _tag: string; readonly code?: string | undefined }>(
+  context: FlowContext,
+  url: Url,
+  attempt: Effect.Effect<A, E>
+): Effect.Effect<A, E | DatabaseUnreachable> => {
+  const budgetMs = context.config.connectRetryMs
+  if (budgetMs === 0) return attempt
+  const reasonOf = (error: E): string =>
+    !isTransient(error) ? error._tag : error._tag === "DatabaseUnreachable" ? error.reason : error.message
+  return Effect.gen(function*() {
+    const startedAt = yield* Clock.currentTimeMillis
+    let attempts = 0
+    const schedule = Schedule.exponential(retryBase).pipe(
+      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, retryCap))),
+      Schedule.jittered,
+      Schedule.setInputType<E>(),
+      Schedule.while(({ input, elapsed }) => isTransient(input) && elapsed < budgetMs),
+      Schedule.modifyDelay(({ duration, elapsed }) => Effect.succeed(Duration.min(duration, Duration.millis(budgetMs - elapsed)))),
+      Schedule.tap(({ input, duration }) =>
+        Effect.logWarning("PostgreSQL is not reachable yet; retrying").pipe(
+          Effect.annotateLogs({
+            endpoint: endpointOf(url),
+            reason: reasonOf(input),
+            ...(input.code === undefined ? {} : { code: input.code }),
+            attempt: attempts,
+            retryInMs: Math.round(Duration.toMillis(duration))
+          })
+        )
+      )
+    )
+    // Past the deadline, a transient failure says how long it was retried.
+    const giveUp = (error: E): Effect.Effect<never, E | DatabaseUnreachable> =>
+      !isTransient(error) ? Effect.fail(error) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.fail(
+          new DatabaseUnreachable({
+            endpoint: endpointOf(url),
+            reason: reasonOf(error),
+            ...(error.code === undefined ? {} : { code: error.code }),
+            attempts,
+            retriedForMs: now - startedAt
+          })
+        ))
+    return yield* Effect.suspend(() => {
+      attempts++
+      return attempt
+    }).pipe(Effect.retry(schedule), Effect.catch(giveUp))
+  })
+}
 
 /** One connection, one query: the history, read as a single statement. */
 const readOnce = (context: FlowContext): Effect.Effect<Observation, ConnectError | MigrationDatabaseError> =>
@@ -40,12 +103,16 @@ const readOnce = (context: FlowContext): Effect.Effect<Observation, ConnectError
     })
   )
 
+/** `readOnce`, again while it fails for a transient reason. */
+const read = (context: FlowContext): Effect.Effect<Observation, ConnectError | MigrationDatabaseError> =>
+  retryingTransient(context, context.appUrl, readOnce(context))
+
 /** Codes meaning "it exists now": a concurrent pod created it first. */
 const alreadyExists = new Set(["42P04", "23505"])
 
 /** Runs `CREATE DATABASE` on a maintenance database of the direct server (`postgres`, else `template1`). */
 const createDatabase = (context: FlowContext, database: string): Effect.Effect<void, DatabaseUnreachable | DatabasePermissionDenied> => {
-  const onMaintenance = (maintenance: Url): Effect.Effect<void, ConnectError> =>
+  const createOn = (maintenance: Url): Effect.Effect<void, ConnectError> =>
     Effect.scoped(
       Effect.gen(function*() {
         const client = yield* connect(maintenance, {
@@ -76,6 +143,7 @@ const createDatabase = (context: FlowContext, database: string): Effect.Effect<v
         )
       })
     )
+  const onMaintenance = (maintenance: Url) => retryingTransient(context, maintenance, createOn(maintenance))
   const server = context.directUrl
   return onMaintenance(withDatabase(server, "postgres")).pipe(
     Effect.catchIf(
@@ -93,10 +161,11 @@ const createDatabase = (context: FlowContext, database: string): Effect.Effect<v
 /**
  * Reads the history once over `DATABASE_URL`. When the database does not exist: fails with
  * `DatabaseMissing` under `SKIP_DB_CREATE`, else creates it (emitting `DatabaseCreated`) and
- * reads again.
+ * reads again. Each connection is retried while it fails for a transient reason, for
+ * `LEASEHOLD_CONNECT_RETRY` (a refused login or privilege fails at once).
  */
 export const fastPath = (context: FlowContext): Effect.Effect<Observation, FastPathError> =>
-  readOnce(context).pipe(
+  read(context).pipe(
     Effect.catchIf(
       (error): error is Extract<ConnectError, { _tag: "NoSuchDatabase" }> => error._tag === "NoSuchDatabase",
       () =>
@@ -107,7 +176,7 @@ export const fastPath = (context: FlowContext): Effect.Effect<Observation, FastP
           }
           yield* createDatabase(context, database)
           yield* context.emit({ _tag: "DatabaseCreated", database })
-          return yield* readOnce(context)
+          return yield* read(context)
         })
     ),
     Effect.catchIf(

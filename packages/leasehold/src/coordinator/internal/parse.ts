@@ -14,6 +14,16 @@ export const parseDuration = (raw: string): number => {
   return ms
 }
 
+const zeroDuration = /^0+(?:\.0+)?(ms|s|m|h)?$/
+
+/** A duration as `parseDuration` reads it, or `none` (or a zero duration) for "not at all": 0. */
+export const parseDurationOrNone = (raw: string): number => {
+  const value = raw.trim()
+  if (value.toLowerCase() === "none" || zeroDuration.test(value)) return 0
+  if (!durationPattern.test(value)) throw new Error(`must be a duration such as 500ms, 5s, 2m or 1h, or none (got "${raw}")`)
+  return parseDuration(value)
+}
+
 const truthy = new Set(["true", "1", "yes", "on"])
 const falsy = new Set(["false", "0", "no", "off"])
 
