@@ -117,6 +117,3 @@ export const rolloutMigrations = (slowSeconds: number): Array<BenchMigration> =>
     ["slow", `select pg_sleep(${slowSeconds});\nalter table widgets add column price numeric;`],
     ["gadgets", "create table gadgets (id bigint primary key);"]
   ])
-
-/** The statement that marks the start of failover's slow migration in `pg_stat_activity`. */
-export const slowStatementPrefix = "select pg_sleep(case"

@@ -17,7 +17,8 @@ const sql = {
       coalesce((select json_agg(json_build_object('pid', pid, 'app', application_name, 'query', left(query, 160)))
         from pg_stat_activity
         where datname = current_database() and application_name like 'leasehold:%' and state = 'active'
-          and (query ilike '%chaos_audit%' or query ilike '%pg_sleep%' or query ilike '%chaos_items%' or query ilike '%chaos_tags%')),
+          and (application_name ~ ' (applying|reverting) [^ ]+$'
+            or query ilike '%chaos_audit%' or query ilike '%pg_sleep%' or query ilike '%chaos_items%' or query ilike '%chaos_tags%')),
         '[]'::json) as sessions`,
   epoch: `select (extract(epoch from clock_timestamp()) * 1000)::float8 as at, max(epoch)::float8 as epoch from leasehold.fence_epochs`,
   audit: `select migration, backend_pid, txid::text as txid,

@@ -33,8 +33,8 @@ const slowStatementStart = (observer: Pg.Client, holder: string, timeoutMs: numb
     for (;;) {
       const { rows } = await observer.query<{ started: number }>(
         `select (extract(epoch from query_start) * 1000)::float8 as started from pg_stat_activity
-         where application_name = $1 and state = 'active' and query like '%pg_sleep(case%'`,
-        [`leasehold:${holder}`.slice(0, 63)]
+         where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
+        [`leasehold:${holder}`]
       )
       if (rows[0] !== undefined) return rows[0].started
       if (Date.now() > deadline) throw new Error(`${holder} never ran the slow migration within ${timeoutMs} ms`)

@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url"
+import type pg from "pg"
 import { Clock, Effect } from "effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
@@ -32,7 +33,7 @@ import {
 } from "./MigrationErrors.ts"
 import { compareVersions, findMigration, parseVersion, type Migration, type MigrationKind, type MigrationScript, type MigrationSet } from "./MigrationSet.ts"
 import { migrationStates, plan, type MigrationState, type Plan } from "./Plan.ts"
-import { alreadyDoneCode, findInvalidIndexes, raiseIfDone, setTimeouts } from "./sql.ts"
+import { alreadyDoneCode, findInvalidIndexes, raiseIfDone, setTimeouts, showRunning } from "./sql.ts"
 
 export type { RunOptions } from "./internal/context.ts"
 
@@ -124,6 +125,9 @@ const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply
 const alreadyDone = (step: Step, state: MigrationState | undefined): boolean =>
   step.direction === "up" ? state?.status === "applied" : state === undefined || state.status === "reverted"
 
+/** What `application_name` ends with while the step's transaction runs (`showRunning`). */
+const running = (step: Step): string => ` ${step.direction === "up" ? "applying" : "reverting"} ${step.migration.id}`
+
 const timeoutValues = (context: RunContext, local: boolean) =>
   [String(context.lockTimeoutMs), String(context.statementTimeoutMs), local] as const
 
@@ -183,22 +187,32 @@ const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt
   )
 
 /**
- * One attempt of a transactional SQL step in one round trip (`fencedInOneRoundTrip`): the
- * lost-race check (a function that fails the transaction when the step is already done), the
- * timeouts, the script, its records and NOTIFY, all after the fence proof and before COMMIT.
+ * A transactional SQL step as one transaction of `fencedInOneRoundTrip`: the lost-race check (a
+ * function that fails the transaction when the step is already done), the timeouts, the script,
+ * its records and NOTIFY, all after the fence proof and before COMMIT; and how its history entry
+ * is read from its results.
  */
-const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
+const sqlTransaction = (context: RunContext, step: Step) => {
   const closing = finish(context, step)
-  // First in pg_stat_activity's `query`: which migration this is.
-  const begin = `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`
-  const statements = [
-    inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
-    inline(setTimeouts, timeoutValues(context, true)),
-    step.script.body,
-    ...closing.statements
-  ]
-  return fencedInOneRoundTrip(context.session, `migration ${step.migration.id}`, statements, begin).pipe(
-    Effect.map((results): HistoryEntry | undefined => closing.value(results.slice(results.length - closing.statements.length))),
+  return {
+    // First in pg_stat_activity's `query`: which migration this is.
+    begin: `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
+    statements: [
+      inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
+      inline(setTimeouts, timeoutValues(context, true)),
+      inline(showRunning, [running(step)]),
+      step.script.body,
+      ...closing.statements
+    ],
+    entry: (results: ReadonlyArray<pg.QueryResult>): HistoryEntry => closing.value(results.slice(results.length - closing.statements.length))
+  }
+}
+
+/** One attempt of a transactional SQL step, alone in its round trip; `undefined` when it was already done. */
+const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
+  const transaction = sqlTransaction(context, step)
+  return fencedInOneRoundTrip(context.session, `migration ${step.migration.id}`, [transaction]).pipe(
+    Effect.map(([results]): HistoryEntry | undefined => transaction.entry(results!)),
     Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined))
   )
 }
@@ -213,7 +227,7 @@ const attemptTransactional = (context: RunContext, step: Step) =>
   (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
     context.session,
     `migration ${step.migration.id}`,
-    [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id])],
+    [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id]), inline(showRunning, [running(step)])],
     (opened) =>
       Effect.gen(function*() {
         const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>
@@ -229,11 +243,15 @@ const attemptTransactional = (context: RunContext, step: Step) =>
     )
   )
 
-const runTransactional = (context: RunContext, step: Step) => {
+/**
+ * A transactional step, lock timeouts retried with backoff, a failure recorded (`fail`).
+ * `failedInBatch`: its first attempt already failed so, in a batch.
+ */
+const runTransactional = (context: RunContext, step: Step, failedInBatch?: StatementFailed) => {
   let attempts = 0
   return Effect.suspend(() => {
     attempts++
-    return attemptTransactional(context, step)
+    return attempts === 1 && failedInBatch !== undefined ? Effect.fail(failedInBatch) : attemptTransactional(context, step)
   }).pipe(
     Effect.tapError((error) =>
       isLockTimeout(error)
@@ -288,42 +306,161 @@ const runNonTransactional = (context: RunContext, step: Step) =>
     return { entry, attempts: 1 }
   })
 
-/** Runs one step and says what it did (undefined: it was already done, a lost race). */
-const runStep = (context: RunContext, planned: Step) =>
+/** What a step did: its history entry (`undefined`: it was already done, a lost race) and the attempts it took. */
+interface StepOutcome {
+  readonly step: Step
+  readonly entry: HistoryEntry | undefined
+  readonly attempts: number
+}
+
+/** Logs what a step did and says it as an `AppliedMigration` (undefined: already done). */
+const reported = ({ step, entry, attempts }: StepOutcome) => {
+  if (entry === undefined) return Effect.as(Effect.logInfo("already done by another holder"), undefined)
+  const applied: AppliedMigration = {
+    id: step.migration.id,
+    name: step.migration.name,
+    direction: step.direction,
+    kind: step.script.kind,
+    durationMs: entry.durationMs ?? 0,
+    attempts
+  }
+  return Effect.logInfo(step.direction === "up" ? "migration applied" : "migration reverted").pipe(
+    Effect.annotateLogs({ durationMs: applied.durationMs, attempts }),
+    Effect.as(applied)
+  )
+}
+
+const annotated = (step: Step) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.annotateLogs(self, { migration: step.migration.id, name: step.migration.name, kind: step.script.kind })
+
+/** Runs one step alone and says what it did (`failedInBatch`: see `runTransactional`). */
+const runStep = (context: RunContext, planned: Step, failedInBatch?: StatementFailed) =>
   Effect.gen(function*() {
-    const step: Step = { ...planned, progressHint: yield* progressHintDue(context, planned) }
+    const step: Step = { ...planned, progressHint: yield* progressHintDue(context, planned, true) }
     yield* Effect.logInfo(step.direction === "up" ? "applying migration" : "reverting migration")
     const { entry, attempts } = step.script.kind === "transactional"
-      ? yield* runTransactional(context, step)
+      ? yield* runTransactional(context, step, failedInBatch)
       : yield* runNonTransactional(context, step)
-    if (entry === undefined) {
-      yield* Effect.logInfo("already done by another holder")
-      return undefined
-    }
-    const applied: AppliedMigration = {
-      id: step.migration.id,
-      name: step.migration.name,
-      direction: step.direction,
-      kind: step.script.kind,
-      durationMs: (entry as HistoryEntry).durationMs ?? 0,
-      attempts
-    }
-    yield* Effect.logInfo(step.direction === "up" ? "migration applied" : "migration reverted").pipe(
-      Effect.annotateLogs({ durationMs: applied.durationMs, attempts })
-    )
-    return applied
+    return yield* reported({ step, entry: entry as HistoryEntry | undefined, attempts })
   }).pipe(
-    Effect.annotateLogs({ migration: planned.migration.id, name: planned.migration.name, kind: planned.script.kind }),
+    annotated(planned),
     Effect.withSpan(planned.direction === "up" ? "Runner.apply" : "Runner.revert", { attributes: { migration: planned.migration.id } })
   )
 
-/** Whether `step` sends its `applied` progress hint: the first and the last always, others once per interval. */
-const progressHintDue = (context: RunContext, step: Step) =>
+/**
+ * Whether `step` sends its `applied` progress hint: the first and the last always, others once
+ * per interval (`candidate`: it may send one; in a batch only the batch's last step may).
+ */
+const progressHintDue = (context: RunContext, step: Step, candidate: boolean) =>
   Effect.map(Clock.currentTimeMillis, (now) => {
     const last = context.progressHints.lastAt
-    const due = last === undefined || step.doneVersion !== undefined || now - last >= context.progressHintIntervalMs
+    const interval = context.progressHintIntervalMs
+    const due = last === undefined || step.doneVersion !== undefined || interval === 0 || (candidate && now - last >= interval)
     if (due) context.progressHints.lastAt = now
     return due
+  })
+
+/** Transactional SQL steps go out together, at most this many per round trip… */
+const batchMaxSteps = 16
+/** …and with at most this much SQL (a batch always holds at least one step). */
+const batchMaxChars = 256 * 1024
+
+const batchable = (step: Step): boolean => step.script.kind === "transactional" && step.script.language === "sql"
+
+/** The steps from `from` that go out in one round trip: at least one, more while they are transactional SQL. */
+const batchFrom = (steps: ReadonlyArray<Step>, from: number): ReadonlyArray<Step> => {
+  const batch = [steps[from]!]
+  let chars = batch[0]!.script.body.length
+  for (let i = from + 1; i < steps.length && batch.length < batchMaxSteps && batchable(batch[0]!); i++) {
+    const step = steps[i]!
+    chars += step.script.body.length
+    if (!batchable(step) || chars > batchMaxChars) break
+    batch.push(step)
+  }
+  return batch
+}
+
+/** What a batch did: the steps it finished (in order), and the step that failed, if one did. */
+interface BatchOutcome {
+  readonly done: ReadonlyArray<StepOutcome>
+  readonly failed?: { readonly step: Step; readonly error: StatementFailed }
+}
+
+/**
+ * After a batch failed: which of its steps are done now, read from the history on the fence
+ * session. Transactions before the failing one committed; a step another holder did meanwhile
+ * (the lost-race check failed its transaction) is done but not by us; the first step not done
+ * is the one that failed, unless the lost-race check was the failure.
+ */
+const settleBatch = (context: RunContext, steps: ReadonlyArray<Step>, error: StatementFailed) =>
+  Effect.gen(function*() {
+    const states = migrationStates(yield* readHistoryOnFence(context))
+    const done: Array<StepOutcome> = []
+    for (const step of steps) {
+      const state = states.get(step.migration.id)
+      if (!alreadyDone(step, state)) break
+      const ours = state !== undefined && state.record.epoch === context.session.epoch && state.record.holder === context.session.holder
+      done.push({ step, entry: ours ? state.record : undefined, attempts: 1 })
+    }
+    const failing = steps[done.length]
+    const outcome: BatchOutcome = failing === undefined || hasCode(alreadyDoneCode)(error) ? { done } : { done, failed: { step: failing, error } }
+    return outcome
+  })
+
+/**
+ * Transactional SQL steps in one round trip (`fencedInOneRoundTrip`), each still its own fenced
+ * transaction with its own records and NOTIFY. A failure stops the batch at the failing step;
+ * the history says how far it got (`settleBatch`).
+ */
+const runBatch = (context: RunContext, planned: ReadonlyArray<Step>) =>
+  Effect.gen(function*() {
+    const steps: Array<Step> = []
+    for (const [index, step] of planned.entries()) {
+      steps.push({ ...step, progressHint: yield* progressHintDue(context, step, index === planned.length - 1) })
+    }
+    yield* Effect.logInfo(steps[0]!.direction === "up" ? "applying migrations" : "reverting migrations").pipe(
+      Effect.annotateLogs({ from: steps[0]!.migration.id, to: steps.at(-1)!.migration.id, count: steps.length })
+    )
+    const transactions = steps.map((step) => sqlTransaction(context, step))
+    const operation = `migrations ${steps[0]!.migration.id} to ${steps.at(-1)!.migration.id}`
+    return yield* fencedInOneRoundTrip(context.session, operation, transactions).pipe(
+      Effect.map((results): BatchOutcome => ({
+        done: steps.map((step, i) => ({ step, entry: transactions[i]!.entry(results[i]!), attempts: 1 }))
+      })),
+      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => settleBatch(context, steps, error))
+    )
+  }).pipe(Effect.withSpan("Runner.batch", { attributes: { from: planned[0]!.migration.id, to: planned.at(-1)!.migration.id } }))
+
+/**
+ * Runs `steps` in order — transactional SQL ones in batches (`runBatch`), the others alone —
+ * and says what they did: the migrations applied or reverted here, and those found already done.
+ * A step that fails in a batch goes on alone as if its first attempt had failed there: a lock
+ * timeout is retried, anything else recorded as the failure.
+ */
+const runSteps = (context: RunContext, steps: ReadonlyArray<Step>) =>
+  Effect.gen(function*() {
+    const applied: Array<AppliedMigration> = []
+    const alreadyDone: Array<string> = []
+    const record = (step: Step, result: AppliedMigration | undefined) => {
+      if (result === undefined) alreadyDone.push(step.migration.id)
+      else applied.push(result)
+    }
+    let index = 0
+    while (index < steps.length) {
+      const batch = batchFrom(steps, index)
+      if (batch.length === 1) {
+        record(batch[0]!, yield* runStep(context, batch[0]!))
+        index++
+        continue
+      }
+      const { done, failed } = yield* runBatch(context, batch)
+      for (const outcome of done) record(outcome.step, yield* reported(outcome).pipe(annotated(outcome.step)))
+      index += done.length
+      if (failed === undefined) continue
+      record(failed.step, yield* runStep(context, failed.step, failed.error))
+      index++
+    }
+    return { applied, alreadyDone }
   })
 
 /**
@@ -420,19 +557,13 @@ export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSessi
   yield* checkPlan(current)
   yield* reportUnfinished(context, current, history)
   const version = set.migrations.at(-1)?.id
-  const applied: Array<AppliedMigration> = []
-  const alreadyApplied: Array<string> = []
-  for (const [index, migration] of current.pending.entries()) {
-    const step: Step = {
-      migration,
-      script: migration.up,
-      direction: "up",
-      doneVersion: index === current.pending.length - 1 ? version : undefined
-    }
-    const result = yield* runStep(context, step)
-    if (result === undefined) alreadyApplied.push(migration.id)
-    else applied.push(result)
-  }
+  const steps = current.pending.map((migration, index): Step => ({
+    migration,
+    script: migration.up,
+    direction: "up",
+    doneVersion: index === current.pending.length - 1 ? version : undefined
+  }))
+  const { applied, alreadyDone: alreadyApplied } = yield* runSteps(context, steps)
   const result: MigrateResult = { applied, adopted, alreadyApplied, version }
   return result
 }, (effect, session) => Effect.annotateLogs(effect, { holder: session.holder, epoch: session.epoch }))
@@ -465,11 +596,7 @@ export const rollback = Effect.fn("Runner.rollback")(function*(session: FenceSes
     if (migration?.down === undefined) return yield* Effect.fail(new NoDownMigration({ id: state.id, name: state.name }))
     steps.push({ migration, script: migration.down, direction: "down", doneVersion: undefined })
   }
-  const reverted: Array<AppliedMigration> = []
-  for (const [index, step] of steps.entries()) {
-    const result = yield* runStep(context, { ...step, doneVersion: index === steps.length - 1 ? to : undefined })
-    if (result !== undefined) reverted.push(result)
-  }
+  const { applied: reverted } = yield* runSteps(context, steps.map((step, index) => ({ ...step, doneVersion: index === steps.length - 1 ? to : undefined })))
   const result: RollbackResult = { reverted, version: to }
   return result
 }, (effect, session) => Effect.annotateLogs(effect, { holder: session.holder, epoch: session.epoch }))

@@ -136,5 +136,12 @@ export const alreadyDoneCode = "LHA00"
  */
 export const raiseIfDone = (schema: string): string => `select ${quoteIdentifier(schema)}.${pendingFunction}($1, $2)`
 
+/**
+ * Shows which migration the transaction runs in `pg_stat_activity.application_name` (and the
+ * server log's `%a`) until it ends: the session's name, cut to leave room, then `$1` (e.g.
+ * ` applying 00002`). Names are printable ASCII (`applicationNameFor`), so characters are bytes.
+ */
+export const showRunning = `select set_config('application_name', left(current_setting('application_name'), 63 - octet_length($1)) || $1, true)`
+
 /** `lock_timeout` and `statement_timeout` for the rest of the transaction (`$3` false: the session). */
 export const setTimeouts = `select set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`

@@ -273,7 +273,7 @@ describe("pods getting ready with a Lease: roles and failures", () => {
 /** Waits until a migration's `pg_sleep` runs on the server. */
 const waitUntilSleeping = (url: string) =>
   waitUntil(
-    query<{ n: string }>(url, "select count(*) as n from pg_stat_activity where query like '%select pg_sleep%' and state = 'active' and pid <> pg_backend_pid()").pipe(
+    query<{ n: string }>(url, "select count(*) as n from pg_stat_activity where wait_event = 'PgSleep' and state = 'active' and pid <> pg_backend_pid()").pipe(
       Effect.map((rows) => Number(rows[0]!.n) > 0)
     ),
     "the slow migration to run"

@@ -102,8 +102,8 @@ const slowStatementStart = (observer: pg.Client, holder: string) =>
     for (;;) {
       const { rows } = await observer.query<{ started: Date }>(
         `select query_start as started from pg_stat_activity
-         where application_name = $1 and state = 'active' and query like '%select pg_sleep%'`,
-        [`leasehold:${holder}`.slice(0, 63)]
+         where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
+        [`leasehold:${holder}`]
       )
       if (rows[0] !== undefined) return rows[0].started.getTime()
       if (Date.now() > deadline) throw new Error(`${holder} never ran the slow migration`)

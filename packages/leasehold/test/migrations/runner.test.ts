@@ -9,7 +9,7 @@ import { readBundleStatus } from "../../src/migrations/Plan.ts"
 import { repair } from "../../src/migrations/Repair.ts"
 import { Migrator } from "../../src/migrations/Migrator.ts"
 import { migrate, rollback } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, listen, query, tableExists, waitUntil } from "./support/database.ts"
+import { connect, freshDatabase, listen, query, tableExists, waitForLockRetry, waitUntil } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
@@ -226,19 +226,8 @@ describe("the runner", () => {
       const blocker = yield* connect(url)
       yield* Effect.promise(() => blocker.query("begin; lock table accounts in access exclusive mode"))
       const session = yield* openTestFence(url)
-      const monitor = yield* connect(url)
-      // The transaction start of the fence backend while it waits for a lock (undefined otherwise).
-      const waitingSince = Effect.promise(() =>
-        monitor.query<{ since: string | null }>(
-          "select (select xact_start::text from pg_stat_activity where pid = $1 and wait_event_type = 'Lock') as since",
-          [session.backendPid]
-        )
-      ).pipe(Effect.map((result) => result.rows[0]?.since ?? undefined))
       const run = yield* migrate(session, set, { lockTimeoutMs: 150, lockRetryBaseMs: 20, lockRetryCapMs: 50, lockRetries: 200 }).pipe(Effect.forkChild)
-      // Wait for a first attempt to wait on the lock, then for another transaction (a retry) to wait.
-      let first: string | undefined
-      yield* waitUntil(Effect.map(waitingSince, (since) => (first = since) !== undefined), "the first attempt to wait for the lock")
-      yield* waitUntil(Effect.map(waitingSince, (since) => since !== undefined && since !== first), "a retry to wait for the lock")
+      yield* waitForLockRetry(url, session.backendPid)
       yield* Effect.promise(() => blocker.query("commit"))
       const result = yield* Fiber.join(run)
       expect(result.applied[0]!.attempts).toBeGreaterThanOrEqual(2)

@@ -23,6 +23,11 @@ export interface Closing<A> {
 /** A closing with nothing to send. */
 export const closingWith = <A>(value: A): Closing<A> => ({ statements: [], value: () => value })
 
+const committed = (results: ReadonlyArray<pg.QueryResult>) =>
+  results.at(-1)?.command === "COMMIT"
+    ? Effect.succeed(results.slice(0, -1))
+    : Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
+
 /**
  * Sends `statements` and then COMMIT in one simple query; fails unless it committed (a COMMIT
  * that PostgreSQL turns into a ROLLBACK — the transaction was aborted by an error someone caught
@@ -32,11 +37,7 @@ export const closingWith = <A>(value: A): Closing<A> => ({ statements: [], value
 const commitWith = (session: FenceSession, operation: string, statements: ReadonlyArray<string>) =>
   fenceBatch(session.client, operation, [...statements, "commit"]).pipe(
     Effect.onError(() => rollbackQuietly(session.client)),
-    Effect.flatMap((results) =>
-      results.at(-1)?.command === "COMMIT"
-        ? Effect.succeed(results.slice(0, -1))
-        : Effect.fail(new StatementFailed({ error: "the transaction was aborted by an earlier error, so COMMIT rolled it back" }))
-    )
+    Effect.flatMap(committed)
   )
 
 /** Turns the failed fence proof (`session.proof.guard`) into `FenceLost` or `StaleEpoch`. */
@@ -67,20 +68,42 @@ export const fencedBatch = <A, E, R>(
     return closing.value(yield* commitWith(session, operation, closing.statements))
   }).pipe(explainingProof(session), Effect.raceFirst(session.lost))
 
+/** One transaction of `fencedInOneRoundTrip`: its BEGIN (with a comment, if wanted) and its statements. */
+export interface OneRoundTripTransaction {
+  readonly begin: string
+  readonly statements: ReadonlyArray<string>
+}
+
 /**
- * A whole fenced transaction in one simple query: `begin` (BEGIN, with a comment if wanted), the
- * fence proof, `statements`, COMMIT. PostgreSQL runs nothing after a statement that fails, so
- * `statements` run only once the proof has held. Fails, rolls back and reports a lost session as
- * `fencedBatch` does; returns the results of `statements`.
+ * Splits the results of transactions sent back to back at their BEGINs (only `begin`s of ours
+ * produce one: scripts with transaction control are refused at discovery), and checks that each
+ * one committed.
+ */
+const perTransaction = (results: ReadonlyArray<pg.QueryResult>) => {
+  const groups: Array<Array<pg.QueryResult>> = []
+  for (const result of results) {
+    if (result.command === "BEGIN") groups.push([])
+    groups.at(-1)?.push(result)
+  }
+  return Effect.forEach(groups, committed)
+}
+
+/**
+ * Whole fenced transactions in one simple query: for each, its `begin`, the fence proof, its
+ * statements, COMMIT. PostgreSQL runs nothing after a statement that fails, so a transaction's
+ * statements run only once its proof has held, and the transactions after a failing one do not
+ * run at all (those before it are committed). Fails, rolls back and reports a lost session as
+ * `fencedBatch` does; returns each transaction's statement results, in order.
  */
 export const fencedInOneRoundTrip = (
   session: FenceSession,
   operation: string,
-  statements: ReadonlyArray<string>,
-  begin = "begin"
-): Effect.Effect<ReadonlyArray<pg.QueryResult>, FenceLost | StaleEpoch | StatementFailed> =>
-  commitWith(session, operation, [begin, session.proof.guard, ...statements]).pipe(
-    Effect.map((results) => results.slice(2)),
+  transactions: ReadonlyArray<OneRoundTripTransaction>
+): Effect.Effect<ReadonlyArray<ReadonlyArray<pg.QueryResult>>, FenceLost | StaleEpoch | StatementFailed> =>
+  fenceBatch(session.client, operation, transactions.flatMap((t) => [t.begin, session.proof.guard, ...t.statements, "commit"])).pipe(
+    Effect.onError(() => rollbackQuietly(session.client)),
+    Effect.flatMap(perTransaction),
+    Effect.map((groups) => groups.map((results) => results.slice(2))),
     explainingProof(session),
     Effect.raceFirst(session.lost)
   )

@@ -58,3 +58,22 @@ export const listen = (url: string, channel: string): Effect.Effect<Array<Record
     yield* Effect.promise(() => client.query(`listen ${channel}`))
     return received
   })
+
+/**
+ * Waits until backend `pid` waits for a lock in a transaction other than the one that waited
+ * when this was called (or in any, if none did): a lock-timeout retry has started.
+ */
+export const waitForLockRetry = (url: string, pid: number) =>
+  Effect.gen(function*() {
+    const monitor = yield* connect(url)
+    // The transaction start of the backend while it waits for a lock (undefined otherwise).
+    const waitingSince = Effect.promise(() =>
+      monitor.query<{ since: string | null }>(
+        "select (select xact_start::text from pg_stat_activity where pid = $1 and wait_event_type = 'Lock') as since",
+        [pid]
+      )
+    ).pipe(Effect.map((result) => result.rows[0]?.since ?? undefined))
+    let first: string | undefined
+    yield* waitUntil(Effect.map(waitingSince, (since) => (first = since) !== undefined), "a first attempt to wait for the lock")
+    yield* waitUntil(Effect.map(waitingSince, (since) => since !== undefined && since !== first), "a retry to wait for the lock")
+  })
