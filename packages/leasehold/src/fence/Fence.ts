@@ -7,7 +7,7 @@
  * `Fence.guard(session, work)` around everything else the leader does.
  */
 import type pg from "pg"
-import { Deferred, Duration, Effect, Schedule, type Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Schedule, Scope } from "effect"
 import { applicationNameFor, clientConfigFor, type DirectConnection } from "./DirectConnection.ts"
 import { FenceLost, FenceUnavailable, type PoolerDetected, StaleEpoch } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
@@ -15,7 +15,7 @@ import { lockKeyFor } from "./LockKey.ts"
 import * as sql from "./sql.ts"
 import type { SqlFailure } from "./SqlFailure.ts"
 import { openDedicatedClient } from "./internal/dedicatedClient.ts"
-import { detectPooler } from "./internal/detectPooler.ts"
+import { detectPooler, probeRounds } from "./internal/detectPooler.ts"
 import { ensureRegistry, findOlderHolder, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
 import { query, queryOne } from "./internal/query.ts"
 import { inTransaction } from "./internal/transaction.ts"
@@ -233,18 +233,21 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
           connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
         })
 
-      // The fence and its monitor connect at once; the monitor waits until the lock is ours.
-      const [fence, monitor] = yield* Effect.all([
+      // The fence, its monitor and the pooler probes connect at once; the monitor waits until
+      // the lock is ours; the probes are closed, without waiting, once detection is done.
+      const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
+      const [fence, monitor, probes] = yield* Effect.all([
         openDedicatedClient(driverOptions("leasehold"), "fence", timing.closeTimeout),
-        openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout)
-      ], { concurrency: 2 })
+        openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout),
+        Effect.all(
+          Array.from({ length: probeRounds }, () => openDedicatedClient(driverOptions("leasehold-probe"), "probe", timing.closeTimeout)),
+          { concurrency: "unbounded" }
+        ).pipe(Scope.provide(probeScope))
+      ], { concurrency: "unbounded" })
       const client = fence.client
 
-      const backendPid = yield* detectPooler(
-        client,
-        openDedicatedClient(driverOptions("leasehold-probe"), "probe", timing.closeTimeout).pipe(
-          Effect.map((probe) => probe.client)
-        )
+      const backendPid = yield* detectPooler(client, probes.map((probe) => probe.client)).pipe(
+        Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
       )
       yield* Effect.annotateCurrentSpan({ backendPid })
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type pg from "pg"
-import { Effect, type Scope } from "effect"
+import { Effect } from "effect"
 import { FenceUnavailable, PoolerDetected } from "../FenceErrors.ts"
 import type { SqlFailure } from "../SqlFailure.ts"
 import * as sql from "../sql.ts"
@@ -20,7 +20,7 @@ const refusedOr = (otherwise: (cause: unknown) => FenceUnavailable) =>
       : Effect.fail(otherwise(failure))
 
 /** Probe connections per detection; each stays pinned in an open transaction until the end. */
-const probeRounds = 3
+export const probeRounds = 3
 
 /**
  * Proves that `client` owns its server session, before any lock is taken there:
@@ -36,13 +36,14 @@ const probeRounds = 3
  *    transaction on `client`: a proxy that refuses transaction blocks is statement pooling.
  *
  * PgBouncer in session mode passes (the server session is ours until we disconnect), as does
- * a direct connection. Returns the server pid of `client`.
+ * a direct connection. `probes` (`probeRounds` of them) are connected beforehand, at once (a
+ * connection is not a server session yet behind a pooler), and used in turn; the caller closes
+ * them after, which ends their transactions. Returns the server pid of `client`.
  */
 export const detectPooler = (
   client: pg.Client,
-  openProbe: Effect.Effect<pg.Client, FenceUnavailable, Scope.Scope>
+  probes: ReadonlyArray<pg.Client>
 ): Effect.Effect<number, PoolerDetected | FenceUnavailable> =>
-  Effect.scoped(
     Effect.gen(function*() {
       const nonce = randomBytes(8).toString("hex")
       const unavailable = (step: string) => (cause: unknown) =>
@@ -53,8 +54,6 @@ export const detectPooler = (
           detail: `the server session changed from pid ${pid} to pid ${mark.pid} between statements`
         })
 
-      // Connected at once (a connection is not a server session yet behind a pooler); used in turn.
-      const probes = yield* Effect.all(Array.from({ length: probeRounds }, () => openProbe), { concurrency: "unbounded" })
       const marked = yield* queryOne<SessionMark>(client, sql.markSession, [nonce]).pipe(
         Effect.mapError(unavailable("marking the session"))
       )
@@ -82,4 +81,3 @@ export const detectPooler = (
       if (again.pid !== marked.pid || again.nonce !== nonce) return yield* swapped(again, marked.pid)
       return marked.pid
     })
-  )

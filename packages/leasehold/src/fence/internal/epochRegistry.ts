@@ -36,12 +36,10 @@ export const ensureRegistry = (client: pg.ClientBase, schema: string): Effect.Ef
   Effect.gen(function*() {
     const found = yield* queryOne<{ readonly exists: boolean }>(client, sql.registryExists(schema))
     if (found.exists) return
+    // One round trip inside the transaction: the bootstrap lock, then the statements.
     yield* inTransaction(
       client,
-      Effect.gen(function*() {
-        yield* query(client, sql.lockBootstrap, [bootstrapLockKey.toString()])
-        for (const statement of sql.createRegistry(schema)) yield* query(client, statement)
-      })
+      query(client, [sql.inline(sql.lockBootstrap, [bootstrapLockKey]), ...sql.createRegistry(schema)].join(";\n"))
     )
   })
 
