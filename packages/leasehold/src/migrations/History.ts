@@ -1,7 +1,8 @@
 import { Effect } from "effect"
 import type pg from "pg"
 import type { FenceLost } from "../fence/FenceErrors.ts"
-import { fenceQuery, plainQuery, sendAfterCurrent, type Queryable, type StatementFailed } from "./internal/db.ts"
+import { fenceBatch, plainQuery, sendAfterCurrent, type Queryable, type StatementFailed } from "./internal/db.ts"
+import { inline } from "../fence/sql.ts"
 import { bootstrapLockKey } from "../fence/LockKey.ts"
 import { historySql, takeBootstrapLock } from "./sql.ts"
 
@@ -143,18 +144,15 @@ export const readRepairs = Effect.fn("History.readRepairs")(function*(client: Qu
 
 /**
  * Creates the schema and history tables if they are missing, safely under concurrency: one
- * transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (the key the fence uses too), then `CREATE ... IF NOT EXISTS`.
+ * transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (the key the fence uses too), then `CREATE ... IF NOT EXISTS`,
+ * sent as one simple query.
  */
 export const bootstrapHistory = (
   client: pg.ClientBase,
   schema: string
 ): Effect.Effect<void, FenceLost | StatementFailed> =>
-  Effect.gen(function*() {
-    yield* fenceQuery(client, "bootstrap", "begin")
-    yield* fenceQuery(client, "bootstrap", takeBootstrapLock, [bootstrapLockKey.toString()])
-    yield* fenceQuery(client, "bootstrap", historySql(schema).bootstrap)
-    yield* fenceQuery(client, "bootstrap", "commit")
-  }).pipe(
+  fenceBatch(client, "bootstrap", ["begin", inline(takeBootstrapLock, [bootstrapLockKey]), historySql(schema).bootstrap, "commit"]).pipe(
+    Effect.asVoid,
     Effect.onError(() => Effect.sync(() => sendAfterCurrent(client, "rollback"))),
     Effect.withSpan("History.bootstrap")
   )

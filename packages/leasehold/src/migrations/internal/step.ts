@@ -1,0 +1,319 @@
+/**
+ * One step of a run: a migration's up or down script, run alone in its fenced transaction(s) —
+ * transactional (SQL in one round trip, JavaScript in three) or statement by statement —
+ * recorded in the history, NOTIFYed, a lock timeout retried, a failure recorded (S5).
+ */
+import { pathToFileURL } from "node:url"
+import type pg from "pg"
+import { Clock, Effect } from "effect"
+import { inline } from "../../fence/sql.ts"
+import { toEntry, type HistoryAction, type HistoryEntry, type HistoryRow } from "../History.ts"
+import { MigrationFailed } from "../MigrationErrors.ts"
+import type { Migration, MigrationKind, MigrationScript } from "../MigrationSet.ts"
+import { migrationStates, type MigrationState } from "../Plan.ts"
+import { alreadyDoneCode, raiseIfDone, setTimeouts, showRunning } from "../sql.ts"
+import {
+  insertRecord,
+  insertRecordStatement,
+  legacyStatements,
+  signal,
+  signalStatements,
+  stateInTransaction,
+  type RunContext
+} from "./context.ts"
+import { classifyOnFence, fenceQuery, hasCode, sendAfterCurrent, StatementFailed } from "./db.ts"
+import { makeQueryHandle } from "./queryHandle.ts"
+import { type Closing, closingWith, fencedBatch, fencedInOneRoundTrip, fencedTransaction, proveOutsideTransaction } from "./transaction.ts"
+
+/** One migration (or its down migration) this run applied. */
+export interface AppliedMigration {
+  readonly id: string
+  readonly name: string
+  readonly direction: "up" | "down"
+  readonly kind: MigrationKind
+  /** As recorded in the history (from the start of its transaction, or its `started` record). */
+  readonly durationMs: number
+  /** Attempts it took (more than 1 after lock timeouts). */
+  readonly attempts: number
+}
+
+
+const isLockTimeout = (error: unknown): boolean => error instanceof StatementFailed && error.code === "55P03"
+
+const errorText = (error: StatementFailed): string => error.code === undefined ? error.error : `${error.error} [${error.code}]`
+
+/** Runs a JavaScript/TypeScript migration's default export with a handle bound to the fence session. */
+const runJavaScript = (context: RunContext, script: MigrationScript) =>
+  Effect.tryPromise({
+    try: async () => {
+      // The checksum in the URL loads edited content as a new module (ESM caches by URL).
+      const module = (await import(`${pathToFileURL(script.path).href}?checksum=${script.checksum}`)) as { default?: unknown }
+      const migrate = module.default
+      if (typeof migrate !== "function") throw new Error(`${script.file} has no default export function (sql) => ...`)
+      const handle = makeQueryHandle(context.client)
+      try {
+        await migrate(handle.sql)
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (cause) => classifyOnFence(context.client, `migration ${script.file}`, cause)
+  })
+
+const runBody = (context: RunContext, script: MigrationScript) =>
+  script.language === "js"
+    ? runJavaScript(context, script)
+    : fenceQuery(context.client, `migration ${script.file}`, script.body).pipe(Effect.asVoid)
+
+/** What one script run means for the history. */
+export interface Step {
+  readonly migration: Migration
+  readonly script: MigrationScript
+  readonly direction: "up" | "down"
+  /** The `done` NOTIFY goes with this step's commit, carrying this version. */
+  readonly doneVersion: string | undefined
+  /** Whether its `applied` progress NOTIFY goes out (see `RunOptions.progressHintIntervalMs`). */
+  readonly progressHint?: boolean
+}
+
+const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply" : "rollback"
+
+/** Whether a migration already is where the step would take it (the lost-race check). */
+export const alreadyDone = (step: Step, state: MigrationState | undefined): boolean =>
+  step.direction === "up" ? state?.status === "applied" : state === undefined || state.status === "reverted"
+
+/** What `application_name` ends with while the step's transaction runs (`showRunning`). */
+const running = (step: Step): string => ` ${step.direction === "up" ? "applying" : "reverting"} ${step.migration.id}`
+
+const timeoutValues = (context: RunContext, local: boolean) =>
+  [String(context.lockTimeoutMs), String(context.statementTimeoutMs), local] as const
+
+/**
+ * The commit-time records of a finished step, sent with its COMMIT: history (its entry is the
+ * value), postgres-shift table, NOTIFY.
+ */
+const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<HistoryEntry> => ({
+  statements: [
+    insertRecordStatement(context, {
+      migration: step.migration,
+      checksum: step.migration.checksum,
+      action: actionOf(step),
+      status: step.direction === "up" ? "applied" : "reverted",
+      transactional: step.script.kind === "transactional",
+      finished: true,
+      ...(startedAt === undefined ? {} : { startedAt })
+    }),
+    ...legacyStatements(context, step.migration, step.direction === "up"),
+    ...(step.progressHint === false ? [] : signalStatements(context, { event: "applied", version: step.migration.id })),
+    ...(step.doneVersion === undefined ? [] : signalStatements(context, { event: "done", version: step.doneVersion }))
+  ],
+  value: (results) => toEntry(results[0]!.rows[0] as HistoryRow)
+})
+
+/**
+ * Records a failure in its own fenced transaction and NOTIFYs it (S5), then fails with
+ * `MigrationFailed`. If the failure cannot be recorded (the fence is gone), it still fails.
+ */
+const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt?: Date) =>
+  fencedTransaction(
+    context.session,
+    "recording the failure",
+    Effect.gen(function*() {
+      yield* insertRecord(context, {
+        migration: step.migration,
+        checksum: step.migration.checksum,
+        action: actionOf(step),
+        status: "failed",
+        transactional: step.script.kind === "transactional",
+        finished: true,
+        error: errorText(error),
+        ...(startedAt === undefined ? {} : { startedAt })
+      })
+      yield* signal(context, { event: "failed", version: step.migration.id })
+    })
+  ).pipe(
+    Effect.catch((cause) => Effect.logError("the failure could not be recorded", cause)),
+    Effect.andThen(Effect.fail(
+      new MigrationFailed({
+        id: step.migration.id,
+        name: step.migration.name,
+        error: error.error,
+        ...(error.code === undefined ? {} : { code: error.code })
+      })
+    ))
+  )
+
+/**
+ * A transactional SQL step as one transaction of `fencedInOneRoundTrip`: the lost-race check (a
+ * function that fails the transaction when the step is already done), the timeouts, the script,
+ * its records and NOTIFY, all after the fence proof and before COMMIT; and how its history entry
+ * is read from its results.
+ */
+export const sqlTransaction = (context: RunContext, step: Step) => {
+  const closing = finish(context, step)
+  return {
+    // First in pg_stat_activity's `query`: which migration this is.
+    begin: `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
+    statements: [
+      inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
+      inline(setTimeouts, timeoutValues(context, true)),
+      inline(showRunning, [running(step)]),
+      step.script.body,
+      ...closing.statements
+    ],
+    entry: (results: ReadonlyArray<pg.QueryResult>): HistoryEntry => closing.value(results.slice(results.length - closing.statements.length))
+  }
+}
+
+/** One attempt of a transactional SQL step, alone in its round trip; `undefined` when it was already done. */
+const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
+  const transaction = sqlTransaction(context, step)
+  return fencedInOneRoundTrip(context.session, `migration ${step.migration.id}`, [transaction]).pipe(
+    Effect.map(([results]): HistoryEntry | undefined => transaction.entry(results!)),
+    Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined))
+  )
+}
+
+/**
+ * One attempt of a transactional step: a fenced transaction holding the script and its records.
+ * SQL goes in one round trip (`attemptSqlInOneRoundTrip`); a JavaScript migration, which sends
+ * its own queries, in three around it — BEGIN with the fence proof, the timeouts and the
+ * lost-race check; the script; the records with COMMIT.
+ */
+const attemptTransactional = (context: RunContext, step: Step) =>
+  (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
+    context.session,
+    `migration ${step.migration.id}`,
+    [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id]), inline(showRunning, [running(step)])],
+    (opened) =>
+      Effect.gen(function*() {
+        const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>
+        if (alreadyDone(step, migrationStates(records.map(toEntry)).get(step.migration.id))) return closingWith(undefined)
+        yield* runBody(context, step.script)
+        return finish(context, step) as Closing<HistoryEntry | undefined>
+      })
+  )).pipe(
+    Effect.mapError((error) =>
+      error instanceof StatementFailed && error.code === "25P02"
+        ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
+        : error
+    )
+  )
+
+/**
+ * A transactional step, lock timeouts retried with backoff, a failure recorded (`fail`).
+ * `failedInBatch`: its first attempt already failed so, in a batch.
+ */
+const runTransactional = (context: RunContext, step: Step, failedInBatch?: StatementFailed) => {
+  let attempts = 0
+  return Effect.suspend(() => {
+    attempts++
+    return attempts === 1 && failedInBatch !== undefined ? Effect.fail(failedInBatch) : attemptTransactional(context, step)
+  }).pipe(
+    Effect.tapError((error) =>
+      isLockTimeout(error)
+        ? Effect.logWarning("lock timeout, retrying").pipe(Effect.annotateLogs({ migration: step.migration.id, attempt: attempts }))
+        : Effect.void
+    ),
+    Effect.retry({ schedule: context.lockRetrySchedule, while: isLockTimeout, times: context.lockRetries }),
+    Effect.map((entry) => ({ entry, attempts })),
+    Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error))
+  )
+}
+
+/**
+ * A non-transactional step: `started` recorded in a fenced transaction, then each statement in
+ * its own query on the fence session (the fence proven before each), then `applied` recorded.
+ */
+const runNonTransactional = (context: RunContext, step: Step) =>
+  Effect.gen(function*() {
+    const started = yield* fencedTransaction(
+      context.session,
+      `migration ${step.migration.id}`,
+      Effect.gen(function*() {
+        if (alreadyDone(step, yield* stateInTransaction(context, step.migration.id))) return undefined
+        const entry = yield* insertRecord(context, {
+          migration: step.migration,
+          checksum: step.migration.checksum,
+          action: actionOf(step),
+          status: "started",
+          transactional: false,
+          finished: false
+        })
+        yield* signal(context, { event: "started", version: step.migration.id })
+        return entry
+      })
+    ).pipe(Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error)))
+    if (started === undefined) return { entry: undefined, attempts: 1 }
+    const statements = Effect.gen(function*() {
+      yield* fenceQuery(context.client, "setting timeouts", setTimeouts, timeoutValues(context, false))
+      for (const statement of step.script.statements) {
+        yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
+        yield* fenceQuery(context.client, `migration ${step.script.file}`, statement).pipe(Effect.raceFirst(context.session.lost))
+      }
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => sendAfterCurrent(context.client, "reset lock_timeout; reset statement_timeout")))
+    )
+    yield* statements.pipe(
+      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
+    )
+    const entry = yield* fencedBatch(context.session, `migration ${step.migration.id}`, [], () => Effect.succeed(finish(context, step, started.startedAt))).pipe(
+      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
+    )
+    return { entry, attempts: 1 }
+  })
+
+/** What a step did: its history entry (`undefined`: it was already done, a lost race) and the attempts it took. */
+export interface StepOutcome {
+  readonly step: Step
+  readonly entry: HistoryEntry | undefined
+  readonly attempts: number
+}
+
+/** Logs what a step did and says it as an `AppliedMigration` (undefined: already done). */
+export const reported = ({ step, entry, attempts }: StepOutcome) => {
+  if (entry === undefined) return Effect.as(Effect.logInfo("already done by another holder"), undefined)
+  const applied: AppliedMigration = {
+    id: step.migration.id,
+    name: step.migration.name,
+    direction: step.direction,
+    kind: step.script.kind,
+    durationMs: entry.durationMs ?? 0,
+    attempts
+  }
+  return Effect.logInfo(step.direction === "up" ? "migration applied" : "migration reverted").pipe(
+    Effect.annotateLogs({ durationMs: applied.durationMs, attempts }),
+    Effect.as(applied)
+  )
+}
+
+export const annotated = (step: Step) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.annotateLogs(self, { migration: step.migration.id, name: step.migration.name, kind: step.script.kind })
+
+/** Runs one step alone and says what it did (`failedInBatch`: see `runTransactional`). */
+export const runStep = (context: RunContext, planned: Step, failedInBatch?: StatementFailed) =>
+  Effect.gen(function*() {
+    const step: Step = { ...planned, progressHint: yield* progressHintDue(context, planned, true) }
+    yield* Effect.logInfo(step.direction === "up" ? "applying migration" : "reverting migration")
+    const { entry, attempts } = step.script.kind === "transactional"
+      ? yield* runTransactional(context, step, failedInBatch)
+      : yield* runNonTransactional(context, step)
+    return yield* reported({ step, entry: entry as HistoryEntry | undefined, attempts })
+  }).pipe(
+    annotated(planned),
+    Effect.withSpan(planned.direction === "up" ? "Runner.apply" : "Runner.revert", { attributes: { migration: planned.migration.id } })
+  )
+
+/**
+ * Whether `step` sends its `applied` progress hint: the first and the last always, others once
+ * per interval (`candidate`: it may send one; in a batch only the batch's last step may).
+ */
+export const progressHintDue = (context: RunContext, step: Step, candidate: boolean) =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    const last = context.progressHints.lastAt
+    const interval = context.progressHintIntervalMs
+    const due = last === undefined || step.doneVersion !== undefined || interval === 0 || (candidate && now - last >= interval)
+    if (due) context.progressHints.lastAt = now
+    return due
+  })
+
