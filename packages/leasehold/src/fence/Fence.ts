@@ -127,8 +127,11 @@ const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Ef
       return Effect.void
     })
 
-/** The proof as a statement that fails unless it holds (see `FenceSession.proof.guard`). */
-const proofGuard = (who: Registrant): string => sql.inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
+/** The proof as an expression that fails unless it holds (see `FenceSession.proof.call`). */
+const proofCall = (who: Registrant): string => sql.inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
+
+/** The proof as a statement (see `FenceSession.proof.guard`). */
+const proofGuard = (who: Registrant): string => `SELECT ${proofCall(who)}`
 
 /** Why the guard failed: its DETAIL is the proof's row (or empty: no row). */
 const explainProof = (who: Registrant) => (detail: string | undefined): Effect.Effect<never, FenceLost | StaleEpoch> =>
@@ -327,7 +330,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         holder: who.holder,
         backendPid,
         proveInTransaction: prove(client, who),
-        proof: { guard: proofGuard(who), explain: explainProof(who) },
+        proof: { call: proofCall(who), guard: proofGuard(who), explain: explainProof(who) },
         lost: Deferred.await(fence.died)
       }
       return session

@@ -32,6 +32,11 @@ export interface FenceSession {
      * work can follow it in the same simple query: PostgreSQL runs nothing after it then.
      */
     readonly guard: string
+    /**
+     * `guard`'s call alone, an expression: `SELECT` it together with other checks of the
+     * transaction's start (each fails the statement, so the work after it never runs).
+     */
+    readonly call: string
     /** Why `guard` failed, from its error's DETAIL: `FenceLost` or `StaleEpoch`. */
     readonly explain: (detail: string | undefined) => Effect.Effect<never, FenceLost | StaleEpoch>
   }

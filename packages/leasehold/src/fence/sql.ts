@@ -200,8 +200,8 @@ const createProofFunction = (schema: string): string => `
   END
   $leasehold$`
 
-/** Calls the proof function: `$1` key, `$2` epoch, `$3` holder. */
-export const proveOrRaise = (schema: string): string => `SELECT ${schema}.${proofFunction}($1, $2, $3)`
+/** A call of the proof function, as an expression (`SELECT` it): `$1` key, `$2` epoch, `$3` holder. */
+export const proveOrRaise = (schema: string): string => `${schema}.${proofFunction}($1, $2, $3)`
 
 /** The heartbeat, run from the monitor session: does backend `$2` hold `$1`, and who is newest? */
 export const heartbeat = (schema: string): string => `

@@ -132,16 +132,20 @@ export const alreadyDoneCode = "LHA00"
  * `alreadyDoneCode` when migration `$2` already is where the step (`$1`: 'up' | 'down') would
  * take it — its latest record (a failed transactional rollback, which changed nothing, does not
  * count) says `applied` for an up step, `reverted` or nothing for a down step. The function is
- * created by `historySql(...).bootstrap`.
+ * created by `historySql(...).bootstrap`. An expression: `SELECT` it.
  */
-export const raiseIfDone = (schema: string): string => `select ${quoteIdentifier(schema)}.${pendingFunction}($1, $2)`
+export const raiseIfDone = (schema: string): string => `${quoteIdentifier(schema)}.${pendingFunction}($1, $2)`
 
 /**
  * Shows which migration the transaction runs in `pg_stat_activity.application_name` (and the
  * server log's `%a`) until it ends: the session's name, cut to leave room, then `$1` (e.g.
  * ` applying 00002`). Names are printable ASCII (`applicationNameFor`), so characters are bytes.
+ * An expression: `SELECT` it.
  */
-export const showRunning = `select set_config('application_name', left(current_setting('application_name'), 63 - octet_length($1)) || $1, true)`
+export const showRunning = `set_config('application_name', left(current_setting('application_name'), 63 - octet_length($1)) || $1, true)`
 
-/** `lock_timeout` and `statement_timeout` for the rest of the transaction (`$3` false: the session). */
-export const setTimeouts = `select set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`
+/** `lock_timeout` and `statement_timeout` (`$3` true: for the rest of the transaction), as expressions to `SELECT`. */
+export const timeoutSettings = `set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`
+
+/** `timeoutSettings` as a statement (`$3` false: for the session). */
+export const setTimeouts = `select ${timeoutSettings}`

@@ -41,7 +41,7 @@ describe("the lost-race check sent with a migration", () => {
         for (const direction of ["up", "down"] as const) {
           const expected = direction === "up" ? state?.status === "applied" : state === undefined || state.status === "reverted"
           const raised = yield* Effect.promise(() =>
-            client.query(inline(raiseIfDone("leasehold"), [direction, "1"])).then(
+            client.query(`select ${inline(raiseIfDone("leasehold"), [direction, "1"])}`).then(
               () => false,
               (error: { readonly code?: string }) => {
                 if (error.code !== alreadyDoneCode) throw error

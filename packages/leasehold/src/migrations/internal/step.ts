@@ -11,7 +11,7 @@ import { toEntry, type HistoryAction, type HistoryEntry, type HistoryRow } from 
 import { MigrationFailed } from "../MigrationErrors.ts"
 import type { Migration, MigrationKind, MigrationScript } from "../MigrationSet.ts"
 import { migrationStates, type MigrationState } from "../Plan.ts"
-import { alreadyDoneCode, raiseIfDone, setTimeouts, showRunning } from "../sql.ts"
+import { alreadyDoneCode, raiseIfDone, setTimeouts, showRunning, timeoutSettings } from "../sql.ts"
 import {
   insertRecord,
   insertRecordStatement,
@@ -154,10 +154,12 @@ export const sqlTransaction = (context: RunContext, step: Step) => {
   return {
     // First in pg_stat_activity's `query`: which migration this is.
     begin: `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
-    statements: [
+    checks: [
       inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
-      inline(setTimeouts, timeoutValues(context, true)),
-      inline(showRunning, [running(step)]),
+      inline(timeoutSettings, timeoutValues(context, true)),
+      inline(showRunning, [running(step)])
+    ],
+    statements: [
       step.script.body,
       ...closing.statements
     ],
@@ -184,7 +186,7 @@ const attemptTransactional = (context: RunContext, step: Step) =>
   (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
     context.session,
     `migration ${step.migration.id}`,
-    [inline(setTimeouts, timeoutValues(context, true)), inline(context.sql.recordsOf, [step.migration.id]), inline(showRunning, [running(step)])],
+    [`select ${inline(timeoutSettings, timeoutValues(context, true))}, ${inline(showRunning, [running(step)])}`, inline(context.sql.recordsOf, [step.migration.id])],
     (opened) =>
       Effect.gen(function*() {
         const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>

@@ -68,9 +68,12 @@ export const fencedBatch = <A, E, R>(
     return closing.value(yield* commitWith(session, operation, closing.statements))
   }).pipe(explainingProof(session), Effect.raceFirst(session.lost))
 
-/** One transaction of `fencedInOneRoundTrip`: its BEGIN (with a comment, if wanted) and its statements. */
+/** One transaction of `fencedInOneRoundTrip`. */
 export interface OneRoundTripTransaction {
+  /** Its BEGIN, with a comment if wanted. */
   readonly begin: string
+  /** Expressions selected together with the fence proof (`session.proof.call`), before any statement. */
+  readonly checks: ReadonlyArray<string>
   readonly statements: ReadonlyArray<string>
 }
 
@@ -89,8 +92,8 @@ const perTransaction = (results: ReadonlyArray<pg.QueryResult>) => {
 }
 
 /**
- * Whole fenced transactions in one simple query: for each, its `begin`, the fence proof, its
- * statements, COMMIT. PostgreSQL runs nothing after a statement that fails, so a transaction's
+ * Whole fenced transactions in one simple query: for each, its `begin`, one SELECT of the fence
+ * proof and its `checks`, its statements, COMMIT. PostgreSQL runs nothing after a statement that fails, so a transaction's
  * statements run only once its proof has held, and the transactions after a failing one do not
  * run at all (those before it are committed). Fails, rolls back and reports a lost session as
  * `fencedBatch` does; returns each transaction's statement results, in order.
@@ -100,7 +103,7 @@ export const fencedInOneRoundTrip = (
   operation: string,
   transactions: ReadonlyArray<OneRoundTripTransaction>
 ): Effect.Effect<ReadonlyArray<ReadonlyArray<pg.QueryResult>>, FenceLost | StaleEpoch | StatementFailed> =>
-  fenceBatch(session.client, operation, transactions.flatMap((t) => [t.begin, session.proof.guard, ...t.statements, "commit"])).pipe(
+  fenceBatch(session.client, operation, transactions.flatMap((t) => [t.begin, `select ${[session.proof.call, ...t.checks].join(", ")}`, ...t.statements, "commit"])).pipe(
     Effect.onError(() => rollbackQuietly(session.client)),
     Effect.flatMap(perTransaction),
     Effect.map((groups) => groups.map((results) => results.slice(2))),
