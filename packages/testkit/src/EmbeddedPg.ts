@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { freePort } from "./internal/freePort.ts"
 import { loadEmbeddedPostgres } from "./internal/loadEmbeddedPostgres.ts"
-import { spawnReaper } from "./internal/spawnReaper.ts"
+import { spawnReaper } from "./Reaper.ts"
 import type { PgServer } from "./PgServer.ts"
 
 /** Flags that make a throwaway test server fast; durability is not needed for tests. */
@@ -56,7 +56,7 @@ export const startEmbeddedPg = async (options: { readonly log?: (line: string) =
   }
   const pid = Number((await readFile(join(databaseDir, "postmaster.pid"), "utf8")).split("\n")[0])
   // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster stops all its children at once.
-  const dismissReaper = spawnReaper(pid, "SIGQUIT", [dir])
+  const dismissReaper = spawnReaper({ targets: { pid }, signal: "SIGQUIT", dirs: [dir] })
   let stopped = false
   return {
     kind: "embedded",

@@ -5,7 +5,7 @@ import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort } from "./internal/freePort.ts"
-import { spawnReaper } from "./internal/spawnReaper.ts"
+import { spawnReaper } from "./Reaper.ts"
 
 /** A PgBouncer started in front of a test server. */
 export interface PgBouncer {
@@ -96,7 +96,7 @@ export const startPgBouncer = async (upstream: Upstream, poolMode: PoolMode = "t
   const child = spawn(binary, args, { stdio: "ignore" })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   if (child.pid === undefined) throw new Error("pgbouncer did not start")
-  const dismissReaper = spawnReaper(child.pid, "SIGTERM", [dir])
+  const dismissReaper = spawnReaper({ targets: { pid: child.pid }, signal: "SIGTERM", dirs: [dir] })
   await waitForPort(port, 10_000)
   let stopped = false
   return {

@@ -3,7 +3,7 @@
  * `async-exit-hook`, whose `beforeExit` handler calls `process.exit(0)`: in a test runner that
  * reports failures through `process.exitCode`, that turns a failed run into a green one. Its
  * SIGINT/SIGTERM handlers would also exit before our own cleanup. Our servers are stopped by
- * their owners and, if the process dies, by the detached watchdog (`spawnReaper`).
+ * their owners and, if the process dies, by the detached reaper (`spawnReaper`).
  */
 const hookedEvents = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const
 
