@@ -4,8 +4,10 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startPgBouncer, type PgBouncer } from "../src/index.ts"
+import { processAlive } from "../src/internal/processAlive.ts"
 import { pgAdminUrl, testDatabase } from "../src/vitest.ts"
 import type { TestDatabase } from "../src/TestDatabase.ts"
+import { firstLine, waitUntil } from "./support.ts"
 
 const query = async <R extends pg.QueryResultRow>(url: string, sql: string): Promise<Array<R>> => {
   const client = new pg.Client({ connectionString: url })
@@ -15,24 +17,6 @@ const query = async <R extends pg.QueryResultRow>(url: string, sql: string): Pro
   } finally {
     await client.end()
   }
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-const waitUntil = async (condition: () => boolean, deadlineMs: number): Promise<boolean> => {
-  const deadline = Date.now() + deadlineMs
-  while (!condition()) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return true
 }
 
 describe("test databases", () => {
@@ -92,19 +76,11 @@ describe("no leaked servers", () => {
   it("stops an embedded PostgreSQL and removes its files when the process that started it is SIGKILLed", async () => {
     const fixture = fileURLToPath(new URL("./fixtures/startAndHang.ts", import.meta.url))
     const child = spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
-    const line = await new Promise<string>((resolve, reject) => {
-      let buffer = ""
-      child.stdout.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString()
-        const newline = buffer.indexOf("\n")
-        if (newline >= 0) resolve(buffer.slice(0, newline))
-      })
-      child.once("exit", (code) => reject(new Error(`fixture exited early with ${code}`)))
-    })
+    const line = await firstLine(child)
     const { pid, dir } = JSON.parse(line) as { pid: number; dir: string }
-    expect(alive(pid)).toBe(true)
+    expect(processAlive(pid)).toBe(true)
     child.kill("SIGKILL")
-    expect(await waitUntil(() => !alive(pid), 15_000)).toBe(true)
+    expect(await waitUntil(() => !processAlive(pid), 15_000)).toBe(true)
     expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
   })
 })
