@@ -142,6 +142,8 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
     }
     const withDefault = <A>(name: string, parse: (raw: string) => A, fallback: A, aliases?: ReadonlyArray<string>): A =>
       Option.getOrElse(read(name, parse, aliases), () => fallback)
+    /** A duration whose default is "none": unset, `none` and zero all mean none. */
+    const optionalDuration = (name: string): Option.Option<number> => Option.filter(read(name, parseDurationOrNone), (ms) => ms > 0)
 
     const databaseUrl = read("DATABASE_URL", parsePostgresUrl)
     if (raw("DATABASE_URL") === undefined) {
@@ -164,8 +166,8 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       renewDeadlineMs: read("LEASEHOLD_RENEW_DEADLINE", parseDuration),
       retryPeriodMs: read("LEASEHOLD_RETRY_PERIOD", parseDuration),
       lockTimeoutMs: withDefault("LEASEHOLD_LOCK_TIMEOUT", parseDuration, 10_000),
-      statementTimeoutMs: read("LEASEHOLD_STATEMENT_TIMEOUT", parseDuration),
-      waitTimeoutMs: read("LEASEHOLD_WAIT_TIMEOUT", parseDuration),
+      statementTimeoutMs: optionalDuration("LEASEHOLD_STATEMENT_TIMEOUT"),
+      waitTimeoutMs: optionalDuration("LEASEHOLD_WAIT_TIMEOUT"),
       pollIntervalMs: withDefault("LEASEHOLD_POLL_INTERVAL", parseDuration, 5_000),
       connectRetryMs: withDefault("LEASEHOLD_CONNECT_RETRY", parseDurationOrNone, 10_000),
       httpPort: withDefault("LEASEHOLD_HTTP_PORT", parsePort, 8080),

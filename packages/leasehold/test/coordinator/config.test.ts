@@ -33,6 +33,19 @@ describe("configuration from the environment", () => {
       ])
     }))
 
+  it.effect("the timeouts documented with the default none accept none (and zero) as none, and a duration", () =>
+    Effect.gen(function*() {
+      for (const name of ["LEASEHOLD_STATEMENT_TIMEOUT", "LEASEHOLD_WAIT_TIMEOUT"] as const) {
+        const timeoutOf = (value: string) =>
+          loadConfig({ DATABASE_URL: secretUrl, [name]: value }).pipe(
+            Effect.map((config) => name === "LEASEHOLD_STATEMENT_TIMEOUT" ? config.statementTimeoutMs : config.waitTimeoutMs)
+          )
+        expect(yield* timeoutOf("90s")).toEqual(Option.some(90_000))
+        for (const none of ["none", "None", "0", "0s"]) expect(yield* timeoutOf(none)).toEqual(Option.none())
+        expect(variables.find((variable) => variable.name === name)?.default).toBe("none")
+      }
+    }))
+
   it.effect("accepts MIGRATION_DATABASE_URL as the direct URL and the seed's CLUSTER_ENABLED / SKIP_DB_CREATE", () =>
     Effect.gen(function*() {
       const config = yield* loadConfig({
