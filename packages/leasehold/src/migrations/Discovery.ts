@@ -151,10 +151,13 @@ const listScripts = Effect.fnUntraced(function*(directory: string, shown: string
     try: () => readdir(directory, { withFileTypes: true }),
     catch: (cause) => invalid("unreadable", shown, `the migrations folder cannot be read (${errorCode(cause)})`)
   })
-  const names = entries.map((entry) => entry.name).sort()
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const scripts: Array<NamedScript> = []
-  for (const entry of names) {
-    const isDirectory = yield* Effect.promise(() => stat(join(directory, entry)).then((s) => s.isDirectory(), () => false))
+  for (const dirent of sorted) {
+    const entry = dirent.name
+    // The listing says what an entry is; only a symbolic link needs a stat to say where it leads.
+    const isDirectory = dirent.isDirectory() ||
+      (dirent.isSymbolicLink() && (yield* Effect.promise(() => stat(join(directory, entry)).then((s) => s.isDirectory(), () => false))))
     const read = readEntryName(entry, isDirectory)
     switch (read._tag) {
       case "Ignored":

@@ -230,4 +230,20 @@ describe("discovery reads the three layouts", () => {
       expect(b.migrations[0]!.checksum).toBe(a.migrations[0]!.checksum)
       expect(b.migrations[0]!.up.body).toBe("create table a (id int);\nselect 1;\n")
     }))
+
+  it.effect("symbolic links are followed: to a postgres-shift folder (read as one) and to a file", () =>
+    Effect.gen(function*() {
+      const elsewhere = yield* migrationFolder({ "orders/index.sql": "create table orders (id int);\n", "users.sql": "create table users (id int);\n" })
+      const directory = yield* migrationFolder({
+        "00001_accounts.sql": "create table accounts (id int);\n",
+        "00002_orders": { symlink: join(elsewhere, "orders") },
+        "00003_users.sql": { symlink: join(elsewhere, "users.sql") }
+      })
+      const set = yield* discover(directory)
+      expect(set.migrations.map((m) => [m.id, m.name, m.up.body])).toEqual([
+        ["1", "accounts", "create table accounts (id int);\n"],
+        ["2", "orders", "create table orders (id int);\n"],
+        ["3", "users", "create table users (id int);\n"]
+      ])
+    }))
 })
