@@ -5,7 +5,7 @@
  * `Leasehold`), then `Leasehold.ready(config)` or `Leasehold.layer(config)`.
  */
 import { KubeConfig } from "@kubernetes/client-node"
-import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Queue, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
 import { KubeConfigUnusable, resolveNamespace } from "../election/LeaseClient.ts"
 import { defaultFenceTiming, type FenceTiming } from "../fence/Fence.ts"
 import { discover } from "../migrations/Discovery.ts"
@@ -22,7 +22,7 @@ import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts
 import { fastPath } from "./internal/fastPath.ts"
 import { holderIdentity } from "./internal/holderIdentity.ts"
 import { leaseCampaign } from "./internal/leaseCampaign.ts"
-import { appliedBy, appliedByHolder, failureOf, type Observation, pendingIds } from "./internal/observer.ts"
+import { appliedBy, appliedByHolder, failureOf, type Observation, observe, pendingIds } from "./internal/observer.ts"
 import { scopedReleasingAfterSuccess } from "./internal/releaseAfterSuccess.ts"
 import { singleNodeRound } from "./internal/singleNode.ts"
 import type { ProgressEvent } from "./ProgressEvent.ts"
@@ -93,17 +93,20 @@ interface Outcome {
 
 const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<FlowContext, "set" | "holder" | "namespace">) =>
   Effect.gen(function*() {
-    const set = yield* discover(config.migrations, { layout: config.layout })
     const holder = yield* holderIdentity(config.identity)
     // A follower needs the kubeconfig only to learn its namespace (for the channel and the fence key).
     const needsKubeConfig = config.clusterEnabled && (config.role === "participate" || Option.isNone(config.namespace))
     const kubeConfig = needsKubeConfig ? yield* loadKubeConfig(options.kubeConfig) : undefined
     const namespace = Option.getOrElse(config.namespace, () => resolveNamespace(kubeConfig ?? new KubeConfig()))
+
+    // 1. Fast path: one query over the app's connection, no Lease, no lock. Its connection is
+    // opened while the migrations are read (disk and CPU here, mostly waiting on the server
+    // there); a refused migration folder is reported before anything the database said.
+    const reading = yield* Effect.forkChild(fastPath({ ...context0, holder, namespace }))
+    const set = yield* discover(config.migrations, { layout: config.layout })
     const context: FlowContext = { ...context0, set, holder, namespace }
     const finish = (outcome: Outcome) => ({ ...outcome, holder, set, version: latestId(set) })
-
-    // 1. Fast path: one query over the app's connection, no Lease, no lock.
-    const first = yield* fastPath(context)
+    const first = observe(yield* Fiber.join(reading), set)
     if (first.status.status === "ready") return finish({ path: "fast", observation: first, applied: [] })
     const early = failureOf(first, set, config.role, first.history.at(-1)?.seq ?? 0)
     if (early !== undefined) return yield* Effect.fail(early)

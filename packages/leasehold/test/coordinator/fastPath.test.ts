@@ -110,6 +110,15 @@ describe("the fast path", () => {
       expect(error.message).not.toContain("s3cr3t")
       expect(exitCodeFor(error)).toBe(5)
     }))
+
+  it.live("a refused migration folder is what a pod reports, even while its database is unreachable too", () =>
+    Effect.gen(function*() {
+      const folder = yield* migrationFolder({ ...threeMigrations(0), "00005_gap.sql": "select 1;\n" })
+      // The database connection is opened while the folder is read; it would fail first.
+      const config = yield* configFor("postgres://app:s3cr3t@127.0.0.1:1/app", folder, { CLUSTER_ENABLED: "false", LEASEHOLD_CONNECT_RETRY: "0" })
+      const error = failureOf(yield* runPod("pod", config))
+      expect(error).toMatchObject({ _tag: "InvalidMigrationSource", reason: "gap", file: "00005_gap.sql" })
+    }))
 })
 
 describe("a database blip at start-up", () => {

@@ -5,7 +5,7 @@
  * `LEASEHOLD_CONNECT_RETRY`, so a database blip at start-up does not cost the pod a restart.
  */
 import { Clock, Duration, Effect, Schedule } from "effect"
-import { readHistory } from "../../migrations/History.ts"
+import { type History, readHistory } from "../../migrations/History.ts"
 import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { applicationNameFor } from "../../fence/DirectConnection.ts"
 import { DatabaseMissing, DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
@@ -23,7 +23,6 @@ import {
   type Url,
   withDatabase
 } from "./database.ts"
-import { type Observation, observe } from "./observer.ts"
 
 /** What the fast path can fail with. */
 export type FastPathError = DatabaseUnreachable | DatabasePermissionDenied | DatabaseMissing | MigrationDatabaseError
@@ -41,7 +40,7 @@ const retryCap = Duration.seconds(2)
  * failure ends it at once. `LEASEHOLD_CONNECT_RETRY=0`: `attempt` alone.
  */
 const retryingTransient = <A, E extends { readonly _tag: string; readonly code?: string | undefined }>(
-  context: FlowContext,
+  context: FastPathContext,
   url: Url,
   attempt: Effect.Effect<A, E>
 ): Effect.Effect<A, E | DatabaseUnreachable> => {
@@ -89,8 +88,11 @@ const retryingTransient = <A, E extends { readonly _tag: string; readonly code?:
   })
 }
 
+/** What the fast path needs: the flow's context without the migration set (read meanwhile). */
+export type FastPathContext = Omit<FlowContext, "set">
+
 /** One connection, one query: the history, read as a single statement. */
-const readOnce = (context: FlowContext): Effect.Effect<Observation, ConnectError | MigrationDatabaseError> =>
+const readOnce = (context: FastPathContext): Effect.Effect<History, ConnectError | MigrationDatabaseError> =>
   Effect.scoped(
     Effect.gen(function*() {
       const client = yield* connect(context.appUrl, {
@@ -98,20 +100,20 @@ const readOnce = (context: FlowContext): Effect.Effect<Observation, ConnectError
         connectTimeoutMs: context.connectTimeoutMs
       })
       context.counters.queries++
-      const history = yield* readHistory(client, context.config.schema)
-      return observe(history, context.set)
+      return yield* readHistory(client, context.config.schema)
     })
   )
 
 /** `readOnce`, again while it fails for a transient reason. */
-const read = (context: FlowContext): Effect.Effect<Observation, ConnectError | MigrationDatabaseError> =>
+const read = (context: FastPathContext): Effect.Effect<History, ConnectError | MigrationDatabaseError> =>
   retryingTransient(context, context.appUrl, readOnce(context))
 
 /** Codes meaning "it exists now": a concurrent pod created it first. */
 const alreadyExists = new Set(["42P04", "23505"])
 
 /** Runs `CREATE DATABASE` on a maintenance database of the direct server (`postgres`, else `template1`). */
-const createDatabase = (context: FlowContext, database: string): Effect.Effect<void, DatabaseUnreachable | DatabasePermissionDenied> => {
+const createDatabase = (
+  context: FastPathContext, database: string): Effect.Effect<void, DatabaseUnreachable | DatabasePermissionDenied> => {
   const createOn = (maintenance: Url): Effect.Effect<void, ConnectError> =>
     Effect.scoped(
       Effect.gen(function*() {
@@ -164,7 +166,7 @@ const createDatabase = (context: FlowContext, database: string): Effect.Effect<v
  * reads again. Each connection is retried while it fails for a transient reason, for
  * `LEASEHOLD_CONNECT_RETRY` (a refused login or privilege fails at once).
  */
-export const fastPath = (context: FlowContext): Effect.Effect<Observation, FastPathError> =>
+export const fastPath = (context: FastPathContext): Effect.Effect<History, FastPathError> =>
   read(context).pipe(
     Effect.catchIf(
       (error): error is Extract<ConnectError, { _tag: "NoSuchDatabase" }> => error._tag === "NoSuchDatabase",
