@@ -5,7 +5,7 @@
  * `Leasehold`), then `Leasehold.ready(config)` or `Leasehold.layer(config)`.
  */
 import { KubeConfig } from "@kubernetes/client-node"
-import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
 import { KubeConfigUnusable, resolveNamespace } from "../election/LeaseClient.ts"
 import { defaultFenceTiming, type FenceTiming } from "../fence/Fence.ts"
 import { discover } from "../migrations/Discovery.ts"
@@ -101,12 +101,16 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
 
     // 1. Fast path: one query over the app's connection, no Lease, no lock. Its connection is
     // opened while the migrations are read (disk and CPU here, mostly waiting on the server
-    // there); a refused migration folder is reported before anything the database said.
-    const reading = yield* Effect.forkChild(fastPath({ ...context0, holder, namespace }))
-    const set = yield* discover(config.migrations, { layout: config.layout })
+    // there); a refused migration folder is reported before anything the database said, and
+    // stops the fast path without waiting for it (a connect in progress cannot be cut short).
+    const reading = yield* Effect.forkDetach(fastPath({ ...context0, holder, namespace }))
+    const [set, history] = yield* Effect.gen(function*() {
+      const set = yield* discover(config.migrations, { layout: config.layout })
+      return [set, yield* Fiber.join(reading)] as const
+    }).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.asVoid(Effect.forkDetach(Fiber.interrupt(reading)))))
     const context: FlowContext = { ...context0, set, holder, namespace }
     const finish = (outcome: Outcome) => ({ ...outcome, holder, set, version: latestId(set) })
-    const first = observe(yield* Fiber.join(reading), set)
+    const first = observe(history, set)
     if (first.status.status === "ready") return finish({ path: "fast", observation: first, applied: [] })
     const early = failureOf(first, set, config.role, first.history.at(-1)?.seq ?? 0)
     if (early !== undefined) return yield* Effect.fail(early)

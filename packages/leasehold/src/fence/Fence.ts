@@ -331,6 +331,11 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
         backendPid,
         proveInTransaction: prove(client, who),
         proof: { call: proofCall(who), guard: proofGuard(who), explain: explainProof(who) },
+        cancelStatement: query(monitor.client, sql.cancelBackend, [backendPid]).pipe(
+          Effect.timeout(timing.closeTimeout),
+          Effect.ignore,
+          Effect.withSpan("Fence.cancelStatement")
+        ),
         lost: Deferred.await(fence.died)
       }
       return session

@@ -40,6 +40,12 @@ export interface FenceSession {
     /** Why `guard` failed, from its error's DETAIL: `FenceLost` or `StaleEpoch`. */
     readonly explain: (detail: string | undefined) => Effect.Effect<never, FenceLost | StaleEpoch>
   }
+  /**
+   * Cancels the statement running on `client` (`pg_cancel_backend`, sent from the fence's
+   * monitor session), for work abandoned by an interruption: its transaction rolls back and the
+   * rest of its simple query never runs. Never fails; does nothing when nothing runs.
+   */
+  readonly cancelStatement: Effect.Effect<void>
   /** Fails with `FenceLost` as soon as the session is known to be lost; never succeeds. */
   readonly lost: Effect.Effect<never, FenceLost>
 }

@@ -200,6 +200,9 @@ const createProofFunction = (schema: string): string => `
   END
   $leasehold$`
 
+/** Cancels the statement running on backend `$1` (the fence session, from its monitor). */
+export const cancelBackend = `SELECT pg_cancel_backend($1)`
+
 /** A call of the proof function, as an expression (`SELECT` it): `$1` key, `$2` epoch, `$3` holder. */
 export const proveOrRaise = (schema: string): string => `${schema}.${proofFunction}($1, $2, $3)`
 

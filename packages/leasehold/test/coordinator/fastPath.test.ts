@@ -5,11 +5,13 @@
  * within `LEASEHOLD_CONNECT_RETRY` while a refused login is not.
  */
 import { randomBytes } from "node:crypto"
+import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { withDatabase } from "@leasehold/testkit"
 import { pgAdminUrl } from "@leasehold/testkit/vitest"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
+import * as Leasehold from "../../src/coordinator/Leasehold.ts"
 import {
   apiServer,
   configFor,
@@ -118,6 +120,23 @@ describe("the fast path", () => {
       const config = yield* configFor("postgres://app:s3cr3t@127.0.0.1:1/app", folder, { CLUSTER_ENABLED: "false", LEASEHOLD_CONNECT_RETRY: "0" })
       const error = failureOf(yield* runPod("pod", config))
       expect(error).toMatchObject({ _tag: "InvalidMigrationSource", reason: "gap", file: "00005_gap.sql" })
+    }))
+
+  it.live("a refused folder ends the run at once, without waiting for a database that never answers", () =>
+    Effect.gen(function*() {
+      // Accepts connections and never says a word: the fast path's connect would wait 60 s.
+      const silent = net.createServer(() => undefined)
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))),
+        () => Effect.sync(() => silent.close())
+      )
+      const port = (silent.address() as net.AddressInfo).port
+      const folder = yield* migrationFolder({ ...threeMigrations(0), "00005_gap.sql": "select 1;\n" })
+      const config = yield* configFor(`postgres://app:s3cr3t@127.0.0.1:${port}/app`, folder, { CLUSTER_ENABLED: "false" })
+      // As an app runs it: its own runtime, which ends only when nothing of the run is left.
+      const settled = Effect.promise(() => Effect.runPromiseExit(Leasehold.ready(config, { connectTimeoutMs: 60_000 })))
+      const exit = yield* settled.pipe(Effect.timeoutOrElse({ duration: "20 seconds", onTimeout: () => Effect.die(new Error("ready() did not settle")) }))
+      expect(Exit.isFailure(exit) && Cause.findErrorOption(exit.cause)).toMatchObject({ _tag: "Some", value: { _tag: "InvalidMigrationSource" } })
     }))
 })
 

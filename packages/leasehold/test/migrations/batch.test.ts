@@ -112,4 +112,35 @@ describe("batches of migrations", () => {
       yield* Fiber.join(run)
       expect((yield* nameOf)[0]!.name).toBe(before)
     }))
+
+  for (const [what, bad] of [["a syntax error", "selec 1;\n"], ["an unterminated quote", "select 'oops;\n"]] as const) {
+    it.live(`${what} in the third of four migrations fails the third, alone; the two before it are applied`, () =>
+      Effect.gen(function*() {
+        // PostgreSQL reads a whole simple query before running any of it: the batch runs nothing.
+        const url = yield* freshDatabase()
+        const set = yield* discover(yield* migrationFolder({ ...tables(2), "00003_bad.sql": bad, "00004_t4.sql": "create table t4 (id int);\n" }))
+        const session = yield* openTestFence(url)
+        const error = yield* Effect.flip(migrate(session, set, { lease }))
+        expect(error).toMatchObject({ _tag: "MigrationFailed", id: "3", code: "42601" })
+        expect(summary(yield* historyOf(url))).toEqual(["1:apply:applied", "2:apply:applied", "3:apply:failed"])
+        expect(yield* tableExists(url, "t4")).toBe(false)
+      }))
+  }
+
+  it.live("an interrupted batch stops at the migration in flight: it rolls back and the rest never run", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase()
+      const set = yield* discover(yield* migrationFolder(Object.fromEntries(
+        Array.from({ length: 6 }, (_, i) => [`0000${i + 1}_s${i + 1}.sql`, `select pg_sleep(0.3);\ncreate table s${i + 1} (id int);\n`])
+      )))
+      const session = yield* openTestFence(url)
+      const run = yield* migrate(session, set, { lease }).pipe(Effect.forkChild)
+      yield* waitUntil(Effect.map(historyOf(url), (history) => history.length >= 1), "the first migration")
+      yield* Fiber.interrupt(run)
+      const active = query<{ n: number }>(url, "select count(*)::int as n from pg_stat_activity where pid = $1 and state = 'active'", [session.backendPid])
+      yield* waitUntil(Effect.map(active, ([row]) => row!.n === 0), "the fence session to stop running")
+      const applied = (yield* historyOf(url)).length
+      expect(applied).toBeLessThan(6)
+      expect(yield* tableExists(url, `s${applied + 1}`)).toBe(false)
+    }))
 })

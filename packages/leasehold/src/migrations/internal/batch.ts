@@ -41,17 +41,26 @@ const batchFrom = (steps: ReadonlyArray<Step>, from: number): ReadonlyArray<Step
   return batch
 }
 
-/** What a batch did: the steps it finished (in order), and the step that failed, if one did. */
+/**
+ * What a batch did: the steps it finished (in order), and the step that failed, if one did; or
+ * `alone`: the steps not done go again one at a time, since the failure cannot be pinned on one.
+ */
 interface BatchOutcome {
   readonly done: ReadonlyArray<StepOutcome>
   readonly failed?: { readonly step: Step; readonly error: StatementFailed }
+  readonly alone?: true
 }
+
+/** A syntax error: PostgreSQL reads the whole query before it runs any of it, so none of it ran. */
+const syntaxErrorCode = "42601"
 
 /**
  * After a batch failed: which of its steps are done now, read from the history on the fence
  * session. Transactions before the failing one committed; a step another holder did meanwhile
- * (the lost-race check failed its transaction) is done but not by us; the first step not done
- * is the one that failed, unless the lost-race check was the failure.
+ * (the lost-race check failed its transaction) is done but not by us, and the batch goes on
+ * after it. Otherwise the first step not done is the one that failed — unless the error says
+ * otherwise: a syntax error (nothing ran, wherever it is) or an error cursor in another
+ * transaction; then the steps not done go again one at a time, each with its own errors.
  */
 const settleBatch = (context: RunContext, steps: ReadonlyArray<Step>, error: StatementFailed) =>
   Effect.gen(function*() {
@@ -64,8 +73,14 @@ const settleBatch = (context: RunContext, steps: ReadonlyArray<Step>, error: Sta
       done.push({ step, entry: ours ? state.record : undefined, attempts: 1 })
     }
     const failing = steps[done.length]
-    const outcome: BatchOutcome = failing === undefined || hasCode(alreadyDoneCode)(error) ? { done } : { done, failed: { step: failing, error } }
-    return outcome
+    if (failing === undefined) return { done } satisfies BatchOutcome
+    if (error.code === syntaxErrorCode || (error.transaction !== undefined && error.transaction !== done.length)) {
+      return { done, alone: true } satisfies BatchOutcome
+    }
+    // A lost race: the step that raised it is the last one done, by another holder. (Found not
+    // done, it is reported as the failure it then is, rather than sent again and again.)
+    const lostRace = hasCode(alreadyDoneCode)(error) && done.at(-1)?.entry === undefined && done.length > 0
+    return (lostRace ? { done } : { done, failed: { step: failing, error } }) satisfies BatchOutcome
   })
 
 /**
@@ -107,16 +122,19 @@ export const runSteps = (context: RunContext, steps: ReadonlyArray<Step>) =>
       else applied.push(result)
     }
     let index = 0
+    // Steps before this index go one at a time (after a batch that could not say which failed).
+    let aloneUntil = 0
     while (index < steps.length) {
-      const batch = batchFrom(steps, index)
+      const batch = index < aloneUntil ? [steps[index]!] : batchFrom(steps, index)
       if (batch.length === 1) {
         record(batch[0]!, yield* runStep(context, batch[0]!))
         index++
         continue
       }
-      const { done, failed } = yield* runBatch(context, batch)
+      const { done, failed, alone } = yield* runBatch(context, batch)
       for (const outcome of done) record(outcome.step, yield* reported(outcome).pipe(annotated(outcome.step)))
       index += done.length
+      if (alone) aloneUntil = index + batch.length - done.length
       if (failed === undefined) continue
       record(failed.step, yield* runStep(context, failed.step, failed.error))
       index++

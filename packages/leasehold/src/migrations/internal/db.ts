@@ -11,6 +11,8 @@ export interface PgErrorInfo {
   readonly message: string
   readonly code?: string
   readonly detail?: string
+  /** Where in the query text the error is, in characters from 1 (PostgreSQL's error cursor). */
+  readonly position?: number
 }
 
 /**
@@ -22,6 +24,10 @@ export class StatementFailed extends Data.TaggedError("StatementFailed")<{
   readonly code?: string
   /** PostgreSQL's DETAIL, alone (it is also part of `error`). */
   readonly detail?: string
+  /** PostgreSQL's error cursor in the query text (characters from 1), when it gave one. */
+  readonly position?: number
+  /** In a query of several transactions (`fencedInOneRoundTrip`): the one `position` falls in. */
+  readonly transaction?: number
 }> {}
 
 /** Whether `error` is a `StatementFailed` with SQLSTATE `code`. */
@@ -33,11 +39,15 @@ const connectionLostCodes = new Set(["57P01", "57P02", "57P03", "25P03"])
 /** Reads the message, SQLSTATE and detail of an error thrown by pg (or by user code). */
 export const errorInfo = (cause: unknown): PgErrorInfo => {
   if (typeof cause === "object" && cause !== null) {
-    const error = cause as { message?: unknown; code?: unknown; detail?: unknown; syscall?: unknown }
+    const error = cause as { message?: unknown; code?: unknown; detail?: unknown; syscall?: unknown; position?: unknown }
     const message = typeof error.message === "string" ? error.message : String(cause)
     const detail = typeof error.detail === "string" ? ` (${error.detail})` : ""
     const isSqlState = typeof error.code === "string" && error.syscall === undefined && /^[0-9A-Z]{5}$/.test(error.code)
-    const details = typeof error.detail === "string" ? { detail: error.detail } : {}
+    const position = Number(error.position)
+    const details = {
+      ...(typeof error.detail === "string" ? { detail: error.detail } : {}),
+      ...(isSqlState && Number.isInteger(position) && position > 0 ? { position } : {})
+    }
     return isSqlState ? { message: message + detail, code: error.code as string, ...details } : { message: message + detail, ...details }
   }
   return { message: String(cause) }
@@ -142,7 +152,8 @@ export const classifyOnFence = (client: pg.ClientBase, operation: string, cause:
   return new StatementFailed({
     error: info.message,
     ...(info.code === undefined ? {} : { code: info.code }),
-    ...(info.detail === undefined ? {} : { detail: info.detail })
+    ...(info.detail === undefined ? {} : { detail: info.detail }),
+    ...(info.position === undefined ? {} : { position: info.position })
   })
 }
 

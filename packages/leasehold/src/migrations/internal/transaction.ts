@@ -96,20 +96,51 @@ const perTransaction = (results: ReadonlyArray<pg.QueryResult>) => {
  * proof and its `checks`, its statements, COMMIT. PostgreSQL runs nothing after a statement that fails, so a transaction's
  * statements run only once its proof has held, and the transactions after a failing one do not
  * run at all (those before it are committed). Fails, rolls back and reports a lost session as
- * `fencedBatch` does; returns each transaction's statement results, in order.
+ * `fencedBatch` does; returns each transaction's statement results, in order. Interrupted, it
+ * cancels the statement in flight, so the rest of the query never runs.
  */
 export const fencedInOneRoundTrip = (
   session: FenceSession,
   operation: string,
   transactions: ReadonlyArray<OneRoundTripTransaction>
-): Effect.Effect<ReadonlyArray<ReadonlyArray<pg.QueryResult>>, FenceLost | StaleEpoch | StatementFailed> =>
-  fenceBatch(session.client, operation, transactions.flatMap((t) => [t.begin, `select ${[session.proof.call, ...t.checks].join(", ")}`, ...t.statements, "commit"])).pipe(
+): Effect.Effect<ReadonlyArray<ReadonlyArray<pg.QueryResult>>, FenceLost | StaleEpoch | StatementFailed> => {
+  const pieces = transactions.map((t) => [t.begin, `select ${[session.proof.call, ...t.checks].join(", ")}`, ...t.statements, "commit"])
+  return fenceBatch(session.client, operation, pieces.flat()).pipe(
+    Effect.mapError((error) =>
+      error instanceof StatementFailed && error.position !== undefined && pieces.length > 1
+        ? new StatementFailed({ ...errorFields(error), transaction: transactionAt(pieces, error.position) })
+        : error
+    ),
     Effect.onError(() => rollbackQuietly(session.client)),
+    // Not awaited: a lost session (its monitor possibly gone too) must not hold up FenceLost.
+    Effect.onInterrupt(() => Effect.asVoid(Effect.forkDetach(session.cancelStatement))),
     Effect.flatMap(perTransaction),
     Effect.map((groups) => groups.map((results) => results.slice(2))),
     explainingProof(session),
     Effect.raceFirst(session.lost)
   )
+}
+
+/** The fields of a `StatementFailed`, to make another from. */
+const errorFields = (error: StatementFailed) => ({
+  error: error.error,
+  ...(error.code === undefined ? {} : { code: error.code }),
+  ...(error.detail === undefined ? {} : { detail: error.detail }),
+  ...(error.position === undefined ? {} : { position: error.position })
+})
+
+/**
+ * Which transaction (its statements, joined by `fenceBatch` with `\n;\n`) holds character
+ * `position` of the query text; PostgreSQL counts characters, as code points do.
+ */
+const transactionAt = (pieces: ReadonlyArray<ReadonlyArray<string>>, position: number): number => {
+  let end = 0
+  for (const [index, statements] of pieces.entries()) {
+    for (const statement of statements) end += [...statement].length + 3
+    if (position <= end) return index
+  }
+  return pieces.length - 1
+}
 
 /** `fencedBatch` for work that sends nothing with BEGIN or COMMIT. */
 export const fencedTransaction = <A, E, R>(
