@@ -6,8 +6,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { KubeConfig } from "@kubernetes/client-node"
-import { type ApiServer, type ApiServerOptions, startApiServer } from "@leasehold/apiserver"
 import pg from "pg"
 import { Effect, Exit, References, type Scope } from "effect"
 import { startTcpProxy, type TcpProxy } from "@leasehold/testkit"
@@ -17,6 +15,8 @@ import * as Leasehold from "../../src/coordinator/Leasehold.ts"
 import type { ProgressEvent } from "../../src/coordinator/ProgressEvent.ts"
 import type { ReadyError } from "../../src/coordinator/ReadyError.ts"
 import type { ReadyResult } from "../../src/coordinator/ReadyResult.ts"
+
+export { apiServer, kubeConfigFor } from "../support/apiServer.ts"
 
 /** A fresh database for one test, dropped (with its connections) when the scope closes. */
 export const freshDatabase = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
@@ -53,20 +53,6 @@ export const threeMigrations = (slowSeconds = 1.5): Record<string, string> => ({
   "00002_slow.sql": `select pg_sleep(${slowSeconds});\nalter table widgets add column name text;\ninsert into applied_log values ('2');`,
   "00003_gadgets.sql": "create table gadgets (id bigint primary key);\ninsert into applied_log values ('3');"
 })
-
-/** Starts a local API server for the scope. */
-export const apiServer = (options: ApiServerOptions = {}): Effect.Effect<ApiServer, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startApiServer(options)),
-    (server) => Effect.promise(() => server.close())
-  )
-
-/** A KubeConfig for `server` presenting `token`, as a pod's would be. */
-export const kubeConfigFor = (server: ApiServer, token: string, namespace = "default"): KubeConfig => {
-  const kubeConfig = new KubeConfig()
-  kubeConfig.loadFromString(server.kubeconfigYaml({ token, namespace }))
-  return kubeConfig
-}
 
 /** A pod's configuration, read by `loadConfig` from an environment like a Deployment's. */
 export const configFor = (

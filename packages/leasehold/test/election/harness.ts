@@ -3,25 +3,13 @@
  * candidate (each with its own bearer token, so faults can single one out), skewed clocks,
  * and a deadline-based wait.
  */
-import { KubeConfig } from "@kubernetes/client-node"
-import { type ApiServer, type ApiServerOptions, startApiServer, type WriteRecord } from "@leasehold/apiserver"
+import type { ApiServer, WriteRecord } from "@leasehold/apiserver"
 import { Clock, Duration, Effect, type Scope } from "effect"
 import { type ElectionConfig, type ElectionOptions, makeElectionConfig } from "../../src/election/ElectionConfig.ts"
 import { type LeaseClientApi, makeLeaseClient } from "../../src/election/LeaseClient.ts"
+import { kubeConfigFor } from "../support/apiServer.ts"
 
-/** Starts a local API server for the scope. */
-export const apiServer = (options: ApiServerOptions = {}): Effect.Effect<ApiServer, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startApiServer(options)),
-    (server) => Effect.promise(() => server.close())
-  )
-
-/** A KubeConfig for `server` presenting `token`, as a pod's would be. */
-export const kubeConfigFor = (server: ApiServer, token: string, namespace = "default"): KubeConfig => {
-  const kubeConfig = new KubeConfig()
-  kubeConfig.loadFromString(server.kubeconfigYaml({ token, namespace }))
-  return kubeConfig
-}
+export { apiServer, kubeConfigFor } from "../support/apiServer.ts"
 
 /** A LeaseClient talking to `server` with `token`. */
 export const leaseClientFor = (
