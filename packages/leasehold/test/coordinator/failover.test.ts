@@ -12,12 +12,13 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import type { ApiServer } from "@leasehold/apiserver"
-import pg from "pg"
+import type pg from "pg"
 import { Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 import {
   apiServer,
   appliedCounts,
   configFor,
+  connect,
   freshDatabase,
   kubeConfigFor,
   median,
@@ -80,18 +81,6 @@ const childPod = (env: Record<string, string>): Effect.Effect<ChildPod, never, S
     (pod) => Effect.sync(pod.kill)
   )
 
-/** One connection for the test's own polling, closed with the scope. */
-const observerSession = (url: string): Effect.Effect<pg.Client, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new pg.Client({ connectionString: url })
-      client.on("error", () => undefined)
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.promise(() => client.end().catch(() => undefined))
-  )
-
 /**
  * Polls (every 2 ms, on one session) until the fence session of `holder` runs the slow
  * migration's statement; returns that statement's `query_start` in Unix milliseconds.
@@ -120,7 +109,7 @@ const oneRun = (server: ApiServer, kubeconfigFile: string, run: number) =>
     Effect.gen(function*() {
       const url = yield* freshDatabase("coord_failover")
       const folder = yield* migrationFolder(files)
-      const observer = yield* observerSession(url)
+      const observer = yield* connect(url)
       const lease = `failover-${run}`
       const child = yield* childPod({
         DATABASE_URL: url,

@@ -6,7 +6,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import pg from "pg"
 import { Effect, Exit, References, type Scope } from "effect"
 import { startTcpProxy, type TcpProxy } from "@leasehold/testkit"
 import { testDatabase } from "@leasehold/testkit/vitest"
@@ -15,8 +14,10 @@ import * as Leasehold from "../../src/coordinator/Leasehold.ts"
 import type { ProgressEvent } from "../../src/coordinator/ProgressEvent.ts"
 import type { ReadyError } from "../../src/coordinator/ReadyError.ts"
 import type { ReadyResult } from "../../src/coordinator/ReadyResult.ts"
+import { query } from "../support/pg.ts"
 
 export { apiServer, kubeConfigFor } from "../support/apiServer.ts"
+export { connect, query } from "../support/pg.ts"
 
 /** A fresh database for one test, dropped (with its connections) when the scope closes. */
 export const freshDatabase = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
@@ -106,18 +107,6 @@ export const resultOf = (run: PodRun): ReadyResult => {
   if (Exit.isFailure(run.exit)) throw new Error(`${run.name} failed: ${String(run.exit.cause)}`)
   return run.exit.value
 }
-
-/** Runs one query on its own short connection. */
-export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values?: Array<unknown>) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, values)).rows
-    } finally {
-      await client.end()
-    }
-  })
 
 /** `apply` records per migration id, by status. */
 export const appliedCounts = (url: string, schema = "leasehold") =>

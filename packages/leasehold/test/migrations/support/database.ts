@@ -1,6 +1,8 @@
-import pg from "pg"
 import { Effect, type Scope } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
+import { connect, query } from "../../support/pg.ts"
+
+export { connect, query } from "../../support/pg.ts"
 
 /** A fresh database for one test, dropped when the test's scope closes. */
 export const freshDatabase = (prefix = "mig"): Effect.Effect<string, never, Scope.Scope> =>
@@ -8,30 +10,6 @@ export const freshDatabase = (prefix = "mig"): Effect.Effect<string, never, Scop
     Effect.promise(() => testDatabase(prefix)),
     (db) => Effect.promise(() => db.drop())
   ).pipe(Effect.map((db) => db.url))
-
-/** A plain client (not the fence) for the test's own reads and interference, closed with the scope. */
-export const connect = (url: string): Effect.Effect<pg.Client, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new pg.Client({ connectionString: url })
-      client.on("error", () => undefined)
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.promise(() => client.end().catch(() => undefined))
-  )
-
-/** Runs one query on its own short connection. */
-export const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values?: Array<unknown>) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, values)).rows
-    } finally {
-      await client.end()
-    }
-  })
 
 /** Whether a table exists in the public schema. */
 export const tableExists = (url: string, table: string) =>
