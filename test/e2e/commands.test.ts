@@ -6,21 +6,14 @@
 import { type PodProcess, startPod, stopAllPods } from "@leasehold/testkit"
 import { readFileSync, writeFileSync } from "node:fs"
 import { testDatabase } from "@leasehold/testkit/vitest"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type Cluster, freePort, podEnv, startCluster } from "./internal/cluster.ts"
-import { createGate, exampleMigrations, migrationsFolder, openGate, removeFolders, waitForGate } from "./internal/folders.ts"
+import { describe, expect, it } from "vitest"
+import { freePort, podEnv } from "./internal/cluster.ts"
+import { createGate, exampleMigrations, migrationsFolder, openGate, waitForGate } from "./internal/folders.ts"
 import { appliedCounts, readHistory } from "./internal/history.ts"
 import { rows, withPodsAndDatabase } from "./internal/db.ts"
+import { podSuite } from "./internal/podSuite.ts"
 
-let cluster: Cluster
-beforeAll(async () => {
-  cluster = await startCluster()
-})
-afterEach(() => stopAllPods())
-afterAll(async () => {
-  await cluster.close()
-  removeFolders()
-})
+const cluster = podSuite()
 
 /** Runs a command to its end and returns its exit code and stdout. */
 const run = async (name: string, args: ReadonlyArray<string>, env: Record<string, string | undefined>) => {

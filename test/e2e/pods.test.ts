@@ -4,21 +4,14 @@
  */
 import { type PodLine, type PodProcess, startPgBouncer, startPod, stopAllPods } from "@leasehold/testkit"
 import { pgAdminUrl, testDatabase } from "@leasehold/testkit/vitest"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type Cluster, figures, podEnv, startCluster } from "./internal/cluster.ts"
-import { exampleIds, exampleMigrations, migrationsFolder, removeFolders } from "./internal/folders.ts"
+import { describe, expect, it } from "vitest"
+import { figures, podEnv } from "./internal/cluster.ts"
+import { exampleIds, exampleMigrations, migrationsFolder } from "./internal/folders.ts"
 import { appliedCounts, lastCommitAt } from "./internal/history.ts"
 import { exec, rows, withPodsAndDatabase } from "./internal/db.ts"
+import { podSuite } from "./internal/podSuite.ts"
 
-let cluster: Cluster
-beforeAll(async () => {
-  cluster = await startCluster()
-})
-afterEach(() => stopAllPods())
-afterAll(async () => {
-  await cluster.close()
-  removeFolders()
-})
+const cluster = podSuite()
 
 const migrate = (name: string, url: string, migrations = exampleMigrations, env: Record<string, string | undefined> = {}) =>
   startPod({ name, args: ["migrate", "--migrations", migrations], env: podEnv(url, cluster.kubeconfig, env) })

@@ -4,22 +4,15 @@
  * follower, and SIGKILL of a leader followed by fast failover, whose time is measured over as
  * many runs as fit in about 30 s (printed, not asserted).
  */
-import { type PodLine, type PodProcess, startPod, stopAllPods } from "@leasehold/testkit"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type Cluster, figures, leaseNameFor, podEnv, releases, startCluster } from "./internal/cluster.ts"
-import { createGate, migrationsFolder, openGate, removeFolders, waitForGate } from "./internal/folders.ts"
+import { type PodLine, type PodProcess, startPod } from "@leasehold/testkit"
+import { describe, expect, it } from "vitest"
+import { figures, leaseNameFor, podEnv, releases } from "./internal/cluster.ts"
+import { createGate, migrationsFolder, openGate, waitForGate } from "./internal/folders.ts"
 import { appliedCounts, readHistory } from "./internal/history.ts"
 import { rows, withPodsAndDatabase } from "./internal/db.ts"
+import { podSuite } from "./internal/podSuite.ts"
 
-let cluster: Cluster
-beforeAll(async () => {
-  cluster = await startCluster()
-})
-afterEach(() => stopAllPods())
-afterAll(async () => {
-  await cluster.close()
-  removeFolders()
-})
+const cluster = podSuite()
 
 const startedMigration = (id: string) => (line: PodLine) => line.event === "MigrationStarted" && line["id"] === id
 
