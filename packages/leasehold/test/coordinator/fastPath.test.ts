@@ -135,7 +135,7 @@ describe("the fast path", () => {
       const config = yield* configFor(`postgres://app:s3cr3t@127.0.0.1:${port}/app`, folder, { CLUSTER_ENABLED: "false" })
       // As an app runs it: its own runtime, which ends only when nothing of the run is left.
       const settled = Effect.promise(() => Effect.runPromiseExit(Leasehold.ready(config, { connectTimeoutMs: 60_000 })))
-      const exit = yield* settled.pipe(Effect.timeoutOrElse({ duration: "20 seconds", onTimeout: () => Effect.die(new Error("ready() did not settle")) }))
+      const exit = yield* settled.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("ready() did not settle")) }))
       expect(Exit.isFailure(exit) && Cause.findErrorOption(exit.cause)).toMatchObject({ _tag: "Some", value: { _tag: "InvalidMigrationSource" } })
     }))
 })
