@@ -2,9 +2,9 @@ import { Effect } from "effect"
 import type pg from "pg"
 import type { FenceLost } from "../fence/FenceErrors.ts"
 import { fenceBatch, plainQuery, sendAfterCurrent, type Queryable, type StatementFailed } from "./internal/db.ts"
-import { inline } from "../fence/sql.ts"
+import { inline, lockBootstrap } from "../fence/sql.ts"
 import { bootstrapLockKey } from "../fence/LockKey.ts"
-import { historySql, takeBootstrapLock } from "./sql.ts"
+import { historySql } from "./sql.ts"
 
 /** The default schema of Leasehold's tables. */
 export const defaultSchema = "leasehold"
@@ -151,7 +151,7 @@ export const bootstrapHistory = (
   client: pg.ClientBase,
   schema: string
 ): Effect.Effect<void, FenceLost | StatementFailed> =>
-  fenceBatch(client, "bootstrap", ["begin", inline(takeBootstrapLock, [bootstrapLockKey]), historySql(schema).bootstrap, "commit"]).pipe(
+  fenceBatch(client, "bootstrap", ["begin", inline(lockBootstrap, [bootstrapLockKey]), historySql(schema).bootstrap, "commit"]).pipe(
     Effect.asVoid,
     Effect.onError(() => Effect.sync(() => sendAfterCurrent(client, "rollback"))),
     Effect.withSpan("History.bootstrap")

@@ -121,9 +121,6 @@ export const findInvalidIndexes = `
   where not i.indisvalid and c.relname = any($1::text[])
   order by 1`
 
-/** Takes the bootstrap lock (`$1`: `bootstrapLockKey` of fence/LockKey.ts) for the rest of the transaction. */
-export const takeBootstrapLock = `select pg_advisory_xact_lock($1::bigint)`
-
 /** The SQLSTATE `raiseIfDone` fails with. */
 export const alreadyDoneCode = "LHA00"
 

@@ -105,6 +105,9 @@ export const fenceQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
     catch: (cause) => classifyOnFence(client, operation, cause)
   })
 
+/** Between the statements of one simple query: the newline before `;` ends a trailing `--` comment. */
+export const statementSeparator = "\n;\n"
+
 /**
  * Runs `statements` (parameters already inlined) on the fence session as one simple query: one
  * round trip, each statement's result in order. They run in the caller's transaction; if one
@@ -115,8 +118,7 @@ export const fenceBatch = (
   operation: string,
   statements: ReadonlyArray<string>
 ): Effect.Effect<ReadonlyArray<pg.QueryResult>, FenceLost | StatementFailed> =>
-  // A newline before each `;` ends a trailing `--` comment of the statement before it.
-  fenceQuery(client, operation, statements.join("\n;\n")).pipe(
+  fenceQuery(client, operation, statements.join(statementSeparator)).pipe(
     Effect.map((result) => (Array.isArray(result) ? (result as ReadonlyArray<pg.QueryResult>) : [result]))
   )
 

@@ -82,11 +82,19 @@ const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply
 export const alreadyDone = (step: Step, state: MigrationState | undefined): boolean =>
   step.direction === "up" ? state?.status === "applied" : state === undefined || state.status === "reverted"
 
-/** What `application_name` ends with while the step's transaction runs (`showRunning`). */
-const running = (step: Step): string => ` ${step.direction === "up" ? "applying" : "reverting"} ${step.migration.id}`
+const verbOf = (step: Step): string => step.direction === "up" ? "applying" : "reverting"
 
 const timeoutValues = (context: RunContext, local: boolean) =>
   [String(context.lockTimeoutMs), String(context.statementTimeoutMs), local] as const
+
+/**
+ * The settings of a step's transaction, as expressions to `SELECT`: its timeouts, and
+ * `application_name` ending with what it runs (`showRunning`).
+ */
+const transactionSettings = (context: RunContext, step: Step): ReadonlyArray<string> => [
+  inline(timeoutSettings, timeoutValues(context, true)),
+  inline(showRunning, [` ${verbOf(step)} ${step.migration.id}`])
+]
 
 /**
  * The commit-time records of a finished step, sent with its COMMIT: history (its entry is the
@@ -153,12 +161,8 @@ export const sqlTransaction = (context: RunContext, step: Step) => {
   const closing = finish(context, step)
   return {
     // First in pg_stat_activity's `query`: which migration this is.
-    begin: `begin /* leasehold: ${step.direction === "up" ? "applying" : "reverting"} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
-    checks: [
-      inline(raiseIfDone(context.schema), [step.direction, step.migration.id]),
-      inline(timeoutSettings, timeoutValues(context, true)),
-      inline(showRunning, [running(step)])
-    ],
+    begin: `begin /* leasehold: ${verbOf(step)} ${step.script.file.replace(/[^\w.\- ]/g, "_")} */`,
+    checks: [inline(raiseIfDone(context.schema), [step.direction, step.migration.id]), ...transactionSettings(context, step)],
     statements: [
       step.script.body,
       ...closing.statements
@@ -186,7 +190,7 @@ const attemptTransactional = (context: RunContext, step: Step) =>
   (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
     context.session,
     `migration ${step.migration.id}`,
-    [`select ${inline(timeoutSettings, timeoutValues(context, true))}, ${inline(showRunning, [running(step)])}`, inline(context.sql.recordsOf, [step.migration.id])],
+    [`select ${transactionSettings(context, step).join(", ")}`, inline(context.sql.recordsOf, [step.migration.id])],
     (opened) =>
       Effect.gen(function*() {
         const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>

@@ -3,7 +3,7 @@ import type pg from "pg"
 import type { FenceLost, StaleEpoch } from "../../fence/FenceErrors.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { proofFailedCode } from "../../fence/sql.ts"
-import { fenceBatch, hasCode, sendAfterCurrent, StatementFailed } from "./db.ts"
+import { fenceBatch, hasCode, sendAfterCurrent, StatementFailed, statementSeparator } from "./db.ts"
 
 /**
  * Sends ROLLBACK after the statement in flight without waiting for it: interruption stays
@@ -130,13 +130,13 @@ const errorFields = (error: StatementFailed) => ({
 })
 
 /**
- * Which transaction (its statements, joined by `fenceBatch` with `\n;\n`) holds character
- * `position` of the query text; PostgreSQL counts characters, as code points do.
+ * Which transaction (its statements, joined by `fenceBatch` with `statementSeparator`) holds
+ * character `position` of the query text; PostgreSQL counts characters, as code points do.
  */
 const transactionAt = (pieces: ReadonlyArray<ReadonlyArray<string>>, position: number): number => {
   let end = 0
   for (const [index, statements] of pieces.entries()) {
-    for (const statement of statements) end += [...statement].length + 3
+    for (const statement of statements) end += [...statement].length + statementSeparator.length
     if (position <= end) return index
   }
   return pieces.length - 1
