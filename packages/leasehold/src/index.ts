@@ -6,7 +6,8 @@
  * - `Election` — client-go's Lease election over `@kubernetes/client-node`;
  * - `Fences` — the advisory-lock fence with epochs on a dedicated session;
  * - `Migrations` — discovery, checksums, history and the fenced runner;
- * - `Signal` — NOTIFY hints and the listen-then-check waiter.
+ * - `Signal` — NOTIFY hints and the listen-then-check waiter;
+ * - `Postgres` — connections, quoting and the one error classifier (`SqlError`).
  */
 export * from "./coordinator/index.ts"
 export * as Election from "./election/index.ts"
@@ -14,3 +15,4 @@ export * as Fences from "./fence/index.ts"
 export * as Migrations from "./migrations/index.ts"
 export * as Signal from "./signal/index.ts"
 export * as Configuration from "./coordinator/Config.ts"
+export * as Postgres from "./postgres/index.ts"

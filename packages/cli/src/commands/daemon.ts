@@ -17,7 +17,7 @@ import { readinessState, type ProgressEvent, type ReadyResult } from "leasehold"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
 import { serveHttp } from "../internal/HttpServer.ts"
-import { loadKubeConfig } from "../internal/kube.ts"
+import { loadObservedKubeConfig } from "../internal/kube.ts"
 import { makeRecorder } from "../internal/Metrics.ts"
 import { readyWithProgress } from "../internal/readyWithProgress.ts"
 import { stopIsNormal } from "../internal/Termination.ts"
@@ -34,7 +34,7 @@ export const daemon = Command.make("daemon", commonFlags, (flags) =>
       const state = readinessState()
       const { port } = yield* serveHttp(config.httpPort, state)
       output.notice("Listening", { port }, `serving /readyz, /livez and /metrics on port ${port}`)
-      const kubeConfig = config.clusterEnabled ? yield* loadKubeConfig(recorder.leaseAnswer) : undefined
+      const kubeConfig = config.clusterEnabled ? yield* loadObservedKubeConfig(recorder.leaseAnswer) : undefined
       let last: ReadyResult | undefined
       let failures = 0
       for (;;) {

@@ -6,10 +6,10 @@
  */
 import { Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { ApiServerUnreachable } from "leasehold"
+import { ApiServerUnreachable, loadKubeConfig, namespaceFor } from "leasehold"
 import { logFormatFlag } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { loadKubeConfig, namespaceOf, readLease } from "../internal/kube.ts"
+import { readLease } from "../internal/kube.ts"
 
 const answerWithin = Duration.seconds(10)
 
@@ -27,7 +27,7 @@ const show = Command.make(
           return output.document(document, flags.json ? undefined : `no Lease is used (${document.reason})`)
         }
         const kubeConfig = yield* loadKubeConfig()
-        const ref = { namespace: namespaceOf(config, kubeConfig), name: config.leaseName }
+        const ref = { namespace: namespaceFor(config, kubeConfig), name: config.leaseName }
         const lease = yield* readLease(kubeConfig, ref).pipe(
           Effect.scoped,
           Effect.timeoutOrElse({

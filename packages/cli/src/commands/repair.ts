@@ -6,12 +6,11 @@
  */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Migrations } from "leasehold"
+import { lead, Migrations } from "leasehold"
 import { UsageError } from "../internal/CliErrors.ts"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { asLeader } from "../internal/Leadership.ts"
-import { runOptions, versionArgument } from "../internal/runOptions.ts"
+import { leadOptions, runOptions, versionArgument } from "../internal/runOptions.ts"
 
 const config = {
   ...commonFlags,
@@ -30,13 +29,13 @@ export const repair = Command.make("repair", config, (flags) =>
       const id = versionArgument(flags.id)
       if (id === undefined) return yield* new UsageError({ message: `the migration id must be a version such as 3 or 00003 (got "${flags.id}")` })
       const set = yield* Migrations.discover(config.migrations, { layout: config.layout })
-      const result = yield* asLeader(config, output, (session, term) =>
+      const result = yield* lead(config, (session, term) =>
         Migrations.repair(session, set, id, {
           ...runOptions(config, term),
           by: config.identity,
           ...Option.match(flags.resolution, { onNone: () => ({}), onSome: (resolution) => ({ resolution }) }),
           ...Option.match(flags.reason, { onNone: () => ({}), onSome: (reason) => ({ reason }) })
-        }))
+        }), leadOptions(output))
       output.notice(
         "Repaired",
         {

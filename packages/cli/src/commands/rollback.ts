@@ -6,12 +6,11 @@
  */
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { Migrations } from "leasehold"
+import { lead, Migrations } from "leasehold"
 import { UsageError } from "../internal/CliErrors.ts"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { asLeader } from "../internal/Leadership.ts"
-import { runOptions, versionArgument } from "../internal/runOptions.ts"
+import { leadOptions, runOptions, versionArgument } from "../internal/runOptions.ts"
 
 const flags = {
   ...commonFlags,
@@ -28,7 +27,7 @@ export const rollback = Command.make("rollback", flags, (flags) =>
       const to = versionArgument(flags.to)
       if (to === undefined) return yield* new UsageError({ message: `--to must be a version such as 3 or 1.2 (got "${flags.to}")` })
       const set = yield* Migrations.discover(config.migrations, { layout: config.layout })
-      const result = yield* asLeader(config, output, (session, term) => Migrations.rollback(session, set, to, runOptions(config, term)))
+      const result = yield* lead(config, (session, term) => Migrations.rollback(session, set, to, runOptions(config, term)), leadOptions(output))
       for (const migration of result.reverted) {
         output.notice(
           "MigrationReverted",

@@ -5,8 +5,7 @@
  * output is pretty and stdout is a terminal.
  */
 import { Clock, Effect, Option, Schedule, type Scope } from "effect"
-import { Fences, type LeaseholdConfig, type ProgressEvent } from "leasehold"
-import { connect, query } from "./database.ts"
+import { Database, type LeaseholdConfig, Postgres, type ProgressEvent } from "leasehold"
 import type { OutputApi } from "./Output.ts"
 import * as sql from "./sql.ts"
 
@@ -55,9 +54,12 @@ const activityOf = (event: ProgressEvent): TickerState["activity"] | null => {
 const countWaiting = (config: LeaseholdConfig, state: TickerState) =>
   Effect.gen(function*() {
     const url = Option.getOrElse(config.directUrl, () => config.databaseUrl)
-    const client = yield* connect(url, Fences.applicationNameFor("leasehold-status", config.identity))
-    const prefix = Fences.applicationNameFor("leasehold-listen", "")
-    yield* query<{ listening: number }>(client, url, "counting waiting pods", sql.listeningCount, [prefix]).pipe(
+    const client = yield* Database.connectOrFail(url, {
+      applicationName: Postgres.applicationNameFor("leasehold-status", config.identity),
+      connectTimeoutMs: 10_000
+    })
+    const prefix = Postgres.applicationNameFor("leasehold-listen", "")
+    yield* Database.query<{ listening: number }>(client, url, "counting waiting pods", sql.listeningCount, [prefix]).pipe(
       Effect.tap((rows) => Effect.sync(() => (state.otherPodsWaiting = Math.max(0, (rows[0]?.listening ?? 1) - 1)))),
       Effect.ignore,
       Effect.repeat(Schedule.spaced("2 seconds"))

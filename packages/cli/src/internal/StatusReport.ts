@@ -7,9 +7,8 @@
  */
 import type pg from "pg"
 import { Duration, Effect, Option } from "effect"
-import { type DatabasePermissionDenied, type DatabaseUnreachable, Fences, type LeaseholdConfig, Migrations } from "leasehold"
-import { connect, endpointOf, query } from "./database.ts"
-import { loadKubeConfig, namespaceOf, readLease } from "./kube.ts"
+import { Database, type DatabasePermissionDenied, type DatabaseUnreachable, Fences, type LeaseholdConfig, loadKubeConfig, Migrations, namespaceFor, Postgres } from "leasehold"
+import { readLease } from "./kube.ts"
 import { messageOf } from "./Output.ts"
 import * as sql from "./sql.ts"
 
@@ -107,12 +106,12 @@ const leaseReport = (config: LeaseholdConfig) =>
   Effect.gen(function*() {
     if (!config.clusterEnabled) {
       return {
-        namespace: namespaceOf(config, undefined),
+        namespace: namespaceFor(config, undefined),
         report: { used: false, reason: "CLUSTER_ENABLED=false: no Lease, the advisory lock alone" } as LeaseReport
       }
     }
     const kubeConfig = yield* Effect.option(loadKubeConfig())
-    const namespace = namespaceOf(config, Option.getOrUndefined(kubeConfig))
+    const namespace = namespaceFor(config, Option.getOrUndefined(kubeConfig))
     const ref = { namespace, name: config.leaseName }
     if (Option.isNone(kubeConfig)) {
       return { namespace, report: { used: true, ...ref, error: "no kubeconfig (not in a pod, KUBECONFIG unset)" } as LeaseReport }
@@ -147,7 +146,7 @@ export const readStatus = (
     const url = Option.getOrElse(config.directUrl, () => config.databaseUrl)
     const bundle = yield* Migrations.discover(config.migrations, { layout: config.layout }).pipe(Effect.result)
     const { namespace, report: lease } = yield* leaseReport(config)
-    const client: pg.Client = yield* connect(url, Fences.applicationNameFor("leasehold-status", config.identity))
+    const client: pg.Client = yield* Database.connectOrFail(url, { applicationName: Postgres.applicationNameFor("leasehold-status", config.identity), connectTimeoutMs: 10_000 })
     const history = yield* Migrations.readHistory(client, config.schema)
     const states = Migrations.migrationStates(history)
     const fence = yield* Fences.fenceStatus(client, Fences.lockKeyFor(namespace, config.leaseName), { schema: config.schema }).pipe(
@@ -183,7 +182,7 @@ export const readStatus = (
     let running: StatusReport["running"] = null
     const holder = Option.getOrUndefined(fence)
     if (holder !== undefined && holder.backendAlive && holder.holdsLock) {
-      const activity = (yield* query<ActivityRow>(client, url, "reading the fence session's activity", sql.backendActivity, [holder.backendPid]))[0]
+      const activity = (yield* Database.query<ActivityRow>(client, url, "reading the fence session's activity", sql.backendActivity, [holder.backendPid]))[0]
       const serverNow = activity?.now.getTime() ?? now
       const waitEvent = activity?.wait_event_type == null ? null : `${activity.wait_event_type}:${activity.wait_event ?? ""}`
       const started = [...states.values()].find((s) => s.status === "started" && s.record.holder === holder.holder)
@@ -212,14 +211,14 @@ export const readStatus = (
       }
     }
 
-    const listenPrefix = Fences.applicationNameFor("leasehold-listen", "")
-    const listening = yield* query<{ identity: string; since: Date }>(client, url, "listing waiting pods", sql.listeningSessions, [listenPrefix])
+    const listenPrefix = Postgres.applicationNameFor("leasehold-listen", "")
+    const listening = yield* Database.query<{ identity: string; since: Date }>(client, url, "listing waiting pods", sql.listeningSessions, [listenPrefix])
     const waiting = listening
       .filter((row) => !(holder?.backendAlive === true && row.identity === holder.holder))
       .map((row) => ({ identity: row.identity, since: row.since.toISOString() }))
 
     return {
-      database: endpointOf(url),
+      database: Postgres.endpointOf(url),
       schema: config.schema,
       bundle: bundle._tag === "Success"
         ? { folder: config.migrations, migrations: bundle.success.migrations.length, latest: bundle.success.migrations.at(-1)?.id ?? null }

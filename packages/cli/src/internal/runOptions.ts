@@ -1,7 +1,12 @@
-/** What `rollback` and `repair` pass to the library's runner, and how they read a version. */
-import { Option } from "effect"
-import type { LeaseholdConfig, Migrations } from "leasehold"
-import type { Term } from "./Leadership.ts"
+/** What `rollback` and `repair` pass to the library (`lead`, the runner), and how they read a version. */
+import { Effect, Option } from "effect"
+import type { LeadOptions, LeaseholdConfig, Migrations, Term } from "leasehold"
+import type { OutputApi } from "./Output.ts"
+
+/** `lead`'s options for a command: say who leads once elected. */
+export const leadOptions = (output: OutputApi): LeadOptions => ({
+  onElected: (term) => Effect.sync(() => output.notice("Elected", { holder: term.holder, epoch: term.epoch }, `${term.holder} leads (epoch ${term.epoch})`))
+})
 
 /** The runner's options from the configuration: schema, the Lease's channel, timeouts. */
 export const runOptions = (config: LeaseholdConfig, term: Term): Migrations.RunOptions => ({

@@ -27,9 +27,3 @@ export const listeningCount = `
   select count(*)::int as listening
   from pg_stat_activity
   where datname = current_database() and starts_with(application_name, $1)`
-
-/**
- * The single-node gate (`CLUSTER_ENABLED=false`): the session advisory lock the library's
- * single-node mode holds while it registers a fence epoch, polled, never awaited.
- */
-export const tryGate = `select pg_try_advisory_lock($1) as locked`

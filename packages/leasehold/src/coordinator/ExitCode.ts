@@ -1,5 +1,5 @@
 import type { ReadyAborted } from "./CoordinatorErrors.ts"
-import { isConnectionCode, isPermissionCode } from "./internal/database.ts"
+import { isConnectionLoss, isPermission } from "../postgres/SqlError.ts"
 import type { ReadyError } from "./ReadyError.ts"
 
 /**
@@ -46,9 +46,9 @@ export const exitCodeFor = (error: ReadyError | ReadyAborted): ExitCode => {
     case "MigrationFailed":
       return ExitCode.MigrationFailed
     case "MigrationDatabaseError":
-      return isPermissionCode(error.code)
+      return error.code !== undefined && isPermission(error.code)
         ? ExitCode.PermissionDenied
-        : isConnectionCode(error.code)
+        : isConnectionLoss(error.code)
         ? ExitCode.Unreachable
         : ExitCode.MigrationFailed
     case "WaitTimedOut":

@@ -4,10 +4,9 @@
  * `import * as Leasehold from "./coordinator/Leasehold.ts"` (the package exports it as
  * `Leasehold`), then `Leasehold.ready(config)` or `Leasehold.layer(config)`.
  */
-import { KubeConfig } from "@kubernetes/client-node"
+import type { KubeConfig } from "@kubernetes/client-node"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
-import { KubeConfigUnusable, resolveNamespace } from "../election/LeaseClient.ts"
-import { defaultFenceTiming, type FenceTiming } from "../fence/Fence.ts"
+import type { FenceTiming } from "../fence/Fence.ts"
 import { discover } from "../migrations/Discovery.ts"
 import type { MigrationFailed } from "../migrations/MigrationErrors.ts"
 import { findMigration, latestId } from "../migrations/MigrationSet.ts"
@@ -16,15 +15,16 @@ import type { ListenerTiming } from "../signal/Listener.ts"
 import { type LeaseholdConfig, loadConfig } from "./Config.ts"
 import { WaitTimedOut } from "./CoordinatorErrors.ts"
 import { exitCodeFor } from "./ExitCode.ts"
-import { campaignLoop, makeCampaignState, untilIdle } from "./internal/campaign.ts"
+import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
+import { coordinatorFenceTiming } from "./Lead.ts"
+import { campaignLoop, leaderWork, makeCampaignState, untilIdle } from "./internal/campaign.ts"
 import { startChecks } from "./internal/checks.ts"
 import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts"
 import { fastPath } from "./internal/fastPath.ts"
-import { holderIdentity } from "./internal/holderIdentity.ts"
 import { leaseCampaign } from "./internal/leaseCampaign.ts"
 import { appliedBy, appliedByHolder, failureOf, type Observation, observe, pendingIds } from "./internal/observer.ts"
 import { scopedReleasingAfterSuccess } from "./internal/releaseAfterSuccess.ts"
-import { singleNodeRound } from "./internal/singleNode.ts"
+import { singleNodeRounds } from "./internal/singleNode.ts"
 import type { ProgressEvent } from "./ProgressEvent.ts"
 import type { ReadyError } from "./ReadyError.ts"
 import type { ReadyPath, ReadyResult } from "./ReadyResult.ts"
@@ -51,15 +51,7 @@ export interface ReadyOptions {
   readonly maxLostTerms?: number
 }
 
-/**
- * What the coordinator changes in the fence's defaults: `client_connection_check_interval`
- * 100 ms, so the backend of a leader whose process died mid-statement exits within a tenth of
- * a second, which frees its lock and lets fast failover prove it gone (the check is one
- * `poll()` on the fence session's socket per interval while a statement runs).
- */
-export const coordinatorFenceTiming: Partial<FenceTiming> = {
-  clientConnectionCheckInterval: "100 millis"
-}
+export { coordinatorFenceTiming }
 
 const defaults = {
   connectTimeoutMs: 10_000,
@@ -73,17 +65,6 @@ const defaults = {
 
 const monotonicMillis = Effect.map(Clock.monotonicTimeNanos, (nanos) => Number(nanos / 1_000_000n))
 
-/** The default kubeconfig, as `LeaseClient.layer` loads it. */
-const loadKubeConfig = (given: KubeConfig | undefined): Effect.Effect<KubeConfig, KubeConfigUnusable> =>
-  given !== undefined ? Effect.succeed(given) : Effect.try({
-    try: () => {
-      const kubeConfig = new KubeConfig()
-      kubeConfig.loadFromDefault()
-      return kubeConfig
-    },
-    catch: (cause) => new KubeConfigUnusable({ reason: cause instanceof Error ? cause.message : String(cause) })
-  })
-
 /** What the flow ends with, before the result is assembled. */
 interface Outcome {
   readonly path: ReadyPath
@@ -96,8 +77,8 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
     const holder = yield* holderIdentity(config.identity)
     // A follower needs the kubeconfig only to learn its namespace (for the channel and the fence key).
     const needsKubeConfig = config.clusterEnabled && (config.role === "participate" || Option.isNone(config.namespace))
-    const kubeConfig = needsKubeConfig ? yield* loadKubeConfig(options.kubeConfig) : undefined
-    const namespace = Option.getOrElse(config.namespace, () => resolveNamespace(kubeConfig ?? new KubeConfig()))
+    const kubeConfig = needsKubeConfig ? options.kubeConfig ?? (yield* loadKubeConfig()) : undefined
+    const namespace = namespaceFor(config, kubeConfig)
 
     // 1. Fast path: one query over the app's connection, no Lease, no lock. Its connection is
     // opened while the migrations are read (disk and CPU here, mostly waiting on the server
@@ -123,12 +104,14 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
       const campaign = Effect.gen(function*() {
         const campaignOptions = {
           maxLostTerms: options.maxLostTerms ?? defaults.maxLostTerms,
-          backoffBaseMs: Option.getOrElse(config.retryPeriodMs, () => defaults.retryPeriodMs),
-          backoffCapMs: defaults.backoffCapMs
+          backoff: {
+            base: Duration.millis(Option.getOrElse(config.retryPeriodMs, () => defaults.retryPeriodMs)),
+            cap: Duration.millis(defaults.backoffCapMs)
+          }
         }
         if (kubeConfig === undefined || !config.clusterEnabled) {
-          const pollMs = Duration.toMillis({ ...defaultFenceTiming, ...context.fenceTiming }.pollInterval)
-          return yield* campaignLoop(context, state, checks.ready, singleNodeRound(context, state, checks.observer, pollMs), campaignOptions)
+          const round = singleNodeRounds(context)(leaderWork(context, state, checks.observer))
+          return yield* campaignLoop(context, state, checks.ready, round, campaignOptions)
         }
         return yield* leaseCampaign(context, state, checks, kubeConfig, {
           ...campaignOptions,

@@ -1,23 +1,16 @@
 /**
  * The coordinator's own SQL, in one place: creating the app's database when it is missing, and
- * the single-node gate (`CLUSTER_ENABLED=false`). Everything about migrations and the fence
+ * cancelling a leader's statement. Everything about migrations and the fence
  * lives with them (`migrations/sql.ts`, `fence/sql.ts`).
  */
 
-/** Quotes a name as an SQL identifier (`app` → `"app"`). */
-export const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, '""')}"`
+import { quoteIdentifier } from "../postgres/Quote.ts"
 
 /**
  * Creates database `name` (run on a maintenance database). Concurrent pods may race: the loser
  * gets `42P04` duplicate_database (or `23505` on `pg_database`), which means it exists now.
  */
 export const createDatabase = (name: string): string => `CREATE DATABASE ${quoteIdentifier(name)}`
-
-/**
- * The single-node gate: a session advisory lock, never awaited (see the fence's reasons), that
- * makes its holder the only pod allowed to register a fence epoch when there is no Lease.
- */
-export const tryGate = `SELECT pg_try_advisory_lock($1) AS locked`
 
 /**
  * Cancels the statement backend `$1` is running, if any (a no-op when it is idle). Sent from

@@ -8,16 +8,18 @@
  */
 import type pg from "pg"
 import { Deferred, Duration, Effect, Exit, Schedule, Scope } from "effect"
-import { applicationNameFor, clientConfigFor, type DirectConnection } from "./DirectConnection.ts"
 import { FenceLost, FenceUnavailable, type PoolerDetected, StaleEpoch } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
 import { lockKeyFor } from "./LockKey.ts"
+import { pollUntilLocked, unlockStatement } from "../postgres/AdvisoryLock.ts"
+import { query, queryOne } from "../postgres/Connection.ts"
+import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
+import { inline, quoteIdentifier } from "../postgres/Quote.ts"
+import { openSession, type Session } from "../postgres/Session.ts"
+import type { SqlError } from "../postgres/SqlError.ts"
 import * as sql from "./sql.ts"
-import type { SqlFailure } from "./SqlFailure.ts"
-import { openDedicatedClient } from "./internal/dedicatedClient.ts"
 import { detectPooler, probeRounds } from "./internal/detectPooler.ts"
 import { ensureRegistry, findOlderHolder, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
-import { query, queryOne } from "./internal/query.ts"
 import { inTransaction } from "./internal/transaction.ts"
 
 /**
@@ -104,8 +106,36 @@ const wholeSeconds = (input: Duration.Input): string =>
 
 const millis = (input: Duration.Input): string => String(Math.max(0, Math.round(Duration.toMillis(input))))
 
-const unavailable = (reason: string) => (failure: SqlFailure): FenceUnavailable =>
+const unavailable = (reason: string) => (failure: SqlError): FenceUnavailable =>
   new FenceUnavailable({ reason, cause: failure })
+
+/**
+ * Applies `timing`'s keep-alive and timeout settings to the session of `client`, so the server
+ * notices within seconds when its client vanishes (and frees the session's locks). Every
+ * session that holds a lock of ours gets them; `idleInTransaction: false` leaves
+ * `idle_in_transaction_session_timeout` off (a session that never opens a transaction).
+ */
+export const applySessionSettings = (
+  client: pg.ClientBase,
+  timing: FenceTiming,
+  options: { readonly idleInTransaction: boolean } = { idleInTransaction: true }
+): Effect.Effect<void, SqlError> =>
+  query(client, sql.applySessionSettings, [
+    wholeSeconds(timing.keepaliveIdle),
+    wholeSeconds(timing.keepaliveInterval),
+    String(timing.keepaliveCount),
+    millis(timing.tcpUserTimeout),
+    millis(timing.clientConnectionCheckInterval),
+    options.idleInTransaction ? millis(timing.idleInTransactionTimeout) : "0"
+  ]).pipe(Effect.asVoid)
+
+/** A dedicated session of the fence; failing to open it makes the fence unavailable. */
+const openFenceSession = (config: pg.ClientConfig, role: string, closeTimeout: Duration.Input) =>
+  openSession(config, role, closeTimeout).pipe(Effect.mapError(unavailable(`could not open the ${role} connection`)))
+
+/** Fails with `FenceLost` once `session` died; never succeeds. */
+const sessionLost = (session: Session): Effect.Effect<never, FenceLost> =>
+  Effect.mapError(Deferred.await(session.died), (died) => new FenceLost({ reason: died.message, cause: died.cause }))
 
 /** What the proof's row says: this session may still commit, or why not. */
 const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Effect<void, FenceLost | StaleEpoch> =>
@@ -128,7 +158,7 @@ const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Ef
     })
 
 /** The proof as an expression that fails unless it holds (see `FenceSession.proof.call`). */
-const proofCall = (who: Registrant): string => sql.inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
+const proofCall = (who: Registrant): string => inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
 
 /** The proof as a statement (see `FenceSession.proof.guard`). */
 const proofGuard = (who: Registrant): string => `SELECT ${proofCall(who)}`
@@ -153,7 +183,7 @@ const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, Fenc
   query(client, proofGuard(who)).pipe(
     Effect.catch((failure): Effect.Effect<void, FenceLost | StaleEpoch> =>
       failure.code === sql.proofFailedCode
-        ? explainProof(who)((failure.cause as { readonly detail?: string }).detail)
+        ? explainProof(who)(failure.detail)
         : Effect.fail(new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure }))
     ),
     Effect.asVoid,
@@ -222,7 +252,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
     function*(options: FenceOptions) {
       const timing: FenceTiming = { ...defaultFenceTiming, ...options.timing }
       const who: Registrant = {
-        schema: sql.quoteIdentifier(options.schema ?? "leasehold"),
+        schema: quoteIdentifier(options.schema ?? "leasehold"),
         key: lockKeyFor(options.namespace, options.name),
         lease: `${options.namespace}/${options.name}`,
         epoch: options.epoch,
@@ -240,10 +270,10 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       // the lock is ours; the probes are closed, without waiting, once detection is done.
       const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
       const [fence, monitor, probes] = yield* Effect.all([
-        openDedicatedClient(driverOptions("leasehold"), "fence", timing.closeTimeout),
-        openDedicatedClient(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout),
+        openFenceSession(driverOptions("leasehold"), "fence", timing.closeTimeout),
+        openFenceSession(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout),
         Effect.all(
-          Array.from({ length: probeRounds }, () => openDedicatedClient(driverOptions("leasehold-probe"), "probe", timing.closeTimeout)),
+          Array.from({ length: probeRounds }, () => openFenceSession(driverOptions("leasehold-probe"), "probe", timing.closeTimeout)),
           { concurrency: "unbounded" }
         ).pipe(Scope.provide(probeScope))
       ], { concurrency: "unbounded" })
@@ -254,14 +284,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       )
       yield* Effect.annotateCurrentSpan({ backendPid })
 
-      yield* query(client, sql.applySessionSettings, [
-        wholeSeconds(timing.keepaliveIdle),
-        wholeSeconds(timing.keepaliveInterval),
-        String(timing.keepaliveCount),
-        millis(timing.tcpUserTimeout),
-        millis(timing.clientConnectionCheckInterval),
-        millis(timing.idleInTransactionTimeout)
-      ]).pipe(Effect.mapError(unavailable("applying session settings")))
+      yield* applySessionSettings(client, timing).pipe(Effect.mapError(unavailable("applying session settings")))
 
       yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
 
@@ -269,7 +292,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       if (older !== undefined) yield* terminateStale(client, older, timing.terminateWait)
 
       const claimed = yield* register(client, who, false).pipe(
-        Effect.catchTag("SqlFailure", (failure) => Effect.fail(unavailable("registering the epoch")(failure)))
+        Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable("registering the epoch")(failure)))
       )
       if (claimed !== undefined) yield* terminateStale(client, claimed, timing.terminateWait)
 
@@ -277,30 +300,20 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       yield* Effect.addFinalizer(() =>
         Deferred.isDoneUnsafe(fence.died)
           ? Effect.void
-          : query(client, sql.unlock, [key]).pipe(
+          : query(client, unlockStatement, [key]).pipe(
             Effect.timeout(timing.closeTimeout),
             Effect.andThen(Effect.logDebug("fence released")),
             Effect.ignore
           )
       )
 
-      let busyLogged = false
-      yield* queryOne<{ readonly locked: boolean }>(client, sql.tryLock, [key]).pipe(
-        Effect.mapError(unavailable("trying the advisory lock")),
-        Effect.tap((row) => {
-          if (row.locked || busyLogged) return Effect.void
-          busyLogged = true
-          return Effect.log("the fence is held by another session; polling pg_try_advisory_lock")
-        }),
-        Effect.repeat({
-          schedule: Schedule.spaced(timing.pollInterval).pipe(Schedule.jittered),
-          until: (row) => row.locked
-        }),
-        Effect.raceFirst(Deferred.await(fence.died))
-      )
+      yield* pollUntilLocked(client, who.key, {
+        interval: timing.pollInterval,
+        busyMessage: "the fence is held by another session; polling pg_try_advisory_lock"
+      }).pipe(Effect.mapError(unavailable("trying the advisory lock")), Effect.raceFirst(sessionLost(fence)))
 
       const leftover = yield* register(client, who, true).pipe(
-        Effect.catchTag("SqlFailure", (failure) => Effect.fail(unavailable("recording the lock holder")(failure)))
+        Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable("recording the lock holder")(failure)))
       )
       if (leftover !== undefined) yield* terminateStale(client, leftover, timing.terminateWait)
       const owned = yield* queryOne<{ readonly holds: boolean }>(client, sql.holdsLock, [key]).pipe(
@@ -312,12 +325,12 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
 
       yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
         Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
-        Effect.raceFirst(Deferred.await(monitor.died)),
-        Effect.raceFirst(Deferred.await(fence.died)),
+        Effect.raceFirst(sessionLost(monitor)),
+        Effect.raceFirst(sessionLost(fence)),
         Effect.catch((lost) => Effect.sync(() => fence.kill(lost.reason, lost.cause))),
         Effect.forkScoped
       )
-      yield* Deferred.await(fence.died).pipe(
+      yield* sessionLost(fence).pipe(
         Effect.catch((lost) => Effect.logWarning("fence lost").pipe(Effect.annotateLogs({ reason: lost.reason }))),
         Effect.forkScoped
       )
@@ -336,7 +349,7 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
           Effect.ignore,
           Effect.withSpan("Fence.cancelStatement")
         ),
-        lost: Deferred.await(fence.died)
+        lost: sessionLost(fence)
       }
       return session
     },
@@ -381,7 +394,7 @@ export const guard = <A, E, R>(session: FenceSession, work: Effect.Effect<A, E, 
 export const transaction = <A, E, R>(
   session: FenceSession,
   body: (client: pg.ClientBase) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | FenceLost | StaleEpoch | SqlFailure, R> =>
+): Effect.Effect<A, E | FenceLost | StaleEpoch | SqlError, R> =>
   guard(
     session,
     inTransaction(session.client, Effect.andThen(session.proveInTransaction, Effect.suspend(() => body(session.client))))

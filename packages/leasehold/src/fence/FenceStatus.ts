@@ -1,8 +1,9 @@
 import type pg from "pg"
 import { Effect, Option } from "effect"
 import * as sql from "./sql.ts"
-import type { SqlFailure } from "./SqlFailure.ts"
-import { query } from "./internal/query.ts"
+import { quoteIdentifier } from "../postgres/Quote.ts"
+import type { SqlError } from "../postgres/SqlError.ts"
+import { query } from "../postgres/Connection.ts"
 
 /** The epoch registry's view of one fence, with what the server says about its backend now. */
 export interface FenceStatus {
@@ -42,8 +43,8 @@ export const fenceStatus = (
   client: pg.ClientBase,
   key: bigint,
   options: { readonly schema?: string } = {}
-): Effect.Effect<Option.Option<FenceStatus>, SqlFailure> =>
-  query<StatusRow>(client, sql.status(sql.quoteIdentifier(options.schema ?? "leasehold")), [key.toString()]).pipe(
+): Effect.Effect<Option.Option<FenceStatus>, SqlError> =>
+  query<StatusRow>(client, sql.status(quoteIdentifier(options.schema ?? "leasehold")), [key.toString()]).pipe(
     Effect.map((rows) =>
       Option.fromNullishOr(rows[0]).pipe(
         Option.map((row): FenceStatus => ({

@@ -3,10 +3,9 @@
  * that only the newest leader's session can commit (DESIGN S1, S2).
  */
 export * as Fence from "./Fence.ts"
-export { applicationNameFor, clientConfigFor, type DirectConnection } from "./DirectConnection.ts"
 export type { FenceAcquireError, FenceOptions, FenceTiming } from "./Fence.ts"
 export { FenceLost, FenceUnavailable, PoolerDetected, StaleEpoch, type PoolerEvidence } from "./FenceErrors.ts"
 export type { FenceSession } from "./FenceSession.ts"
 export { fenceStatus, type FenceStatus } from "./FenceStatus.ts"
 export { bootstrapLockKey, lockKeyFor } from "./LockKey.ts"
-export { SqlFailure } from "./SqlFailure.ts"
+export { SqlError } from "../postgres/SqlError.ts"

@@ -2,7 +2,7 @@
  * Every SQL statement of the migration history, in one place. Leasehold's tables live in a schema
  * (default `leasehold`) given as a parameter and quoted here; nothing else is interpolated.
  */
-import { quoteIdentifier } from "../fence/sql.ts"
+import { quoteIdentifier } from "../postgres/Quote.ts"
 
 /** The lost-race check's function name; the suffix changes whenever its body does. */
 const pendingFunction = "raise_if_done_v1"

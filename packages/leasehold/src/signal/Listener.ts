@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto"
 import pgListen from "pg-listen"
 import { Data, Deferred, Duration, Effect, Queue, Schedule, type Scope } from "effect"
-import { applicationNameFor, clientConfigFor, type DirectConnection } from "../fence/DirectConnection.ts"
+import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"
 import { decodePayload } from "./internal/decodePayload.ts"
 

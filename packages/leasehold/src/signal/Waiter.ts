@@ -3,7 +3,7 @@
  * check"). Use as a module: `import * as Waiter from "./signal/Waiter.ts"`.
  */
 import { Duration, Effect, Queue, Random, type Scope } from "effect"
-import type { DirectConnection } from "../fence/DirectConnection.ts"
+import type { DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"
 import type { CheckResult } from "./CheckResult.ts"
 import * as Listener from "./Listener.ts"

@@ -1,5 +1,5 @@
 import type pg from "pg"
-import { literal } from "../fence/sql.ts"
+import { literal } from "../postgres/Quote.ts"
 import { encodePayload, type SignalPayload } from "./Channel.ts"
 
 /**

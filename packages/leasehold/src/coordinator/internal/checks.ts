@@ -3,7 +3,7 @@
  * that runs it (LISTEN first, then on every NOTIFY and a slow poll), and who leads meanwhile.
  */
 import { Deferred, Duration, Effect, Option, type Scope } from "effect"
-import { applicationNameFor } from "../../fence/DirectConnection.ts"
+import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
 import { lockKeyFor } from "../../fence/LockKey.ts"
 import { readHistory } from "../../migrations/History.ts"
@@ -14,7 +14,8 @@ import type { ListenerTiming } from "../../signal/Listener.ts"
 import * as Waiter from "../../signal/Waiter.ts"
 import * as sql from "../sql.ts"
 import type { FlowContext } from "./context.ts"
-import { checkPool, isConnectionCode, messageOf, sqlstateOf, withPooled } from "./database.ts"
+import { pool as openPool, query, withPooled } from "../../postgres/Connection.ts"
+import { isConnectionLoss } from "../../postgres/SqlError.ts"
 import { type BundleFailure, makeObserver, type Observation, type Observer, observe, pendingIds } from "./observer.ts"
 
 /** What the waiting side offers the rest of the flow. */
@@ -49,7 +50,7 @@ export const startChecks = (
   Effect.gen(function*() {
     const { config, holder } = context
     const observer = makeObserver({ set: context.set, role: config.role, first, emit: context.emit })
-    const pool = yield* checkPool(context.directUrl, {
+    const pool = yield* openPool(context.directUrl, {
       applicationName: applicationNameFor("leasehold-check", holder),
       connectTimeoutMs: context.connectTimeoutMs
     })
@@ -63,38 +64,31 @@ export const startChecks = (
       })
 
     const fenceKey = lockKeyFor(context.namespace, context.leaseName)
-    const readFence = withPooled(
-      pool,
-      (client) =>
-        Effect.suspend(() => {
-          context.counters.queries++
-          return fenceStatus(client, fenceKey, { schema: config.schema })
-        }),
-      (cause) => cause
-    )
+    const readFence = withPooled(pool, (client) =>
+      Effect.suspend(() => {
+        context.counters.queries++
+        return fenceStatus(client, fenceKey, { schema: config.schema })
+      }))
     const cancelStatement = (backendPid: number) =>
-      withPooled(
-        pool,
-        (client) => Effect.tryPromise(() => client.query(sql.cancelStatement, [backendPid])),
-        (cause) => cause
-      ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+      withPooled(pool, (client) => query(client, sql.cancelStatement, [backendPid])).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.ignore
+      )
 
-    const read = withPooled(
-      pool,
-      (client) =>
-        Effect.suspend(() => {
-          context.counters.queries++
-          return Effect.map(readHistory(client, config.schema), (history) => observe(history, context.set))
-        }),
-      (cause) => {
-        const code = sqlstateOf(cause)
-        return new MigrationDatabaseError({
-          operation: "connecting for the readiness check",
-          error: messageOf(cause),
-          ...(code === undefined ? {} : { code })
-        })
-      }
-    )
+    const read = withPooled(pool, (client) =>
+      Effect.suspend(() => {
+        context.counters.queries++
+        return Effect.map(readHistory(client, config.schema), (history) => observe(history, context.set))
+      })).pipe(
+        Effect.catchTag("SqlError", (error) =>
+          Effect.fail(
+            new MigrationDatabaseError({
+              operation: "connecting for the readiness check",
+              error: error.message,
+              ...(error.code === undefined ? {} : { code: error.code })
+            })
+          ))
+      )
     // Followers and single-node pods learn who leads from the history while migrations land
     // (the holder of the newest record since this pod started looking), from the fence
     // registry (one more query) only before that.
@@ -122,7 +116,7 @@ export const startChecks = (
       channel: channelFor(context.namespace, context.leaseName),
       identity: holder,
       check: look,
-      isRetryable: (error: MigrationDatabaseError) => isConnectionCode(error.code),
+      isRetryable: (error: MigrationDatabaseError) => isConnectionLoss(error),
       pollInterval: Duration.millis(config.pollIntervalMs),
       // Only a hint that the bundle may now be complete (or failed) is looked at at once;
       // progress on the way is looked at within a second, so 50 waiting pods do not read the

@@ -4,7 +4,7 @@ import type { FenceTiming } from "../../fence/Fence.ts"
 import type { MigrationSet } from "../../migrations/MigrationSet.ts"
 import type { LeaseholdConfig } from "../Config.ts"
 import type { ProgressEvent } from "../ProgressEvent.ts"
-import type { Url } from "./database.ts"
+import type { Url } from "../../postgres/Url.ts"
 
 /** An event without its timestamp; `emit` adds it. */
 export type EventBody = ProgressEvent extends infer E ? E extends ProgressEvent ? Omit<E, "at"> : never : never

@@ -7,22 +7,13 @@
 import { Clock, Duration, Effect, Schedule } from "effect"
 import { type History, readHistory } from "../../migrations/History.ts"
 import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
-import { applicationNameFor } from "../../fence/DirectConnection.ts"
+import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { DatabaseMissing, DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
 import * as sql from "../sql.ts"
 import type { FlowContext } from "./context.ts"
-import {
-  classify,
-  connect,
-  type ConnectError,
-  databaseNameOf,
-  endpointOf,
-  isTransient,
-  messageOf,
-  sqlstateOf,
-  type Url,
-  withDatabase
-} from "./database.ts"
+import { fromCause } from "../../postgres/SqlError.ts"
+import { databaseNameOf, endpointOf, type Url, withDatabase } from "../../postgres/Url.ts"
+import { classify, connect, type ConnectError, isTransient } from "../Database.ts"
 
 /** What the fast path can fail with. */
 export type FastPathError = DatabaseUnreachable | DatabasePermissionDenied | DatabaseMissing | MigrationDatabaseError
@@ -127,7 +118,7 @@ const createDatabase = (
           catch: (cause) => cause
         }).pipe(
           Effect.catch((cause) => {
-            const code = sqlstateOf(cause)
+            const { code, message } = fromCause(cause)
             if (code !== undefined && alreadyExists.has(code)) return Effect.void
             if (code === "42501") {
               return Effect.fail(
@@ -135,7 +126,7 @@ const createDatabase = (
                   operation: `creating database "${database}"`,
                   endpoint: endpointOf(maintenance),
                   code,
-                  reason: messageOf(cause),
+                  reason: message,
                   hint: "grant the role CREATEDB, create the database beforehand, or set SKIP_DB_CREATE=true"
                 })
               )

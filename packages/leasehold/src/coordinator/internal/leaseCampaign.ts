@@ -4,18 +4,14 @@
  * loop raced with the API server being unreachable for too long.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Duration, Effect, Option, Stream } from "effect"
-import { makeElectionConfig } from "../../election/ElectionConfig.ts"
-import { makeElectorWith } from "../../election/Elector.ts"
+import { Effect, Stream } from "effect"
 import { makeLeaseClient } from "../../election/LeaseClient.ts"
+import { electorFor, leaseRounds } from "../Lead.ts"
 import { takeOverWhenHolderGone } from "../Takeover.ts"
 import { type CampaignOptions, campaignLoop, type CampaignState, leaderWork, whenIdle } from "./campaign.ts"
 import type { Checks } from "./checks.ts"
 import type { FlowContext } from "./context.ts"
 import { watchLeaseClient } from "./leaseClient.ts"
-
-const durationOf = (name: "leaseDuration" | "renewDeadline" | "retryPeriod", ms: Option.Option<number>) =>
-  Option.match(ms, { onNone: () => ({}), onSome: (value) => ({ [name]: Duration.millis(value) }) })
 
 /** Campaigns for the Lease until a term finishes the bundle (`Some`) or the bundle is ready (`None`). */
 export const leaseCampaign = (
@@ -26,31 +22,18 @@ export const leaseCampaign = (
   options: CampaignOptions & { readonly apiUnreachableAfterMs: number }
 ) =>
   Effect.gen(function*() {
-    const config = context.config
-    const lease = { namespace: context.namespace, name: context.leaseName }
     const watched = yield* watchLeaseClient(
       yield* makeLeaseClient(kubeConfig, { namespace: context.namespace }),
-      lease,
+      { namespace: context.namespace, name: context.leaseName },
       options.apiUnreachableAfterMs,
       context.counters
     )
-    const electionConfig = yield* makeElectionConfig({
-      leaseName: context.leaseName,
-      namespace: context.namespace,
-      identity: context.holder,
-      ...durationOf("leaseDuration", config.leaseDurationMs),
-      ...durationOf("renewDeadline", config.renewDeadlineMs),
-      ...durationOf("retryPeriod", config.retryPeriodMs),
-      canTakeOver: takeOverWhenHolderGone(checks.readFence)
-    }, context.namespace)
-    const elector = yield* makeElectorWith(electionConfig, watched.client)
+    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(checks.readFence))
     yield* elector.states.pipe(
       Stream.runForEach((view) => (view.isLeader || view.phase === "idle" ? Effect.void : checks.reportLeader(view.leader))),
       Effect.forkScoped
     )
-    const round = elector.run((leadership) =>
-      leaderWork(context, state, checks.observer, { holder: leadership.identity, epoch: leadership.epoch })
-    )
+    const round = leaseRounds(elector)(leaderWork(context, state, checks.observer))
     return yield* Effect.raceFirst(
       campaignLoop(context, state, checks.ready, round, options),
       Effect.exit(watched.unreachable).pipe(whenIdle(state), Effect.flatten)

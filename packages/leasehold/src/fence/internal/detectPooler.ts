@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto"
 import type pg from "pg"
 import { Effect } from "effect"
 import { FenceUnavailable, PoolerDetected } from "../FenceErrors.ts"
-import type { SqlFailure } from "../SqlFailure.ts"
+import type { SqlError } from "../../postgres/SqlError.ts"
 import * as sql from "../sql.ts"
-import { query, queryOne } from "./query.ts"
+import { query, queryOne } from "../../postgres/Connection.ts"
 import { inTransaction } from "./transaction.ts"
 
 interface SessionMark {
@@ -14,7 +14,7 @@ interface SessionMark {
 
 /** A proxy that refuses transaction blocks is statement pooling; any other failure is `otherwise`. */
 const refusedOr = (otherwise: (cause: unknown) => FenceUnavailable) =>
-  (failure: SqlFailure): Effect.Effect<never, PoolerDetected | FenceUnavailable> =>
+  (failure: SqlError): Effect.Effect<never, PoolerDetected | FenceUnavailable> =>
     /transaction blocks not allowed/i.test(failure.message)
       ? Effect.fail(new PoolerDetected({ evidence: "transaction-refused", detail: failure.message }))
       : Effect.fail(otherwise(failure))
@@ -68,7 +68,7 @@ export const detectPooler = (
           })
         }
         // Pin the probe to a server session for the rest of the detection.
-        yield* query(probe, "BEGIN").pipe(Effect.catchTag("SqlFailure", refusedOr(unavailable("pinning the probe"))))
+        yield* query(probe, "BEGIN").pipe(Effect.catchTag("SqlError", refusedOr(unavailable("pinning the probe"))))
         const mine = yield* queryOne<SessionMark>(client, sql.readSessionMark).pipe(
           Effect.mapError(unavailable("reading the session mark"))
         )
@@ -76,7 +76,7 @@ export const detectPooler = (
       }
 
       const again = yield* inTransaction(client, queryOne<SessionMark>(client, sql.readSessionMark)).pipe(
-        Effect.catchTag("SqlFailure", refusedOr(unavailable("transaction round trip")))
+        Effect.catchTag("SqlError", refusedOr(unavailable("transaction round trip")))
       )
       if (again.pid !== marked.pid || again.nonce !== nonce) return yield* swapped(again, marked.pid)
       return marked.pid

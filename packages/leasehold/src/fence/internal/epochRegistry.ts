@@ -3,8 +3,9 @@ import { Duration, Effect } from "effect"
 import { StaleEpoch } from "../FenceErrors.ts"
 import { bootstrapLockKey } from "../LockKey.ts"
 import * as sql from "../sql.ts"
-import type { SqlFailure } from "../SqlFailure.ts"
-import { query, queryOne } from "./query.ts"
+import { inline } from "../../postgres/Quote.ts"
+import type { SqlError } from "../../postgres/SqlError.ts"
+import { query, queryOne } from "../../postgres/Connection.ts"
 import { inTransaction } from "./transaction.ts"
 
 /** Who registers, for which key (all fields as stored in the registry). */
@@ -32,14 +33,14 @@ export interface StaleBackend {
 }
 
 /** Creates the Leasehold schema and the epoch registry if missing, serialised by the bootstrap key. */
-export const ensureRegistry = (client: pg.ClientBase, schema: string): Effect.Effect<void, SqlFailure> =>
+export const ensureRegistry = (client: pg.ClientBase, schema: string): Effect.Effect<void, SqlError> =>
   Effect.gen(function*() {
     const found = yield* queryOne<{ readonly exists: boolean }>(client, sql.registryExists(schema))
     if (found.exists) return
     // One round trip inside the transaction: the bootstrap lock, then the statements.
     yield* inTransaction(
       client,
-      query(client, [sql.inline(sql.lockBootstrap, [bootstrapLockKey]), ...sql.createRegistry(schema)].join(";\n"))
+      query(client, [inline(sql.lockBootstrap, [bootstrapLockKey]), ...sql.createRegistry(schema)].join(";\n"))
     )
   })
 
@@ -59,7 +60,7 @@ export const register = (
   client: pg.ClientBase,
   who: Registrant,
   overwriteSelf: boolean
-): Effect.Effect<StaleBackend | undefined, StaleEpoch | SqlFailure> =>
+): Effect.Effect<StaleBackend | undefined, StaleEpoch | SqlError> =>
   inTransaction(
     client,
     Effect.gen(function*() {
@@ -93,7 +94,7 @@ export const register = (
  * until that session times out. Terminating an older epoch's backend is always right: its
  * Lease term ended before ours began.
  */
-export const findOlderHolder = (client: pg.ClientBase, who: Registrant): Effect.Effect<StaleBackend | undefined, SqlFailure> =>
+export const findOlderHolder = (client: pg.ClientBase, who: Registrant): Effect.Effect<StaleBackend | undefined, SqlError> =>
   query<RecordedHolder>(client, sql.readRecorded(who.schema), [who.key.toString()]).pipe(
     Effect.map((rows) => {
       const current = rows[0]

@@ -1,7 +1,7 @@
 import type pg from "pg"
 import { Effect, Exit } from "effect"
-import type { SqlFailure } from "../SqlFailure.ts"
-import { query } from "./query.ts"
+import type { SqlError } from "../../postgres/SqlError.ts"
+import { query } from "../../postgres/Connection.ts"
 
 const rollbackTimeout = "5 seconds"
 
@@ -12,7 +12,7 @@ const rollbackTimeout = "5 seconds"
 export const inTransaction = <A, E, R>(
   client: pg.ClientBase,
   body: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlFailure, R> =>
+): Effect.Effect<A, E | SqlError, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       yield* query(client, "BEGIN")

@@ -2,18 +2,10 @@ import { Data, Effect } from "effect"
 import type pg from "pg"
 import { FenceLost } from "../../fence/FenceErrors.ts"
 import { MigrationDatabaseError } from "../MigrationErrors.ts"
+import { fromCause, isConnectionLoss } from "../../postgres/SqlError.ts"
 
 /** Anything that runs a query: a `pg.Client`, a pool client, or a `pg.Pool`. */
 export type Queryable = pg.ClientBase | pg.Pool
-
-/** What PostgreSQL (or the driver) said when a statement failed. */
-export interface PgErrorInfo {
-  readonly message: string
-  readonly code?: string
-  readonly detail?: string
-  /** Where in the query text the error is, in characters from 1 (PostgreSQL's error cursor). */
-  readonly position?: number
-}
 
 /**
  * A statement failed on the fence session while the session itself is fine: a migration's own
@@ -34,25 +26,6 @@ export class StatementFailed extends Data.TaggedError("StatementFailed")<{
 export const hasCode = (code: string) => (error: unknown): error is StatementFailed =>
   error instanceof StatementFailed && error.code === code
 
-const connectionLostCodes = new Set(["57P01", "57P02", "57P03", "25P03"])
-
-/** Reads the message, SQLSTATE and detail of an error thrown by pg (or by user code). */
-export const errorInfo = (cause: unknown): PgErrorInfo => {
-  if (typeof cause === "object" && cause !== null) {
-    const error = cause as { message?: unknown; code?: unknown; detail?: unknown; syscall?: unknown; position?: unknown }
-    const message = typeof error.message === "string" ? error.message : String(cause)
-    const detail = typeof error.detail === "string" ? ` (${error.detail})` : ""
-    const isSqlState = typeof error.code === "string" && error.syscall === undefined && /^[0-9A-Z]{5}$/.test(error.code)
-    const position = Number(error.position)
-    const details = {
-      ...(typeof error.detail === "string" ? { detail: error.detail } : {}),
-      ...(isSqlState && Number.isInteger(position) && position > 0 ? { position } : {})
-    }
-    return isSqlState ? { message: message + detail, code: error.code as string, ...details } : { message: message + detail, ...details }
-  }
-  return { message: String(cause) }
-}
-
 /** Clients seen to lose their connection ('error' or 'end' events), tracked once per client. */
 const dead = new WeakMap<pg.ClientBase, { lost: boolean }>()
 
@@ -72,23 +45,15 @@ export const watchConnection = (client: pg.ClientBase): void => {
   })
 }
 
-const driverConnectionError = /is not queryable$|^Connection terminated/
-
 /**
- * Whether an error means the connection itself is gone: the backend was terminated (57P01) or
- * shut down, the session timed out idle in a transaction (25P03), a connection exception (class
- * 08), a socket error, or any error once the client has seen its connection end.
+ * Whether an error means the connection itself is gone (the one classifier's
+ * `isConnectionLoss`), or the client has seen its connection end whatever the error says.
  */
-export const isConnectionLoss = (client: pg.ClientBase, cause: unknown): boolean => {
-  if (dead.get(client)?.lost === true) return true
-  const info = errorInfo(cause)
-  if (info.code !== undefined) return connectionLostCodes.has(info.code) || info.code.startsWith("08")
-  const syscall = typeof cause === "object" && cause !== null && "syscall" in cause
-  return syscall || (cause instanceof Error && driverConnectionError.test(cause.message))
-}
+export const isConnectionLost = (client: pg.ClientBase, cause: unknown): boolean =>
+  dead.get(client)?.lost === true || isConnectionLoss(fromCause(cause))
 
 const fenceLost = (operation: string, cause: unknown) =>
-  new FenceLost({ reason: `${operation}: ${errorInfo(cause).message}`, cause })
+  new FenceLost({ reason: `${operation}: ${fromCause(cause).message}`, cause })
 
 /**
  * Runs one query on the fence session. A lost connection is `FenceLost`; any other error is a
@@ -149,8 +114,8 @@ export const sendAfterCurrent = (client: pg.ClientBase, text: string): void => {
 /** Maps an error raised while working on the fence session. */
 export const classifyOnFence = (client: pg.ClientBase, operation: string, cause: unknown): FenceLost | StatementFailed => {
   if (cause instanceof FenceLost) return cause
-  if (isConnectionLoss(client, cause)) return fenceLost(operation, cause)
-  const info = errorInfo(cause)
+  if (isConnectionLost(client, cause)) return fenceLost(operation, cause)
+  const info = fromCause(cause)
   return new StatementFailed({
     error: info.message,
     ...(info.code === undefined ? {} : { code: info.code }),
@@ -173,7 +138,7 @@ export const plainQuery = <R extends pg.QueryResultRow = pg.QueryResultRow>(
   Effect.tryPromise({
     try: () => (client as pg.ClientBase).query<R>(text, values as Array<unknown> | undefined),
     catch: (cause) => {
-      const info = errorInfo(cause)
+      const info = fromCause(cause)
       return new MigrationDatabaseError(info.code === undefined ? { operation, error: info.message } : { operation, error: info.message, code: info.code })
     }
   })

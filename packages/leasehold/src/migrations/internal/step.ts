@@ -6,7 +6,7 @@
 import { pathToFileURL } from "node:url"
 import type pg from "pg"
 import { Clock, Effect } from "effect"
-import { inline } from "../../fence/sql.ts"
+import { inline } from "../../postgres/Quote.ts"
 import { toEntry, type HistoryAction, type HistoryEntry, type HistoryRow } from "../History.ts"
 import { MigrationFailed } from "../MigrationErrors.ts"
 import type { Migration, MigrationKind, MigrationScript } from "../MigrationSet.ts"

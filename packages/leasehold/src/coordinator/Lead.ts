@@ -1,0 +1,180 @@
+/**
+ * Leading: campaign (for the Lease, or for the single-node gate when `CLUSTER_ENABLED=false`),
+ * take the fence with the term's epoch, run the work on the fence session guarded, then release
+ * the fence and the Lease. The coordinator's flow runs its rounds through here, and so do the
+ * operator commands (`rollback`, `repair`) through `lead`.
+ */
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Duration, Effect, Option, type Scope } from "effect"
+import { makeElectionConfig } from "../election/ElectionConfig.ts"
+import type { ElectionConfigInvalid, LeadershipLost } from "../election/ElectionErrors.ts"
+import { type ElectorApi, makeElectorWith } from "../election/Elector.ts"
+import type { LeaderElectionRecord, LeaseRef } from "../election/LeaderRecord.ts"
+import { type KubeConfigUnusable, type LeaseClientApi, makeLeaseClient } from "../election/LeaseClient.ts"
+import type { FatalLeaseError } from "../election/LeaseErrors.ts"
+import * as Fence from "../fence/Fence.ts"
+import type { FenceSession } from "../fence/FenceSession.ts"
+import { fenceStatus } from "../fence/FenceStatus.ts"
+import { lockKeyFor } from "../fence/LockKey.ts"
+import { pool, withPooled } from "../postgres/Connection.ts"
+import { applicationNameFor } from "../postgres/DirectConnection.ts"
+import type { Url } from "../postgres/Url.ts"
+import type { LeaseholdConfig } from "./Config.ts"
+import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
+import { singleNodeRounds } from "./internal/singleNode.ts"
+import { takeOverWhenHolderGone } from "./Takeover.ts"
+
+/** One term of leadership: the Lease it guards, who holds it, and the epoch to fence with. */
+export interface Term {
+  readonly lease: LeaseRef
+  readonly holder: string
+  readonly epoch: number
+}
+
+/** What leading needs to know, besides the configuration. */
+export interface LeadContext {
+  readonly config: LeaseholdConfig
+  /** This process's holder identity (see `holderIdentity`). */
+  readonly holder: string
+  readonly namespace: string
+  readonly leaseName: string
+  /** `LEASEHOLD_DIRECT_URL`, else `DATABASE_URL`: the fence's and the gate's sessions. */
+  readonly directUrl: Url
+  readonly connectTimeoutMs: number
+  readonly fenceTiming: Partial<Fence.FenceTiming>
+}
+
+/** Why a round can end without the work's own result or error. */
+export type RoundError = LeadershipLost | FatalLeaseError | Fence.FenceAcquireError
+
+/**
+ * One campaign round: campaign until this process leads, then run `work` for the term in the
+ * term's scope (closed, releasing what the work took, before the Lease is released). A round
+ * returns the work's result; a lost term is its error.
+ */
+export type Rounds = <A, E>(work: (term: Term) => Effect.Effect<A, E, Scope.Scope>) => Effect.Effect<A, E | RoundError>
+
+/**
+ * What the coordinator changes in the fence's defaults: `client_connection_check_interval`
+ * 100 ms, so the backend of a leader whose process died mid-statement exits within a tenth of
+ * a second, which frees its lock and lets fast failover prove it gone (the check is one
+ * `poll()` on the fence session's socket per interval while a statement runs).
+ */
+export const coordinatorFenceTiming: Partial<Fence.FenceTiming> = {
+  clientConnectionCheckInterval: "100 millis"
+}
+
+/**
+ * Takes the fence for `term` in the current scope (released when it closes) and runs `work`
+ * on its session, guarded: the work is interrupted, and the result is `FenceLost`, as soon as
+ * the session is lost.
+ */
+export const withFence = <A, E>(
+  context: LeadContext,
+  term: Term,
+  work: (session: FenceSession) => Effect.Effect<A, E>
+): Effect.Effect<A, E | Fence.FenceAcquireError, Scope.Scope> =>
+  Effect.flatMap(
+    Fence.acquire({
+      connection: context.directUrl,
+      namespace: context.namespace,
+      name: context.leaseName,
+      epoch: term.epoch,
+      holder: term.holder,
+      schema: context.config.schema,
+      timing: context.fenceTiming
+    }),
+    (session) => Fence.guard(session, work(session))
+  )
+
+const durationOf = (name: "leaseDuration" | "renewDeadline" | "retryPeriod", ms: Option.Option<number>) =>
+  Option.match(ms, { onNone: () => ({}), onSome: (value) => ({ [name]: Duration.millis(value) }) })
+
+/** The elector for `context`'s Lease over `client`, with fast failover as its `canTakeOver`. */
+export const electorFor = (
+  context: LeadContext,
+  client: LeaseClientApi,
+  canTakeOver: (record: LeaderElectionRecord) => Effect.Effect<boolean>
+): Effect.Effect<ElectorApi, ElectionConfigInvalid> =>
+  Effect.flatMap(
+    makeElectionConfig({
+      leaseName: context.leaseName,
+      namespace: context.namespace,
+      identity: context.holder,
+      ...durationOf("leaseDuration", context.config.leaseDurationMs),
+      ...durationOf("renewDeadline", context.config.renewDeadlineMs),
+      ...durationOf("retryPeriod", context.config.retryPeriodMs),
+      canTakeOver
+    }, context.namespace),
+    (config) => makeElectorWith(config, client)
+  )
+
+/** Lease rounds: each is one `elector.run`, the term's epoch the Lease's `leaseTransitions`. */
+export const leaseRounds = (elector: ElectorApi): Rounds => (work) =>
+  elector.run((leadership) =>
+    Effect.scoped(work({ lease: leadership.lease, holder: leadership.identity, epoch: leadership.epoch }))
+  )
+
+/** Options of `lead`. */
+export interface LeadOptions {
+  /** The Kubernetes configuration; by default loaded as `Leasehold.ready` loads it. */
+  readonly kubeConfig?: KubeConfig
+  /** Called once this process leads, before the fence is taken. */
+  readonly onElected?: (term: Term) => Effect.Effect<void>
+  /** Overrides of the fence's timing (default `coordinatorFenceTiming`). */
+  readonly fenceTiming?: Partial<Fence.FenceTiming>
+  readonly connectTimeoutMs?: number
+}
+
+/** What `lead` can fail with besides the work's own error. */
+export type LeadError = RoundError | KubeConfigUnusable | ElectionConfigInvalid
+
+/** The fast-failover probe: the fence registry read over a one-session pool on the direct URL. */
+const takeoverProbe = (context: LeadContext) =>
+  Effect.map(
+    pool(context.directUrl, {
+      applicationName: applicationNameFor("leasehold-check", context.holder),
+      connectTimeoutMs: context.connectTimeoutMs,
+      max: 1
+    }),
+    (probe) =>
+      takeOverWhenHolderGone(
+        withPooled(probe, (client) => fenceStatus(client, lockKeyFor(context.namespace, context.leaseName), { schema: context.config.schema }))
+      )
+  )
+
+/**
+ * Runs `work` once as the leader, as a pod would migrate: campaigns (for the Lease with fast
+ * takeover from a holder that is provably gone, or for the single-node gate), takes the fence
+ * with the term's epoch and runs `work` on its session, guarded. Interrupting it releases the
+ * fence, then the Lease. For operator work (`rollback`, `repair`).
+ *
+ * Gotcha: a pod migrating at the time keeps the Lease until it is done; `work` then runs after it.
+ */
+export const lead = <A, E>(
+  config: LeaseholdConfig,
+  work: (session: FenceSession, term: Term) => Effect.Effect<A, E>,
+  options: LeadOptions = {}
+): Effect.Effect<A, E | LeadError> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const kubeConfig = config.clusterEnabled ? options.kubeConfig ?? (yield* loadKubeConfig()) : undefined
+      const context: LeadContext = {
+        config,
+        holder: yield* holderIdentity(config.identity),
+        namespace: namespaceFor(config, kubeConfig),
+        leaseName: config.leaseName,
+        directUrl: Option.getOrElse(config.directUrl, () => config.databaseUrl),
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+        fenceTiming: options.fenceTiming ?? coordinatorFenceTiming
+      }
+      const rounds = kubeConfig === undefined
+        ? singleNodeRounds(context)
+        : leaseRounds(
+          yield* electorFor(context, yield* makeLeaseClient(kubeConfig, { namespace: context.namespace }), yield* takeoverProbe(context))
+        )
+      return yield* rounds((term) =>
+        Effect.andThen(options.onElected?.(term) ?? Effect.void, withFence(context, term, (session) => work(session, term)))
+      )
+    })
+  ).pipe(Effect.withSpan("Leasehold.lead"))
