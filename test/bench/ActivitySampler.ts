@@ -4,8 +4,8 @@
  * connections over time.
  */
 import { Effect, type Scope } from "effect"
+import * as Pg from "@leasehold/testkit/support"
 import { wallClockMs } from "./internal/clock.ts"
-import * as Pg from "../support/pg.ts"
 
 /** The sessions one sample saw (the sampler's own excluded). */
 export interface ActivitySample {
@@ -21,10 +21,7 @@ export interface ActivitySampler {
 /** Samples the database of `url` every `everyMs` until the scope closes. */
 export const activitySampler = (url: string, everyMs: number): Effect.Effect<ActivitySampler, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(
-      Effect.promise(() => Pg.connect(url, "bench-sampler")),
-      (c) => Effect.promise(() => c.end().catch(() => undefined))
-    )
+    const client = yield* Pg.connect(url, "bench-sampler")
     const samples: Array<ActivitySample> = []
     const sampleOnce = Effect.promise(async () => {
       const { rows } = await client.query<{ name: string }>(

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process"
 import { cpus, loadavg, release, totalmem, type } from "node:os"
 import { Effect } from "effect"
-import * as Pg from "../support/pg.ts"
+import * as Pg from "@leasehold/testkit/support"
 
 /** What the report says about the machine. */
 export interface Machine {

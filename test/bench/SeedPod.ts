@@ -6,8 +6,8 @@
  * and is ready at once. No NOTIFY, no Lease: waiting pods learn of the end by polling.
  */
 import { Effect } from "effect"
+import * as Pg from "@leasehold/testkit/support"
 import { wallClockMs } from "./internal/clock.ts"
-import * as Pg from "../support/pg.ts"
 import type { BenchMigration } from "./MigrationSets.ts"
 
 /** The advisory lock key every seed pod polls. */
@@ -49,10 +49,7 @@ const sql = {
 export const seedPod = (options: SeedPodOptions): Effect.Effect<SeedPodResult> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const client = yield* Effect.acquireRelease(
-        Effect.promise(() => Pg.connect(options.url, `${seedApplicationPrefix}${options.identity}`)),
-        (c) => Effect.promise(() => c.end().catch(() => undefined))
-      )
+      const client = yield* Pg.connect(options.url, `${seedApplicationPrefix}${options.identity}`)
       const pollMs = options.pollMs ?? 1000
       for (let attempts = 1;; attempts++) {
         const { rows } = yield* Effect.promise(() => client.query<{ locked: boolean }>(sql.tryLock, [seedLockKey]))

@@ -1,4 +1,5 @@
-/** Summaries of measured samples: median, p99 and friends, nearest-rank, no dependencies. */
+/** Summaries of measured samples: median, p99 and friends (interpolated between closest ranks). */
+import { quantile } from "@leasehold/testkit/support"
 
 /** What the report shows of one side's samples. */
 export interface Summary {
@@ -9,21 +10,6 @@ export interface Summary {
   readonly mean: number
   /** How many samples the summary is over. */
   readonly n: number
-}
-
-/**
- * The `q`-quantile (0..1) of `values` by linear interpolation between closest ranks (the
- * usual definition of the median for an even count). With fewer than 100 samples p99 is close
- * to the maximum: say how many samples there were.
- */
-export const quantile = (values: ReadonlyArray<number>, q: number): number => {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const position = (sorted.length - 1) * Math.min(1, Math.max(0, q))
-  const lower = Math.floor(position)
-  const upper = Math.ceil(position)
-  const weight = position - lower
-  return sorted[lower]! * (1 - weight) + sorted[upper]! * weight
 }
 
 /** Median, p99, min, max, mean and count of `values` (rounded to 0.01). */

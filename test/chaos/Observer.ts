@@ -4,7 +4,7 @@
  * history, adds what changed to the timeline, and re-checks S1/S2 on everything seen so far.
  */
 // The e2e package does not list `pg`; the benchmarks' loader takes the test kit's driver.
-import { connect } from "../support/pg.ts"
+import { type Client, openSession } from "@leasehold/testkit/support"
 import { type ActivitySample, type AuditRow, checkOnline, type EpochSample, type HistoryRow, type Violation } from "./Invariants.ts"
 import type { Timeline } from "./Timeline.ts"
 
@@ -57,65 +57,93 @@ export interface Observer {
   readonly close: () => Promise<void>
 }
 
+/** What sampling has collected, and what it last logged (to log changes only). */
+interface Samples {
+  audit: ReadonlyArray<AuditRow>
+  history: ReadonlyArray<HistoryRow>
+  readonly epochs: Array<EpochSample>
+  readonly activity: Array<ActivitySample>
+  readonly violations: Array<Violation>
+  readonly seenViolations: Set<string>
+  lastStatements: string
+  lastEpoch: number
+}
+
+/** Runs `read`, or nothing while its table is not created yet. */
+const unlessUndefinedTable = async (read: () => Promise<void>): Promise<void> => {
+  try {
+    await read()
+  } catch (error) {
+    if (!undefinedTable(error)) throw error
+  }
+}
+
+const historyRowOf = (r: Record<string, unknown>): HistoryRow => ({
+  seq: r["seq"] as number,
+  id: r["id"] as string,
+  action: r["action"] as string,
+  status: r["status"] as string,
+  transactional: r["transactional"] as boolean,
+  epoch: r["epoch"] as number,
+  holder: r["holder"] as string,
+  backendPid: (r["backend_pid"] as number | null) ?? undefined,
+  checksum: r["checksum"] as string,
+  startedAt: r["started_at"] as number,
+  finishedAt: (r["finished_at"] as number | null) ?? undefined
+})
+
+const sampleActivity = async (client: Client, log: Timeline, samples: Samples) => {
+  const active = (await client.query<{ at: number; sessions: ActivitySample["sessions"] }>(sql.activity)).rows[0]!
+  if (active.sessions.length > 0) samples.activity.push(active)
+  const statements = active.sessions.map((s) => `${s.app}: ${s.query.replace(/\s+/g, " ").slice(0, 100)}`).join(" | ")
+  if (statements !== samples.lastStatements && statements !== "") log.add("db", statements, active.at)
+  samples.lastStatements = statements
+}
+
+const sampleEpoch = (client: Client, log: Timeline, samples: Samples) =>
+  unlessUndefinedTable(async () => {
+    const row = (await client.query<{ at: number; epoch: number | null }>(sql.epoch)).rows[0]!
+    if (row.epoch === null) return
+    samples.epochs.push({ at: row.at, epoch: row.epoch })
+    if (row.epoch !== samples.lastEpoch) log.add("db", `fence epoch ${row.epoch} registered`, row.at)
+    samples.lastEpoch = row.epoch
+  })
+
+const sampleAudit = async (client: Client, samples: Samples) => {
+  samples.audit = (await client.query<{ migration: string; backend_pid: number; txid: string; started_at: number; finished_at: number | null }>(sql.audit)).rows
+    .map((r) => ({ migration: r.migration, backendPid: r.backend_pid, txid: r.txid, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined }))
+}
+
+const sampleHistory = (client: Client, log: Timeline, samples: Samples) =>
+  unlessUndefinedTable(async () => {
+    const next = ((await client.query(sql.history)).rows as Array<Record<string, unknown>>).map(historyRowOf)
+    for (const row of next.slice(samples.history.length)) {
+      log.add("db", `history #${row.seq}: ${row.action} ${row.id} ${row.status} by ${row.holder} epoch ${row.epoch} backend ${row.backendPid}`, row.finishedAt ?? row.startedAt)
+    }
+    samples.history = next
+  })
+
+/** Checks the online invariants on what was sampled; logs and keeps each violation once. */
+const checkSamples = (log: Timeline, samples: Samples) => {
+  for (const violation of checkOnline(samples)) {
+    const key = `${violation.invariant}:${violation.message}`
+    if (samples.seenViolations.has(key)) continue
+    samples.seenViolations.add(key)
+    samples.violations.push(violation)
+    log.add("harness", `VIOLATION ${violation.invariant}: ${violation.message}`)
+  }
+}
+
 /** Starts observing the database at `url` (superuser) every `intervalMs`. */
 export const startObserver = async (url: string, log: Timeline, intervalMs = 100): Promise<Observer> => {
-  const client = await connect(url, observerApplicationName)
-  let audit: ReadonlyArray<AuditRow> = []
-  let history: ReadonlyArray<HistoryRow> = []
-  const epochs: Array<EpochSample> = []
-  const activity: Array<ActivitySample> = []
-  const violations: Array<Violation> = []
-  const seenViolations = new Set<string>()
-  let lastStatements = ""
-  let lastEpoch = -1
-
+  const client = await openSession(url, observerApplicationName)
+  const samples: Samples = { audit: [], history: [], epochs: [], activity: [], violations: [], seenViolations: new Set(), lastStatements: "", lastEpoch: -1 }
   const sample = async () => {
-    const active = (await client.query<{ at: number; sessions: ActivitySample["sessions"] }>(sql.activity)).rows[0]!
-    if (active.sessions.length > 0) activity.push(active)
-    const statements = active.sessions.map((s) => `${s.app}: ${s.query.replace(/\s+/g, " ").slice(0, 100)}`).join(" | ")
-    if (statements !== lastStatements && statements !== "") log.add("db", statements, active.at)
-    lastStatements = statements
-    try {
-      const row = (await client.query<{ at: number; epoch: number | null }>(sql.epoch)).rows[0]!
-      if (row.epoch !== null) {
-        epochs.push({ at: row.at, epoch: row.epoch })
-        if (row.epoch !== lastEpoch) log.add("db", `fence epoch ${row.epoch} registered`, row.at)
-        lastEpoch = row.epoch
-      }
-    } catch (error) {
-      if (!undefinedTable(error)) throw error
-    }
-    audit = (await client.query<{ migration: string; backend_pid: number; txid: string; started_at: number; finished_at: number | null }>(sql.audit)).rows
-      .map((r) => ({ migration: r.migration, backendPid: r.backend_pid, txid: r.txid, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined }))
-    try {
-      const rows = (await client.query(sql.history)).rows as Array<Record<string, unknown>>
-      const next = rows.map((r): HistoryRow => ({
-        seq: r["seq"] as number,
-        id: r["id"] as string,
-        action: r["action"] as string,
-        status: r["status"] as string,
-        transactional: r["transactional"] as boolean,
-        epoch: r["epoch"] as number,
-        holder: r["holder"] as string,
-        backendPid: (r["backend_pid"] as number | null) ?? undefined,
-        checksum: r["checksum"] as string,
-        startedAt: r["started_at"] as number,
-        finishedAt: (r["finished_at"] as number | null) ?? undefined
-      }))
-      for (const row of next.slice(history.length)) {
-        log.add("db", `history #${row.seq}: ${row.action} ${row.id} ${row.status} by ${row.holder} epoch ${row.epoch} backend ${row.backendPid}`, row.finishedAt ?? row.startedAt)
-      }
-      history = next
-    } catch (error) {
-      if (!undefinedTable(error)) throw error
-    }
-    for (const violation of checkOnline({ audit, history, epochs, activity })) {
-      const key = `${violation.invariant}:${violation.message}`
-      if (seenViolations.has(key)) continue
-      seenViolations.add(key)
-      violations.push(violation)
-      log.add("harness", `VIOLATION ${violation.invariant}: ${violation.message}`)
-    }
+    await sampleActivity(client, log, samples)
+    await sampleEpoch(client, log, samples)
+    await sampleAudit(client, samples)
+    await sampleHistory(client, log, samples)
+    checkSamples(log, samples)
   }
 
   let running = true
@@ -133,7 +161,13 @@ export const startObserver = async (url: string, log: Timeline, intervalMs = 100
     }
   })()
 
-  const observed = (): Observed => ({ audit, history, epochs, activity, violations })
+  const observed = (): Observed => ({
+    audit: samples.audit,
+    history: samples.history,
+    epochs: samples.epochs,
+    activity: samples.activity,
+    violations: samples.violations
+  })
   return {
     observed,
     stop: async () => {

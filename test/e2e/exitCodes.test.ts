@@ -4,11 +4,13 @@
  * appears in its output (the pods connect as a role whose password is long and random).
  */
 import { randomBytes } from "node:crypto"
+import { Effect } from "effect"
 import { type PodProcess, startPod, stopAllPods } from "@leasehold/testkit"
 import type { TestDatabase } from "@leasehold/testkit"
+import { freePort, waitUntil } from "@leasehold/testkit/support"
 import { pgAdminUrl, testDatabase } from "@leasehold/testkit/vitest"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type Cluster, freePort, podEnv, startCluster } from "./internal/cluster.ts"
+import { type Cluster, podEnv, startCluster } from "./internal/cluster.ts"
 import { exampleMigrations, migrationsFolder, removeFolders } from "./internal/folders.ts"
 import { readHistory } from "./internal/history.ts"
 import { exec } from "./internal/db.ts"
@@ -149,11 +151,11 @@ describe("exit codes of the leasehold command", { timeout: 180_000 }, () => {
     })
     const killed = migrate("killed-mid-build", url, folder)
     await killed.waitFor((line) => line.event === "MigrationStarted" && line["id"] === "2")
-    const deadline = Date.now() + 20_000
-    while (!(await readHistory(url)).some((row) => row.id === "2" && row.status === "started")) {
-      if (Date.now() > deadline) throw new Error("migration 2 was never recorded as started")
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    await Effect.runPromise(
+      waitUntil("migration 2 is recorded as started", async () => (await readHistory(url)).some((row) => row.id === "2" && row.status === "started"), {
+        every: "50 millis"
+      })
+    )
     await killed.kill()
     const next = migrate("next", url, folder)
     expect((await next.waitForExit()).code).toBe(8)

@@ -99,103 +99,123 @@ const baseEnv = (): Record<string, string> => {
 
 const tail = (text: string, max = 4000): string => (text.length > max ? `…${text.slice(-max)}` : text)
 
-/** Starts a pod process. */
-export const startPod = (options: PodOptions): PodProcess => {
-  installExitHook()
+/** What a pod process printed so far and how it ended; `listeners` hear of every change. */
+interface Output {
+  stdout: string
+  stderr: string
+  partial: string
+  readonly lines: Array<PodLine>
+  ended: PodExit | undefined
+  readonly listeners: Set<() => void>
+}
+
+const notify = (output: Output) => {
+  for (const listener of [...output.listeners]) listener()
+}
+
+/** Keeps what `child` prints in `output`, each JSON line of stdout also parsed into `lines`. */
+const collect = (child: ChildProcess, output: Output): void => {
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    output.stdout += chunk
+    output.partial += chunk
+    const complete = output.partial.split("\n")
+    output.partial = complete.pop() ?? ""
+    const receivedAt = Date.now()
+    for (const text of complete) {
+      if (!text.startsWith("{")) continue
+      try {
+        output.lines.push({ ...(JSON.parse(text) as Record<string, unknown>), receivedAt })
+      } catch {
+        // Not a JSON line (pretty output): kept in stdout only.
+      }
+    }
+    notify(output)
+  })
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    output.stderr += chunk
+  })
+}
+
+/** Resolves when `child` has ended and closed its output, recording how in `output`. */
+const exitOf = (child: ChildProcess, output: Output): Promise<PodExit> =>
+  new Promise<PodExit>((resolve) => {
+    child.once("close", (code, signal) => {
+      live.delete(child)
+      output.ended = { code, signal, at: Date.now() }
+      resolve(output.ended)
+      notify(output)
+    })
+  })
+
+/** `PodProcess.waitFor` over `output`; `describe` says what the pod printed, for the errors. */
+const lineWaiter = (output: Output, describe: () => string): PodProcess["waitFor"] => (match, timeoutMs = 45_000) =>
+  new Promise((resolve, reject) => {
+    const test = typeof match === "string" ? (line: PodLine) => line.event === match : match
+    const what = typeof match === "string" ? `event ${match}` : "a matching line"
+    const check = () => {
+      const found = output.lines.find(test)
+      if (found !== undefined) return done(() => resolve(found))
+      if (output.ended !== undefined) done(() => reject(new Error(`${what} never came: exited ${JSON.stringify(output.ended)}\n${describe()}`)))
+    }
+    const timer = setTimeout(() => done(() => reject(new Error(`${what} did not come within ${timeoutMs} ms\n${describe()}`))), timeoutMs)
+    const done = (settle: () => void) => {
+      clearTimeout(timer)
+      output.listeners.delete(check)
+      settle()
+    }
+    output.listeners.add(check)
+    check()
+  })
+
+/** `PodProcess.waitForExit` for a process ending with `exited`. */
+const exitWaiter = (exited: Promise<PodExit>, describe: () => string): PodProcess["waitForExit"] => (timeoutMs = 60_000) =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms\n${describe()}`)), timeoutMs)
+    void exited.then((exit) => {
+      clearTimeout(timer)
+      resolve(exit)
+    })
+  })
+
+/** The pod's environment: the base, its identity, then `options.env` (`undefined` removes a name). */
+const podEnvironment = (options: PodOptions): Record<string, string> => {
   const env: Record<string, string> = { ...baseEnv(), LEASEHOLD_IDENTITY: options.name }
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[name]
     else env[name] = value
   }
+  return env
+}
+
+/** Starts a pod process. */
+export const startPod = (options: PodOptions): PodProcess => {
+  installExitHook()
+  const env = podEnvironment(options)
   const startedAt = Date.now()
   const child = spawn(process.execPath, [options.entry ?? leaseholdMain, ...options.args], { env, stdio: ["ignore", "pipe", "pipe"] })
   if (child.pid === undefined) throw new Error(`pod ${options.name} did not start`)
   live.add(child)
 
-  let stdout = ""
-  let stderr = ""
-  let partial = ""
-  const lines: Array<PodLine> = []
-  let ended: PodExit | undefined
-  const listeners = new Set<() => void>()
-  const notify = () => {
-    for (const listener of [...listeners]) listener()
-  }
-
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk
-    partial += chunk
-    const complete = partial.split("\n")
-    partial = complete.pop() ?? ""
-    const receivedAt = Date.now()
-    for (const text of complete) {
-      if (!text.startsWith("{")) continue
-      try {
-        lines.push({ ...(JSON.parse(text) as Record<string, unknown>), receivedAt })
-      } catch {
-        // Not a JSON line (pretty output): kept in stdout only.
-      }
-    }
-    notify()
-  })
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk
-  })
-  const exited = new Promise<PodExit>((resolve) => {
-    child.once("close", (code, signal) => {
-      live.delete(child)
-      ended = { code, signal, at: Date.now() }
-      resolve(ended)
-      notify()
-    })
-  })
-
-  const describe = () => `pod ${options.name} (pid ${child.pid})\n--- stdout\n${tail(stdout)}\n--- stderr\n${tail(stderr)}`
-
-  const waitFor: PodProcess["waitFor"] = (match, timeoutMs = 45_000) =>
-    new Promise((resolve, reject) => {
-      const test = typeof match === "string" ? (line: PodLine) => line.event === match : match
-      const what = typeof match === "string" ? `event ${match}` : "a matching line"
-      const check = () => {
-        const found = lines.find(test)
-        if (found !== undefined) return done(() => resolve(found))
-        if (ended !== undefined) done(() => reject(new Error(`${what} never came: exited ${JSON.stringify(ended)}\n${describe()}`)))
-      }
-      const timer = setTimeout(() => done(() => reject(new Error(`${what} did not come within ${timeoutMs} ms\n${describe()}`))), timeoutMs)
-      const done = (settle: () => void) => {
-        clearTimeout(timer)
-        listeners.delete(check)
-        settle()
-      }
-      listeners.add(check)
-      check()
-    })
-
-  const waitForExit: PodProcess["waitForExit"] = (timeoutMs = 60_000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`did not exit within ${timeoutMs} ms\n${describe()}`)), timeoutMs)
-      void exited.then((exit) => {
-        clearTimeout(timer)
-        resolve(exit)
-      })
-    })
-
+  const output: Output = { stdout: "", stderr: "", partial: "", lines: [], ended: undefined, listeners: new Set() }
+  collect(child, output)
+  const exited = exitOf(child, output)
+  const describe = () => `pod ${options.name} (pid ${child.pid})\n--- stdout\n${tail(output.stdout)}\n--- stderr\n${tail(output.stderr)}`
   const signal = (name: NodeJS.Signals) => {
-    if (ended === undefined) child.kill(name)
+    if (output.ended === undefined) child.kill(name)
   }
 
   return {
     name: options.name,
     pid: child.pid,
     startedAt,
-    lines,
-    events: () => lines.filter((line) => typeof line.event === "string"),
-    stdout: () => stdout,
-    stderr: () => stderr,
+    lines: output.lines,
+    events: () => output.lines.filter((line) => typeof line.event === "string"),
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
     exited,
-    exit: () => ended,
-    waitFor,
-    waitForExit,
+    exit: () => output.ended,
+    waitFor: lineWaiter(output, describe),
+    waitForExit: exitWaiter(exited, describe),
     signal,
     kill: () => {
       signal("SIGKILL")

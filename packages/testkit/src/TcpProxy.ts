@@ -11,7 +11,7 @@
  * keeps the session (and any advisory lock it holds) until the connection is reset — which
  * `heal()` does for the connections that were black-holed, as TCP keepalive eventually would.
  */
-import { createConnection, createServer, type Socket } from "node:net"
+import { createConnection, createServer, type Server, type Socket } from "node:net"
 
 /** A running proxy. */
 export interface TcpProxy {
@@ -44,6 +44,25 @@ export interface TcpProxy {
 interface Pair {
   readonly client: Socket
   upstream: Socket | undefined
+}
+
+/** `url` with its host and port replaced by 127.0.0.1:`port` (a proxy's way to the same database). */
+export const loopbackUrl = (url: string, port: number): string => {
+  const parsed = new URL(url)
+  parsed.hostname = "127.0.0.1"
+  parsed.port = String(port)
+  return parsed.toString()
+}
+
+/** Listens on a free port of 127.0.0.1; returns the port. */
+const listenOnLoopback = async (server: Server): Promise<number> => {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const address = server.address()
+  if (address === null || typeof address === "string") throw new Error("the proxy has no TCP address")
+  return address.port
 }
 
 /** Starts a proxy on 127.0.0.1 (a free port) forwarding to `upstream`. */
@@ -83,22 +102,12 @@ export const startTcpProxy = async (upstream: { readonly host: string; readonly 
     if (holed) client.pause()
     else connectUpstream(pair)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("the proxy has no TCP address")
+  const port = await listenOnLoopback(server)
 
   return {
     host: "127.0.0.1",
-    port: address.port,
-    urlThrough: (url) => {
-      const parsed = new URL(url)
-      parsed.hostname = "127.0.0.1"
-      parsed.port = String(address.port)
-      return parsed.toString()
-    },
+    port,
+    urlThrough: (url) => loopbackUrl(url, port),
     connections: () => pairs.size,
     accepted: () => accepted,
     refuse: (count = Number.POSITIVE_INFINITY) => {

@@ -5,6 +5,6 @@ export { pgbouncerBinary, startPgBouncer, type PgBouncer, type PoolMode, type Up
 export { redactUrl, withDatabase, type PgServer, type PgServerKind } from "./PgServer.ts"
 export { spawnReaper, type ReaperOptions, type ReaperTargets } from "./Reaper.ts"
 export { startPgServer } from "./startPgServer.ts"
-export { startTcpProxy, type TcpProxy } from "./TcpProxy.ts"
+export { loopbackUrl, startTcpProxy, type TcpProxy } from "./TcpProxy.ts"
 export { leaseholdMain, startPod, stopAllPods, type PodExit, type PodLine, type PodOptions, type PodProcess } from "./PodProcess.ts"
 export { createTestDatabase, TestDb, type TestDatabase } from "./TestDatabase.ts"

@@ -4,10 +4,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { ReaperOptions } from "../src/Reaper.ts"
 import { processAlive } from "../src/internal/processAlive.ts"
-import { firstLine, waitUntil } from "./support.ts"
+import { waitUntil } from "../src/support/index.ts"
+import { firstLine } from "./support.ts"
 
 const ownerFixture = fileURLToPath(new URL("./fixtures/reaperOwner.ts", import.meta.url))
 
@@ -84,10 +86,10 @@ describe("the reaper", () => {
 
     owner.kill()
 
-    expect(await waitUntil(() => first.exit() !== undefined && second.exit() !== undefined, 15_000)).toBe(true)
+    await Effect.runPromise(waitUntil("both targets exit", () => first.exit() !== undefined && second.exit() !== undefined, 15_000))
     expect(first.exit()?.signal).toBe("SIGKILL")
     expect(second.exit()?.signal).toBe("SIGKILL")
-    expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the directory is removed", () => !existsSync(dir), 5_000))
   })
 
   it("with a fixed pid: when the owner is SIGKILLed, it sends the signal, SIGKILLs the target after the grace period and removes the directories", async () => {
@@ -97,10 +99,10 @@ describe("the reaper", () => {
 
     owner.kill()
 
-    expect(await waitUntil(() => target.exit() !== undefined, 15_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the target exits", () => target.exit() !== undefined, 15_000))
     expect(target.output()).toContain("SIGTERM")
     expect(target.exit()?.signal).toBe("SIGKILL")
-    expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the directory is removed", () => !existsSync(dir), 5_000))
   })
 
   it("resumes a paused target before the signal, so that it can act on it", async () => {
@@ -111,9 +113,9 @@ describe("the reaper", () => {
 
     owner.kill()
 
-    expect(await waitUntil(() => target.exit() !== undefined, 15_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the target exits", () => target.exit() !== undefined, 15_000))
     expect(target.output()).toContain("SIGTERM")
-    expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the directory is removed", () => !existsSync(dir), 5_000))
   })
 
   it("with a fixed pid: when the target is gone on its own, it removes the directories and leaves the owner alone", async () => {
@@ -123,7 +125,7 @@ describe("the reaper", () => {
 
     target.kill()
 
-    expect(await waitUntil(() => !existsSync(dir), 15_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the directory is removed", () => !existsSync(dir), 15_000))
     expect(processAlive(owner.pid)).toBe(true)
   })
 })

@@ -2,22 +2,14 @@ import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startPgBouncer, type PgBouncer } from "../src/index.ts"
 import { processAlive } from "../src/internal/processAlive.ts"
 import { pgAdminUrl, testDatabase } from "../src/vitest.ts"
 import type { TestDatabase } from "../src/TestDatabase.ts"
-import { firstLine, waitUntil } from "./support.ts"
-
-const query = async <R extends pg.QueryResultRow>(url: string, sql: string): Promise<Array<R>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(sql)).rows
-  } finally {
-    await client.end()
-  }
-}
+import { queryOnce, waitUntil } from "../src/support/index.ts"
+import { firstLine } from "./support.ts"
 
 describe("test databases", () => {
   it("each test file gets its own empty database on a real PostgreSQL", async () => {
@@ -25,18 +17,18 @@ describe("test databases", () => {
     const b = await testDatabase("iso")
     try {
       expect(a.name).not.toBe(b.name)
-      await query(a.url, "create table only_in_a (id int)")
-      const inA = await query<{ n: string }>(a.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
-      const inB = await query<{ n: string }>(b.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
+      await queryOnce(a.url, "create table only_in_a (id int)")
+      const inA = await queryOnce<{ n: string }>(a.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
+      const inB = await queryOnce<{ n: string }>(b.url, "select count(*) as n from pg_tables where tablename = 'only_in_a'")
       expect(inA[0]?.n).toBe("1")
       expect(inB[0]?.n).toBe("0")
-      const [version] = await query<{ server_version_num: string }>(a.url, "show server_version_num")
+      const [version] = await queryOnce<{ server_version_num: string }>(a.url, "show server_version_num")
       expect(Number(version?.server_version_num)).toBeGreaterThanOrEqual(140000)
     } finally {
       await a.drop()
       await b.drop()
     }
-    const left = await query<{ n: string }>(pgAdminUrl(), `select count(*) as n from pg_database where datname in ('${a.name}', '${b.name}')`)
+    const left = await queryOnce<{ n: string }>(pgAdminUrl(), `select count(*) as n from pg_database where datname in ('${a.name}', '${b.name}')`)
     expect(left[0]?.n).toBe("0")
   })
 })
@@ -65,9 +57,9 @@ describe("pgbouncer in transaction pooling", () => {
     const locked = await first.query<{ pid: number }>("select pg_advisory_lock(4242), pg_backend_pid() as pid")
     await first.end()
     // The client is gone, but its backend (and so its session lock) went back to the pool.
-    const held = await query<{ n: string }>(db.url, "select count(*) as n from pg_locks where locktype = 'advisory' and objid = 4242 and granted")
+    const held = await queryOnce<{ n: string }>(db.url, "select count(*) as n from pg_locks where locktype = 'advisory' and objid = 4242 and granted")
     expect(held[0]?.n).toBe("1")
-    const second = await query<{ pid: number }>(bouncer.url(db.name), "select pg_backend_pid() as pid")
+    const second = await queryOnce<{ pid: number }>(bouncer.url(db.name), "select pg_backend_pid() as pid")
     expect(second[0]?.pid).toBe(locked.rows[0]?.pid)
   })
 })
@@ -80,8 +72,8 @@ describe("no leaked servers", () => {
     const { pid, dir } = JSON.parse(line) as { pid: number; dir: string }
     expect(processAlive(pid)).toBe(true)
     child.kill("SIGKILL")
-    expect(await waitUntil(() => !processAlive(pid), 15_000)).toBe(true)
-    expect(await waitUntil(() => !existsSync(dir), 5_000)).toBe(true)
+    await Effect.runPromise(waitUntil("the embedded PostgreSQL stops", () => !processAlive(pid), 15_000))
+    await Effect.runPromise(waitUntil("the directory is removed", () => !existsSync(dir), 5_000))
   })
 })
 

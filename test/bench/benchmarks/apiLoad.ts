@@ -32,6 +32,99 @@ interface Windows {
   readonly afterRequests: number
 }
 
+/** Leasehold pods rolling out, then ready for `afterMs`: the Lease request rates in both windows. */
+const leaseholdRollout = (folder: string, afterMs: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const env = yield* BenchEnv
+    const url = yield* env.database("apiload")
+    const kubeConfig = env.kubeConfig()
+    const start = wallClockMs()
+    const fibers = yield* staggered(identities("p", pods), spacingMs, (identity) =>
+      leaseholdPod({ identity, url, migrations: folder, leaseName: "api-load", kubeConfig }))
+    const records = yield* Fiber.joinAll(fibers)
+    const allReady = Math.max(...records.map((r) => r.readyAt))
+    yield* Effect.sleep(afterMs)
+    const end = wallClockMs()
+    const times = (yield* env.api.leaseRequests).filter((r) => r.at >= start).map((r) => r.at)
+    const reported = records.reduce((sum, r) => sum + r.result.leaseRequests, 0)
+    return {
+      during: perSecond(times, start, allReady),
+      after: perSecond(times, allReady, end),
+      duringMs: allReady - start,
+      duringRequests: times.filter((t) => t < allReady).length,
+      afterRequests: times.filter((t) => t >= allReady).length,
+      reported
+    }
+  }))
+
+/** client-go-style pods electing continuously, until the schema is current and `afterMs` longer. */
+const clientGoRollout = (folder: string, afterMs: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const env = yield* BenchEnv
+    const url = yield* env.database("apiload_cg")
+    const kubeConfig = env.kubeConfig()
+    const migrated = yield* Deferred.make<number>()
+    const start = wallClockMs()
+    const fibers = yield* staggered(identities("g", pods), spacingMs, (identity) =>
+      clientGoPod({
+        url,
+        kubeConfig,
+        namespace: "default",
+        leaseName: "api-load-client-go",
+        identity,
+        migrations: folder,
+        keepLeading: true,
+        onMigrated: () => Deferred.doneUnsafe(migrated, Exit.succeed(wallClockMs()))
+      }))
+    const allReady = yield* Deferred.await(migrated)
+    yield* Effect.sleep(afterMs)
+    const end = wallClockMs()
+    yield* Fiber.interruptAll(fibers)
+    const times = (yield* env.api.leaseRequests).filter((r) => r.at >= start).map((r) => r.at)
+    return {
+      during: perSecond(times, start, allReady),
+      after: perSecond(times, allReady, end),
+      duringMs: allReady - start,
+      duringRequests: times.filter((t) => t < allReady).length,
+      afterRequests: times.filter((t) => t >= allReady && t < end).length
+    }
+  }))
+
+/** The two report lines: during the rollout and after it. */
+const results = (leasehold: Windows & { readonly reported: number }, baseline: Windows, afterMs: number): Array<BenchmarkResult> => {
+  const side = (w: Windows, phase: "during" | "after", what: string) => ({
+    ...summarize(phase === "during" ? w.during : w.after),
+    what,
+    requests: phase === "during" ? w.duringRequests : w.afterRequests,
+    windowMs: Math.round(phase === "during" ? w.duringMs : afterMs)
+  })
+  const during: BenchmarkResult = {
+    name: "api-load/during",
+    unit: "req/s",
+    leasehold: { ...side(leasehold, "during", `${pods} pods rolling out (${spacingMs} ms apart) until all are ready`), reportedByPods: leasehold.reported },
+    baseline: side(baseline, "during", `${pods} pods in continuous client-go-style election until the schema is current`),
+    limit: null,
+    ratio: ratioOf(summarize(baseline.during).median, summarize(leasehold.during).median),
+    goal: null,
+    notes: [
+      `Per-second Lease request rates over the rollout (${Math.round(leasehold.duringMs)} ms Leasehold, ${Math.round(baseline.duringMs)} ms baseline). ` +
+      "Leasehold's waiting candidates retry every 0.5–1.1 s (its default retry period); client-go's every 2–4.4 s. " +
+      `The pods reported ${leasehold.reported} Lease requests; the proxy counted ${leasehold.duringRequests + leasehold.afterRequests}.`
+    ]
+  }
+  const after: BenchmarkResult = {
+    name: "api-load/after",
+    unit: "req/s",
+    leasehold: side(leasehold, "after", `the same ${pods} pods, ready and serving`),
+    baseline: side(baseline, "after", `the same ${pods} pods, still electing`),
+    limit: null,
+    ratio: ratioOf(summarize(baseline.after).median, summarize(leasehold.after).median),
+    goal: { text: "zero Lease requests after the rollout", met: leasehold.afterRequests === 0 },
+    notes: [`Window of ${afterMs / 1000} s after the last pod was ready; ratio ∞ when Leasehold makes none.`]
+  }
+  return [during, after]
+}
+
 /** The api-load benchmark. */
 export const apiLoad: Benchmark = {
   name: "api-load",
@@ -39,91 +132,10 @@ export const apiLoad: Benchmark = {
     const env = yield* BenchEnv
     const afterMs = env.options.quick ? 3_000 : 10_000
     const folder = writeMigrationFolder(env.workDir, "rollout", rolloutMigrations(env.options.quick ? 1.5 : 3))
-
-    const leasehold = yield* Effect.scoped(Effect.gen(function*() {
-      const url = yield* env.database("apiload")
-      const kubeConfig = env.kubeConfig()
-      const start = wallClockMs()
-      const fibers = yield* staggered(identities("p", pods), spacingMs, (identity) =>
-        leaseholdPod({ identity, url, migrations: folder, leaseName: "api-load", kubeConfig }))
-      const records = yield* Fiber.joinAll(fibers)
-      const allReady = Math.max(...records.map((r) => r.readyAt))
-      yield* Effect.sleep(afterMs)
-      const end = wallClockMs()
-      const times = (yield* env.api.leaseRequests).filter((r) => r.at >= start).map((r) => r.at)
-      const reported = records.reduce((sum, r) => sum + r.result.leaseRequests, 0)
-      return {
-        during: perSecond(times, start, allReady),
-        after: perSecond(times, allReady, end),
-        duringMs: allReady - start,
-        duringRequests: times.filter((t) => t < allReady).length,
-        afterRequests: times.filter((t) => t >= allReady).length,
-        reported
-      }
-    }))
+    const leasehold = yield* leaseholdRollout(folder, afterMs)
     env.progress(`api-load Leasehold: ${leasehold.duringRequests} requests during, ${leasehold.afterRequests} after`)
-
-    const baseline: Windows = yield* Effect.scoped(Effect.gen(function*() {
-      const url = yield* env.database("apiload_cg")
-      const kubeConfig = env.kubeConfig()
-      const migrated = yield* Deferred.make<number>()
-      const start = wallClockMs()
-      const fibers = yield* staggered(identities("g", pods), spacingMs, (identity) =>
-        clientGoPod({
-          url,
-          kubeConfig,
-          namespace: "default",
-          leaseName: "api-load-client-go",
-          identity,
-          migrations: folder,
-          keepLeading: true,
-          onMigrated: () => Deferred.doneUnsafe(migrated, Exit.succeed(wallClockMs()))
-        }))
-      const allReady = yield* Deferred.await(migrated)
-      yield* Effect.sleep(afterMs)
-      const end = wallClockMs()
-      yield* Fiber.interruptAll(fibers)
-      const times = (yield* env.api.leaseRequests).filter((r) => r.at >= start).map((r) => r.at)
-      return {
-        during: perSecond(times, start, allReady),
-        after: perSecond(times, allReady, end),
-        duringMs: allReady - start,
-        duringRequests: times.filter((t) => t < allReady).length,
-        afterRequests: times.filter((t) => t >= allReady && t < end).length
-      }
-    }))
+    const baseline = yield* clientGoRollout(folder, afterMs)
     env.progress(`api-load client-go: ${baseline.duringRequests} requests during, ${baseline.afterRequests} after`)
-
-    const side = (w: Windows, phase: "during" | "after", what: string) => ({
-      ...summarize(phase === "during" ? w.during : w.after),
-      what,
-      requests: phase === "during" ? w.duringRequests : w.afterRequests,
-      windowMs: Math.round(phase === "during" ? w.duringMs : afterMs)
-    })
-    const during: BenchmarkResult = {
-      name: "api-load/during",
-      unit: "req/s",
-      leasehold: { ...side(leasehold, "during", `${pods} pods rolling out (${spacingMs} ms apart) until all are ready`), reportedByPods: leasehold.reported },
-      baseline: side(baseline, "during", `${pods} pods in continuous client-go-style election until the schema is current`),
-      limit: null,
-      ratio: ratioOf(summarize(baseline.during).median, summarize(leasehold.during).median),
-      goal: null,
-      notes: [
-        `Per-second Lease request rates over the rollout (${Math.round(leasehold.duringMs)} ms Leasehold, ${Math.round(baseline.duringMs)} ms baseline). ` +
-        "Leasehold's waiting candidates retry every 0.5–1.1 s (its default retry period); client-go's every 2–4.4 s. " +
-        `The pods reported ${leasehold.reported} Lease requests; the proxy counted ${leasehold.duringRequests + leasehold.afterRequests}.`
-      ]
-    }
-    const after: BenchmarkResult = {
-      name: "api-load/after",
-      unit: "req/s",
-      leasehold: side(leasehold, "after", `the same ${pods} pods, ready and serving`),
-      baseline: side(baseline, "after", `the same ${pods} pods, still electing`),
-      limit: null,
-      ratio: ratioOf(summarize(baseline.after).median, summarize(leasehold.after).median),
-      goal: { text: "zero Lease requests after the rollout", met: leasehold.afterRequests === 0 },
-      notes: [`Window of ${afterMs / 1000} s after the last pod was ready; ratio ∞ when Leasehold makes none.`]
-    }
-    return [during, after]
+    return results(leasehold, baseline, afterMs)
   })
 }

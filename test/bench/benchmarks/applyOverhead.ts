@@ -14,9 +14,9 @@ import { execFile } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
+import * as Pg from "@leasehold/testkit/support"
 import { BenchEnv } from "../BenchEnv.ts"
 import { wallClockMs } from "../internal/clock.ts"
-import * as Pg from "../../support/pg.ts"
 import { leaseholdPod } from "../LeaseholdPod.ts"
 import { psqlBinary, psqlVersion } from "../Machine.ts"
 import { type BenchMigration, realisticMigrations, writeMigrationFolder } from "../MigrationSets.ts"
@@ -48,7 +48,7 @@ const runPsql = (url: string, file: string) =>
 /** The fallback without psql: the same transactions on one pg session. */
 const runOneSession = (url: string, migrations: ReadonlyArray<BenchMigration>) =>
   Effect.promise(async () => {
-    const client = await Pg.connect(url)
+    const client = await Pg.openSession(url)
     try {
       for (const m of migrations) {
         await client.query("begin")

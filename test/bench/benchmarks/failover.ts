@@ -13,11 +13,11 @@
  */
 import { randomBytes } from "node:crypto"
 import { Deferred, Effect, Exit, Fiber } from "effect"
+import * as Pg from "@leasehold/testkit/support"
 import { BenchEnv, namespace } from "../BenchEnv.ts"
 import { childPod, type ChildPodMode } from "../ChildPod.ts"
 import { clientGoPod, clientGoTimings } from "../ClientGoPod.ts"
 import { wallClockMs } from "../internal/clock.ts"
-import * as Pg from "../../support/pg.ts"
 import { leaseholdPod } from "../LeaseholdPod.ts"
 import { failoverMigrations, writeMigrationFolder } from "../MigrationSets.ts"
 import { ratioOf, summarize } from "../Stats.ts"
@@ -28,19 +28,17 @@ import type { Benchmark } from "./Benchmark.ts"
  * migration's statement; returns its `query_start` in Unix milliseconds.
  */
 const slowStatementStart = (observer: Pg.Client, holder: string, timeoutMs: number) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const { rows } = await observer.query<{ started: number }>(
-        `select (extract(epoch from query_start) * 1000)::float8 as started from pg_stat_activity
-         where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
-        [`leasehold:${holder}`]
-      )
-      if (rows[0] !== undefined) return rows[0].started
-      if (Date.now() > deadline) throw new Error(`${holder} never ran the slow migration within ${timeoutMs} ms`)
-      await new Promise((resolve) => setTimeout(resolve, 2))
-    }
-  })
+  Pg.waitFor(
+    `${holder} runs the slow migration`,
+    Pg.rows<{ started: number }>(
+      observer,
+      `select (extract(epoch from query_start) * 1000)::float8 as started from pg_stat_activity
+       where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
+      [`leasehold:${holder}`]
+    ),
+    (found) => found[0] !== undefined,
+    { within: timeoutMs, every: "2 millis" }
+  ).pipe(Effect.map((found) => found[0]!.started))
 
 /** Each migration applied exactly once, from the history (a sanity check of every run). */
 const appliedOnce = (url: string) =>
@@ -57,10 +55,7 @@ const oneRun = (mode: ChildPodMode, folder: string, kubeconfigFile: string, run:
     Effect.gen(function*() {
       const env = yield* BenchEnv
       const url = yield* env.database("failover")
-      const observer = yield* Effect.acquireRelease(
-        Effect.promise(() => Pg.connect(url, "bench-observer")),
-        (c) => Effect.promise(() => c.end().catch(() => undefined))
-      )
+      const observer = yield* Pg.connect(url, "bench-observer")
       const leaseName = `failover-${mode}-${run}`
       const child = yield* childPod(mode, {
         DATABASE_URL: url,

@@ -12,10 +12,10 @@
  *   it to the last delivery (and to one listener, for reference).
  */
 import { Deferred, Effect, Exit, Fiber } from "effect"
+import * as Pg from "@leasehold/testkit/support"
 import { BenchEnv, namespace } from "../BenchEnv.ts"
 import { childPod } from "../ChildPod.ts"
-import { sleep, waitUntil, wallClockMs } from "../internal/clock.ts"
-import * as Pg from "../../support/pg.ts"
+import { sleep, wallClockMs } from "../internal/clock.ts"
 import { identities, randomBelow } from "../internal/pods.ts"
 import { leaseholdPod } from "../LeaseholdPod.ts"
 import { latencyMigrations, previousReleaseLength, writeMigrationFolder } from "../MigrationSets.ts"
@@ -114,7 +114,7 @@ const leaseholdRep = (releases: Releases, rep: string, waitingPods: number, firs
           }
         }).pipe(Effect.forkScoped))
       yield* Deferred.await(allWaiting)
-      yield* Effect.promise(() => waitUntil(async () => (await listeningSessions(url)) >= waitingPods, `${waitingPods} LISTEN sessions`))
+      yield* Pg.waitUntil(`${waitingPods} LISTEN sessions are up`, async () => (await listeningSessions(url)) >= waitingPods, { within: "30 seconds", every: "10 millis" })
       // The leader is a pod of its own (a process), as it would be in a cluster.
       const leaderExited = yield* leaderPod(url, leaseName, folder)
       const records = yield* Fiber.joinAll(pods)
@@ -164,8 +164,7 @@ const notifyLimit = (listeners: number, iterations: number, recheck = false) =>
       const env = yield* BenchEnv
       const url = yield* env.database("latency_limit")
       if (recheck) yield* Effect.flatten(leaderPod(url, "latency-limit", releasesOf(env.workDir).previous))
-      const session = (name: string) =>
-        Effect.acquireRelease(Effect.promise(() => Pg.connect(url, name)), (c) => Effect.promise(() => c.end().catch(() => undefined)))
+      const session = (name: string) => Pg.connect(url, name)
       const received = new Map<string, Array<number>>()
       const arrived = (key: string) => {
         const list = received.get(key) ?? []
@@ -189,7 +188,7 @@ const notifyLimit = (listeners: number, iterations: number, recheck = false) =>
         const key = String(i)
         const sentAt = wallClockMs()
         yield* Effect.promise(() => sender.query(`notify bench_limit, '${key}'`))
-        yield* Effect.promise(() => waitUntil(() => (received.get(key)?.length ?? 0) >= listeners, "NOTIFY delivery", 10_000, 1))
+        yield* Pg.waitUntil("every listener has the NOTIFY", () => (received.get(key)?.length ?? 0) >= listeners, { within: "10 seconds", every: "1 millis" })
         samples.push(Math.max(...received.get(key)!) - sentAt)
         yield* Effect.promise(() => sleep(20))
       }

@@ -13,14 +13,15 @@
 import { readdir, readFile } from "node:fs/promises"
 import { Effect } from "effect"
 import { Migrations } from "leasehold"
+import * as Pg from "@leasehold/testkit/support"
 import { BenchEnv } from "../BenchEnv.ts"
 import { wallClockMs } from "../internal/clock.ts"
-import * as Pg from "../../support/pg.ts"
-import { leaseholdPod } from "../LeaseholdPod.ts"
-import { realisticMigrations, writeMigrationFolder } from "../MigrationSets.ts"
-import { pgWireCounter } from "../PgWireCounter.ts"
+import { leaseholdPod, type PodSpec } from "../LeaseholdPod.ts"
+import { type BenchMigration, realisticMigrations, writeMigrationFolder } from "../MigrationSets.ts"
+import { type PgWireCounter, pgWireCounter, type WireCounts } from "../PgWireCounter.ts"
 import { seedPod } from "../SeedPod.ts"
 import { ratioOf, summarize } from "../Stats.ts"
+import type { BenchmarkResult } from "../Report.ts"
 import type { Benchmark } from "./Benchmark.ts"
 
 const historyRead = "select * from leasehold.migration_history order by seq"
@@ -32,6 +33,114 @@ const readBundle = (folder: string) =>
     return Promise.all(files.map((file) => readFile(`${folder}/${file}`, "utf8")))
   })
 
+/** Runs `effect` and measures it on the wall clock. */
+const timed = <A, E>(effect: Effect.Effect<A, E, never>) =>
+  Effect.gen(function*() {
+    const t0 = wallClockMs()
+    const value = yield* effect
+    return { ms: wallClockMs() - t0, value }
+  })
+
+/** Where the pods start: a database, the bundle's folder and its migrations, a Lease. */
+interface Setting {
+  readonly pod: Omit<PodSpec, "identity">
+  readonly migrations: ReadonlyArray<BenchMigration>
+}
+
+/** The schema becomes current: one pod applies the bundle; the seed's table lists it too. */
+const makeCurrent = ({ pod, migrations }: Setting) =>
+  Effect.gen(function*() {
+    const setup = yield* leaseholdPod({ ...pod, identity: "setup" })
+    if (setup.result.applied.length !== migrations.length) throw new Error(`setup applied ${setup.result.applied.length} migrations`)
+    yield* Pg.query(
+      pod.url,
+      "create table seed_migrations (id text primary key, applied_at timestamptz not null default now()); " +
+        `insert into seed_migrations (id) select g::text from generate_series(1, ${migrations.length}) g`
+    )
+  })
+
+/** The samples of `reps` warm starts of each side (milliseconds; queries and Lease requests as reported). */
+interface Timings {
+  readonly leasehold: Array<number>
+  readonly queries: Array<number>
+  readonly reported: Array<number>
+  readonly seed: Array<number>
+  readonly limit: Array<number>
+  readonly queryOnly: Array<number>
+  readonly discovery: Array<number>
+}
+
+const timeStarts = ({ pod, migrations }: Setting, reps: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const t: Timings = { leasehold: [], queries: [], reported: [], seed: [], limit: [], queryOnly: [], discovery: [] }
+    for (let rep = 0; rep < reps; rep++) {
+      const started = yield* timed(leaseholdPod({ ...pod, identity: `warm-${rep}` }))
+      if (started.value.result.path !== "fast") throw new Error(`warm pod took the ${started.value.result.path} path`)
+      t.leasehold.push(started.ms)
+      t.queries.push(started.value.result.queries)
+      t.reported.push(started.value.result.leaseRequests)
+      t.seed.push((yield* timed(readBundle(pod.migrations).pipe(Effect.andThen(seedPod({ url: pod.url, identity: `warm-${rep}`, migrations }))))).ms)
+      t.limit.push((yield* timed(Pg.query(pod.url, historyRead))).ms)
+      t.discovery.push((yield* timed(Migrations.discover(pod.migrations))).ms)
+    }
+    const session = yield* Pg.connect(pod.url)
+    for (let rep = 0; rep < reps; rep++) t.queryOnly.push((yield* timed(Effect.promise(() => session.query(historyRead)))).ms)
+    return t
+  }))
+
+/** The same pods once more through the wire counter (not timed: the proxy adds a hop). */
+const wireCounts = ({ pod, migrations }: Setting, wire: PgWireCounter) =>
+  Effect.gen(function*() {
+    const throughProxy = wire.urlFor(pod.url)
+    wire.reset()
+    yield* leaseholdPod({ ...pod, identity: "warm-wire", url: throughProxy })
+    const leasehold = wire.counts()
+    wire.reset()
+    yield* seedPod({ url: throughProxy, identity: "warm-wire", migrations })
+    return { leasehold, seed: wire.counts() }
+  })
+
+const resultOf = (t: Timings, wire: { leasehold: WireCounts; seed: WireCounts }, leaseRequests: number, reps: number): BenchmarkResult => {
+  const l = summarize(t.leasehold)
+  const b = summarize(t.seed)
+  const met = t.queries.every((q) => q === 1) && wire.leasehold.roundTrips === 1 && leaseRequests === 0 && t.reported.every((r) => r === 0)
+  return {
+    name: "warm-start",
+    unit: "ms",
+    leasehold: {
+      ...l,
+      what: "Leasehold.ready on a current schema of 200 migrations (discovery, one connection, one query)",
+      queriesReported: Math.max(...t.queries),
+      wireConnections: wire.leasehold.connections,
+      wireStatements: wire.leasehold.statements,
+      wireRoundTrips: wire.leasehold.roundTrips,
+      leaseRequests,
+      discoveryMedian: summarize(t.discovery).median
+    },
+    baseline: {
+      ...b,
+      what: "the seed: read the 200 files, connect, try-lock, read applied ids, unlock",
+      wireConnections: wire.seed.connections,
+      wireStatements: wire.seed.statements,
+      wireRoundTrips: wire.seed.roundTrips
+    },
+    limit: {
+      ...summarize(t.limit),
+      what: "one new connection and one query (the history read)",
+      queryOnlyMedian: summarize(t.queryOnly).median
+    },
+    ratio: ratioOf(b.median, l.median),
+    goal: { text: "one round trip and no Lease call", met },
+    notes: [
+      `Leasehold: ${Math.max(...t.queries)} query per pod as reported; on the wire ${wire.leasehold.connections} connection, ` +
+      `${wire.leasehold.statements} statement, ${wire.leasehold.roundTrips} round trip; ${leaseRequests} Lease requests ` +
+      `over ${reps} starts (counted by a proxy in front of the API server).`,
+      `The seed: ${wire.seed.connections} connection, ${wire.seed.statements} statements, ${wire.seed.roundTrips} round trips per start.`,
+      `Of Leasehold's time, discovering the 200 files (read, checksum, split) takes ${summarize(t.discovery).median} ms (median).`
+    ]
+  }
+}
+
 /** The warm-start benchmark. */
 export const warmStart: Benchmark = {
   name: "warm-start",
@@ -41,96 +150,13 @@ export const warmStart: Benchmark = {
     const migrations = realisticMigrations(200)
     const folder = writeMigrationFolder(env.workDir, "realistic", migrations)
     const url = yield* env.database("warm")
-    const kubeConfig = env.kubeConfig()
     const wire = yield* pgWireCounter(env.pg.host, env.pg.port)
-    const leaseName = "warm-start"
+    const setting: Setting = { pod: { url, migrations: folder, leaseName: "warm-start", kubeConfig: env.kubeConfig() }, migrations }
 
-    // The schema becomes current: one pod applies the bundle; the seed's table lists it too.
-    const setup = yield* leaseholdPod({ identity: "setup", url, migrations: folder, leaseName, kubeConfig })
-    if (setup.result.applied.length !== migrations.length) throw new Error(`setup applied ${setup.result.applied.length} migrations`)
-    yield* Effect.promise(() =>
-      Pg.queryOnce(
-        url,
-        "create table seed_migrations (id text primary key, applied_at timestamptz not null default now()); " +
-          `insert into seed_migrations (id) select g::text from generate_series(1, ${migrations.length}) g`
-      )
-    )
+    yield* makeCurrent(setting)
     const since = wallClockMs()
-
-    const timed = <A>(effect: Effect.Effect<A, unknown, never>) =>
-      Effect.gen(function*() {
-        const t0 = wallClockMs()
-        const value = yield* effect
-        return { ms: wallClockMs() - t0, value }
-      })
-    const leasehold: Array<number> = []
-    const queries: Array<number> = []
-    const reported: Array<number> = []
-    const seed: Array<number> = []
-    const limit: Array<number> = []
-    const queryOnly: Array<number> = []
-    const discovery: Array<number> = []
-    for (let rep = 0; rep < reps; rep++) {
-      const pod = yield* timed(leaseholdPod({ identity: `warm-${rep}`, url, migrations: folder, leaseName, kubeConfig }))
-      if (pod.value.result.path !== "fast") throw new Error(`warm pod took the ${pod.value.result.path} path`)
-      leasehold.push(pod.ms)
-      queries.push(pod.value.result.queries)
-      reported.push(pod.value.result.leaseRequests)
-      seed.push((yield* timed(readBundle(folder).pipe(Effect.andThen(seedPod({ url, identity: `warm-${rep}`, migrations }))))).ms)
-      limit.push((yield* timed(Effect.promise(() => Pg.queryOnce(url, historyRead)))).ms)
-      discovery.push((yield* timed(Migrations.discover(folder))).ms)
-    }
-    const session = yield* Effect.acquireRelease(Effect.promise(() => Pg.connect(url)), (c) => Effect.promise(() => c.end()))
-    for (let rep = 0; rep < reps; rep++) queryOnly.push((yield* timed(Effect.promise(() => session.query(historyRead)))).ms)
+    const timings = yield* timeStarts(setting, reps)
     const leaseRequests = (yield* env.api.leaseRequests).filter((r) => r.at >= since).length
-
-    // The same pods once more through the wire counter (not timed: the proxy adds a hop).
-    const throughProxy = wire.urlFor(url)
-    wire.reset()
-    yield* leaseholdPod({ identity: "warm-wire", url: throughProxy, migrations: folder, leaseName, kubeConfig })
-    const leaseholdWire = wire.counts()
-    wire.reset()
-    yield* seedPod({ url: throughProxy, identity: "warm-wire", migrations })
-    const seedWire = wire.counts()
-
-    const l = summarize(leasehold)
-    const b = summarize(seed)
-    const oneQuery = summarize(limit)
-    const met = queries.every((q) => q === 1) && leaseholdWire.roundTrips === 1 && leaseRequests === 0 && reported.every((r) => r === 0)
-    return [{
-      name: "warm-start",
-      unit: "ms",
-      leasehold: {
-        ...l,
-        what: "Leasehold.ready on a current schema of 200 migrations (discovery, one connection, one query)",
-        queriesReported: Math.max(...queries),
-        wireConnections: leaseholdWire.connections,
-        wireStatements: leaseholdWire.statements,
-        wireRoundTrips: leaseholdWire.roundTrips,
-        leaseRequests,
-        discoveryMedian: summarize(discovery).median
-      },
-      baseline: {
-        ...b,
-        what: "the seed: read the 200 files, connect, try-lock, read applied ids, unlock",
-        wireConnections: seedWire.connections,
-        wireStatements: seedWire.statements,
-        wireRoundTrips: seedWire.roundTrips
-      },
-      limit: {
-        ...oneQuery,
-        what: "one new connection and one query (the history read)",
-        queryOnlyMedian: summarize(queryOnly).median
-      },
-      ratio: ratioOf(b.median, l.median),
-      goal: { text: "one round trip and no Lease call", met },
-      notes: [
-        `Leasehold: ${Math.max(...queries)} query per pod as reported; on the wire ${leaseholdWire.connections} connection, ` +
-        `${leaseholdWire.statements} statement, ${leaseholdWire.roundTrips} round trip; ${leaseRequests} Lease requests ` +
-        `over ${reps} starts (counted by a proxy in front of the API server).`,
-        `The seed: ${seedWire.connections} connection, ${seedWire.statements} statements, ${seedWire.roundTrips} round trips per start.`,
-        `Of Leasehold's time, discovering the 200 files (read, checksum, split) takes ${summarize(discovery).median} ms (median).`
-      ]
-    }]
+    return [resultOf(timings, yield* wireCounts(setting, wire), leaseRequests, reps)]
   }))
 }

@@ -9,12 +9,3 @@ export const wallClockMs = (): number => performance.timeOrigin + performance.no
 
 /** Waits `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => delay(ms)
-
-/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs` naming `what`. */
-export const waitUntil = async (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, everyMs = 10): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await delay(everyMs)
-  }
-}

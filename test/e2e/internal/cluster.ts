@@ -4,10 +4,10 @@
  * through `KUBECONFIG`, and a pod's environment.
  */
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type ApiServer, startApiServer, type WriteRecord } from "@leasehold/apiserver"
+import { median } from "@leasehold/testkit/support"
 
 /** A local API server and its kubeconfigs. */
 export interface Cluster {
@@ -72,21 +72,9 @@ export const releases = (server: ApiServer, lease: string): Array<{ readonly hol
   return result
 }
 
-/** A TCP port nothing listens on (asked of the kernel, then closed). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (address !== null && typeof address === "object" ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
-
-/** The median and the worst of some figures. */
-export const figures = (values: ReadonlyArray<number>): { readonly median: number; readonly worst: number; readonly runs: number } => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-  return { median, worst: sorted.at(-1) ?? NaN, runs: sorted.length }
-}
+/** The median and the worst of some figures (`NaN` for none). */
+export const figures = (values: ReadonlyArray<number>): { readonly median: number; readonly worst: number; readonly runs: number } => ({
+  median: median(values),
+  worst: values.length === 0 ? NaN : Math.max(...values),
+  runs: values.length
+})

@@ -34,3 +34,7 @@ export const lastCommitAt = async (url: string): Promise<number> => {
   const finished = (await readHistory(url)).map((row) => (row.finished_at === null ? 0 : Date.parse(row.finished_at)))
   return Math.max(0, ...finished)
 }
+
+/** The holder identities that applied a migration (`apply` records with status `applied`). */
+export const holdersOf = async (url: string): Promise<Array<string>> =>
+  [...new Set((await readHistory(url)).filter((row) => row.action === "apply" && row.status === "applied").map((row) => row.holder))]

@@ -11,9 +11,9 @@
  * SIGTERM stops it cleanly (a migration in flight is rolled back, fence and Lease released) and
  * it exits 0.
  */
-import { Duration, Effect, Exit, Option, Random } from "effect"
+import { Duration, Effect, Exit, Option } from "effect"
 import { Command } from "effect/cli"
-import { readinessState, type ProgressEvent, type ReadyResult } from "leasehold"
+import { Backoff, readinessState, type ProgressEvent, type ReadyResult } from "leasehold"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
 import { serveHttp } from "../internal/HttpServer.ts"
@@ -23,7 +23,7 @@ import { readyWithProgress } from "../internal/readyWithProgress.ts"
 import { stopIsNormal } from "../internal/Termination.ts"
 
 /** Backoff after a failed round: doubles from 1 s, capped at 30 s, jittered ±20%. */
-const backoff = { baseMs: 1_000, capMs: 30_000 } as const
+const backoff: Backoff.BackoffOptions = { base: "1 second", cap: "30 seconds" }
 
 /** The `daemon` command (see the module comment). */
 export const daemon = Command.make("daemon", commonFlags, (flags) =>
@@ -55,7 +55,7 @@ export const daemon = Command.make("daemon", commonFlags, (flags) =>
         if (Option.isNone(error)) return yield* exit
         state.markFailed(error.value)
         last = undefined
-        const wait = Math.min(backoff.baseMs * 2 ** failures, backoff.capMs) * (0.8 + 0.4 * (yield* Random.next))
+        const wait = Duration.toMillis(yield* Backoff.delayFor(backoff, failures))
         failures++
         output.notice(
           "RetryScheduled",

@@ -6,7 +6,7 @@
  * `CLUSTER_ENABLED=false` or the API server cannot be asked.
  */
 import type pg from "pg"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, type Redacted, type Result } from "effect"
 import { Database, type DatabasePermissionDenied, type DatabaseUnreachable, Fences, type LeaseholdConfig, loadKubeConfig, Migrations, namespaceFor, Postgres } from "leasehold"
 import { readLease } from "./kube.ts"
 import { messageOf } from "./Output.ts"
@@ -138,6 +138,72 @@ const leaseReport = (config: LeaseholdConfig) =>
     }
   })
 
+/** The history against the bundle (when the folder can be read), line by line. */
+const migrationLines = (history: Migrations.History, bundle: Result.Result<Migrations.MigrationSet, unknown>) => {
+  const states = Migrations.migrationStates(history)
+  const unfinished = [...states.values()]
+    .filter((s) => s.status === "started" || (s.status === "failed" && !s.transactional))
+    .map((s) => line(s.id, s.name, s.record))
+  if (bundle._tag === "Failure") {
+    const applied = [...states.values()].filter((s) => s.status === "applied").map((s) => line(s.id, s.name, s.record))
+    return { states, applied, pending: [], failed: [], drifted: [], notInBundle: [], unfinished, ready: null, firstPending: undefined }
+  }
+  const plan = Migrations.plan(history, bundle.success)
+  return {
+    states,
+    applied: plan.applied.map((m) => line(m.id, m.name, states.get(m.id)?.record)),
+    pending: plan.pending.map((m) => line(m.id, m.name)),
+    failed: plan.failed.map(({ migration, state }) => line(migration.id, migration.name, state.record)),
+    drifted: plan.drifted.map(({ migration, state }) => line(migration.id, migration.name, state.record)),
+    notInBundle: plan.unknown.map((state) => line(state.id, state.name, state.record)),
+    unfinished,
+    ready: Migrations.bundleStatus(history, bundle.success).status === "ready",
+    firstPending: plan.pending[0]
+  }
+}
+
+/**
+ * The migration running: the fence holder's started non-transactional one, or (in a
+ * transaction on the fence session) the first pending one — nothing is recorded before it commits.
+ */
+const runningMigration = (
+  client: pg.Client,
+  url: Redacted.Redacted<string>,
+  holder: Fences.FenceStatus | undefined,
+  states: ReturnType<typeof Migrations.migrationStates>,
+  firstPending: Migrations.Migration | undefined
+) =>
+  Effect.gen(function*() {
+    if (holder === undefined || !holder.backendAlive || !holder.holdsLock) return null
+    const activity = (yield* Database.query<ActivityRow>(client, url, "reading the fence session's activity", sql.backendActivity, [holder.backendPid]))[0]
+    const serverNow = activity?.now.getTime() ?? Date.now()
+    const waitEvent = activity?.wait_event_type == null ? null : `${activity.wait_event_type}:${activity.wait_event ?? ""}`
+    const started = [...states.values()].find((s) => s.status === "started" && s.record.holder === holder.holder)
+    if (started !== undefined) {
+      return {
+        id: started.id,
+        name: started.name,
+        transactional: false,
+        holder: holder.holder,
+        since: started.record.startedAt.toISOString(),
+        forMs: serverNow - started.record.startedAt.getTime(),
+        state: activity?.state ?? null,
+        waitEvent
+      } satisfies StatusReport["running"]
+    }
+    if (firstPending === undefined || activity?.xact_start == null) return null
+    return {
+      id: firstPending.id,
+      name: firstPending.name,
+      transactional: firstPending.kind === "transactional",
+      holder: holder.holder,
+      since: activity.xact_start.toISOString(),
+      forMs: serverNow - activity.xact_start.getTime(),
+      state: activity.state,
+      waitEvent
+    } satisfies StatusReport["running"]
+  })
+
 /** Reads the report. Fails only when the database cannot be read (exit 5, or 7 without the privilege). */
 export const readStatus = (
   config: LeaseholdConfig
@@ -146,71 +212,17 @@ export const readStatus = (
     const url = Option.getOrElse(config.directUrl, () => config.databaseUrl)
     const bundle = yield* Migrations.discover(config.migrations, { layout: config.layout }).pipe(Effect.result)
     const { namespace, report: lease } = yield* leaseReport(config)
-    const client: pg.Client = yield* Database.connectOrFail(url, { applicationName: Postgres.applicationNameFor("leasehold-status", config.identity), connectTimeoutMs: 10_000 })
+    const client: pg.Client = yield* Database.connectOrFail(url, {
+      applicationName: Postgres.applicationNameFor("leasehold-status", config.identity),
+      connectTimeoutMs: 10_000
+    })
     const history = yield* Migrations.readHistory(client, config.schema)
-    const states = Migrations.migrationStates(history)
     const fence = yield* Fences.fenceStatus(client, Fences.lockKeyFor(namespace, config.leaseName), { schema: config.schema }).pipe(
       Effect.orElseSucceed(() => Option.none<Fences.FenceStatus>())
     )
-    const now = Date.now()
-
-    let applied: Array<MigrationLine>
-    let pending: Array<MigrationLine> = []
-    let failed: Array<MigrationLine> = []
-    let drifted: Array<MigrationLine> = []
-    let notInBundle: Array<MigrationLine> = []
-    let ready: boolean | null = null
-    let firstPending: Migrations.Migration | undefined
-    if (bundle._tag === "Success") {
-      const plan = Migrations.plan(history, bundle.success)
-      applied = plan.applied.map((m) => line(m.id, m.name, states.get(m.id)?.record))
-      pending = plan.pending.map((m) => line(m.id, m.name))
-      failed = plan.failed.map(({ migration, state }) => line(migration.id, migration.name, state.record))
-      drifted = plan.drifted.map(({ migration, state }) => line(migration.id, migration.name, state.record))
-      notInBundle = plan.unknown.map((state) => line(state.id, state.name, state.record))
-      ready = Migrations.bundleStatus(history, bundle.success).status === "ready"
-      firstPending = plan.pending[0]
-    } else {
-      applied = [...states.values()].filter((s) => s.status === "applied").map((s) => line(s.id, s.name, s.record))
-    }
-    const unfinished = [...states.values()]
-      .filter((s) => s.status === "started" || (s.status === "failed" && !s.transactional))
-      .map((s) => line(s.id, s.name, s.record))
-
-    // The migration running: the fence holder's started non-transactional one, or (in a
-    // transaction on the fence session) the first pending one — nothing is recorded before it commits.
-    let running: StatusReport["running"] = null
+    const { states, firstPending, ...lines } = migrationLines(history, bundle)
     const holder = Option.getOrUndefined(fence)
-    if (holder !== undefined && holder.backendAlive && holder.holdsLock) {
-      const activity = (yield* Database.query<ActivityRow>(client, url, "reading the fence session's activity", sql.backendActivity, [holder.backendPid]))[0]
-      const serverNow = activity?.now.getTime() ?? now
-      const waitEvent = activity?.wait_event_type == null ? null : `${activity.wait_event_type}:${activity.wait_event ?? ""}`
-      const started = [...states.values()].find((s) => s.status === "started" && s.record.holder === holder.holder)
-      if (started !== undefined) {
-        running = {
-          id: started.id,
-          name: started.name,
-          transactional: false,
-          holder: holder.holder,
-          since: started.record.startedAt.toISOString(),
-          forMs: serverNow - started.record.startedAt.getTime(),
-          state: activity?.state ?? null,
-          waitEvent
-        }
-      } else if (firstPending !== undefined && activity?.xact_start != null) {
-        running = {
-          id: firstPending.id,
-          name: firstPending.name,
-          transactional: firstPending.kind === "transactional",
-          holder: holder.holder,
-          since: activity.xact_start.toISOString(),
-          forMs: serverNow - activity.xact_start.getTime(),
-          state: activity.state,
-          waitEvent
-        }
-      }
-    }
-
+    const running = yield* runningMigration(client, url, holder, states, firstPending)
     const listenPrefix = Postgres.applicationNameFor("leasehold-listen", "")
     const listening = yield* Database.query<{ identity: string; since: Date }>(client, url, "listing waiting pods", sql.listeningSessions, [listenPrefix])
     const waiting = listening
@@ -223,13 +235,7 @@ export const readStatus = (
       bundle: bundle._tag === "Success"
         ? { folder: config.migrations, migrations: bundle.success.migrations.length, latest: bundle.success.migrations.at(-1)?.id ?? null }
         : { folder: config.migrations, error: bundle.failure.message },
-      ready,
-      applied,
-      pending,
-      failed,
-      unfinished,
-      drifted,
-      notInBundle,
+      ...lines,
       lease,
       fence: holder === undefined ? null : {
         holder: holder.holder,

@@ -9,7 +9,7 @@ import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option,
 import type { FenceTiming } from "../fence/Fence.ts"
 import { discover } from "../migrations/Discovery.ts"
 import type { MigrationFailed } from "../migrations/MigrationErrors.ts"
-import { findMigration, latestId } from "../migrations/MigrationSet.ts"
+import { findMigration, latestId, type MigrationSet } from "../migrations/MigrationSet.ts"
 import type { AppliedMigration } from "../migrations/Runner.ts"
 import type { ListenerTiming } from "../signal/Listener.ts"
 import { type LeaseholdConfig, loadConfig } from "./Config.ts"
@@ -17,8 +17,8 @@ import { WaitTimedOut } from "./CoordinatorErrors.ts"
 import { exitCodeFor } from "./ExitCode.ts"
 import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
 import { coordinatorFenceTiming } from "./Lead.ts"
-import { campaignLoop, leaderWork, makeCampaignState, untilIdle } from "./internal/campaign.ts"
-import { startChecks } from "./internal/checks.ts"
+import { campaignLoop, type CampaignState, leaderWork, makeCampaignState, untilIdle } from "./internal/campaign.ts"
+import { type Checks, startChecks } from "./internal/checks.ts"
 import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts"
 import { fastPath } from "./internal/fastPath.ts"
 import { leaseCampaign } from "./internal/leaseCampaign.ts"
@@ -72,6 +72,70 @@ interface Outcome {
   readonly applied: ReadonlyArray<AppliedMigration>
 }
 
+/** Step 3: campaign for the Lease or the single-node gate until the bundle is done (`Some`) or ready (`None`). */
+const campaign = (context: FlowContext, options: ReadyOptions, checks: Checks, state: CampaignState, kubeConfig: KubeConfig | undefined) => {
+  const config = context.config
+  const campaignOptions = {
+    maxLostTerms: options.maxLostTerms ?? defaults.maxLostTerms,
+    backoff: {
+      base: Duration.millis(Option.getOrElse(config.retryPeriodMs, () => defaults.retryPeriodMs)),
+      cap: Duration.millis(defaults.backoffCapMs)
+    }
+  }
+  if (kubeConfig === undefined || !config.clusterEnabled) {
+    const round = singleNodeRounds(context)(leaderWork(context, state, checks.observer))
+    return campaignLoop(context, state, checks.ready, round, campaignOptions)
+  }
+  return leaseCampaign(context, state, checks, kubeConfig, {
+    ...campaignOptions,
+    apiUnreachableAfterMs: options.apiUnreachableAfterMs ?? defaults.apiUnreachableAfterMs
+  })
+}
+
+/** `LEASEHOLD_WAIT_TIMEOUT`, which never cuts this pod's own migration short. */
+const waitTimeout = (config: LeaseholdConfig, checks: Checks, state: CampaignState): Effect.Effect<never, WaitTimedOut> =>
+  Option.match(config.waitTimeoutMs, {
+    onNone: () => Effect.never,
+    onSome: (timeoutMs) =>
+      Effect.sleep(Duration.millis(timeoutMs)).pipe(
+        Effect.andThen(untilIdle(state)),
+        Effect.andThen(Effect.suspend(() =>
+          Effect.fail(new WaitTimedOut({ timeoutMs, pending: pendingIds(checks.observer.latest()), leader: checks.currentLeader() }))
+        ))
+      )
+  })
+
+/**
+ * A non-transactional migration that failed on this leader may be partly applied: report it as
+ * every follower does (and as every later run will), as unfinished (DESIGN S6).
+ */
+const asFollowersSeeIt = (set: MigrationSet, checks: Checks) => (error: MigrationFailed) =>
+  findMigration(set, error.id)?.kind !== "non-transactional"
+    ? Effect.fail(error)
+    : checks.read.pipe(
+      Effect.map((observation) => failureOf(observation, set, "follow", 0)),
+      Effect.orElseSucceed(() => undefined),
+      Effect.flatMap((seen) => Effect.fail(seen?._tag === "UnfinishedMigration" ? seen : error))
+    )
+
+/** Steps 2–7 after a fast path that found work pending: listen, then check; campaign unless following. */
+const afterFastPath = (context: FlowContext, options: ReadyOptions, first: Observation, kubeConfig: KubeConfig | undefined) =>
+  Effect.gen(function*() {
+    const checks = yield* startChecks(context, first, options.listenerTiming)
+    const state = yield* makeCampaignState(checks.cancelStatement)
+    const flow = Effect.gen(function*() {
+      const led = context.config.role === "follow" ? Option.none() : yield* campaign(context, options, checks, state, kubeConfig)
+      if (Option.isNone(led)) return { path: "followed", observation: yield* Deferred.await(checks.ready), applied: [] } satisfies Outcome
+      // The runner succeeded; confirm S3 with one look of our own rather than waiting for the NOTIFY.
+      const confirmed = Option.flatMap(yield* Effect.option(checks.check), Option.fromNullishOr)
+      const observation = Option.isSome(confirmed) ? confirmed.value : yield* Deferred.await(checks.ready)
+      return { path: "led", observation, applied: led.value.applied } satisfies Outcome
+    })
+    return yield* Effect.raceFirst(flow, waitTimeout(context.config, checks, state)).pipe(
+      Effect.catchTag("MigrationFailed", asFollowersSeeIt(context.set, checks))
+    )
+  })
+
 const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<FlowContext, "set" | "holder" | "namespace">) =>
   Effect.gen(function*() {
     const holder = yield* holderIdentity(config.identity)
@@ -95,66 +159,7 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
     if (first.status.status === "ready") return finish({ path: "fast", observation: first, applied: [] })
     const early = failureOf(first, set, config.role, first.history.at(-1)?.seq ?? 0)
     if (early !== undefined) return yield* Effect.fail(early)
-
-    // 2. Listen, then check, on the direct connection; 3. campaign unless following.
-    const afterFastPath = Effect.gen(function*() {
-      const checks = yield* startChecks(context, first, options.listenerTiming)
-      const state = yield* makeCampaignState(checks.cancelStatement)
-
-      const campaign = Effect.gen(function*() {
-        const campaignOptions = {
-          maxLostTerms: options.maxLostTerms ?? defaults.maxLostTerms,
-          backoff: {
-            base: Duration.millis(Option.getOrElse(config.retryPeriodMs, () => defaults.retryPeriodMs)),
-            cap: Duration.millis(defaults.backoffCapMs)
-          }
-        }
-        if (kubeConfig === undefined || !config.clusterEnabled) {
-          const round = singleNodeRounds(context)(leaderWork(context, state, checks.observer))
-          return yield* campaignLoop(context, state, checks.ready, round, campaignOptions)
-        }
-        return yield* leaseCampaign(context, state, checks, kubeConfig, {
-          ...campaignOptions,
-          apiUnreachableAfterMs: options.apiUnreachableAfterMs ?? defaults.apiUnreachableAfterMs
-        })
-      })
-
-      const flow = Effect.gen(function*() {
-        const led = config.role === "follow" ? Option.none() : yield* campaign
-        if (Option.isNone(led)) return { path: "followed", observation: yield* Deferred.await(checks.ready), applied: [] } satisfies Outcome
-        // The runner succeeded; confirm S3 with one look of our own rather than waiting for the NOTIFY.
-        const confirmed = Option.flatMap(yield* Effect.option(checks.check), Option.fromNullishOr)
-        const observation = Option.isSome(confirmed) ? confirmed.value : yield* Deferred.await(checks.ready)
-        return { path: "led", observation, applied: led.value.applied } satisfies Outcome
-      })
-
-      // The wait timeout never cuts this pod's own migration short.
-      const timeout = Option.match(config.waitTimeoutMs, {
-        onNone: () => Effect.never,
-        onSome: (timeoutMs) =>
-          Effect.sleep(Duration.millis(timeoutMs)).pipe(
-            Effect.andThen(untilIdle(state)),
-            Effect.andThen(Effect.suspend(() =>
-              Effect.fail(
-                new WaitTimedOut({ timeoutMs, pending: pendingIds(checks.observer.latest()), leader: checks.currentLeader() })
-              )
-            ))
-          )
-      })
-
-      // A non-transactional migration that failed on this leader may be partly applied: report
-      // it as every follower does (and as every later run will), as unfinished (DESIGN S6).
-      const asFollowersSeeIt = (error: MigrationFailed) =>
-        findMigration(set, error.id)?.kind !== "non-transactional"
-          ? Effect.fail(error)
-          : checks.read.pipe(
-            Effect.map((observation) => failureOf(observation, set, "follow", 0)),
-            Effect.orElseSucceed(() => undefined),
-            Effect.flatMap((seen) => Effect.fail(seen?._tag === "UnfinishedMigration" ? seen : error))
-          )
-      return yield* Effect.raceFirst(flow, timeout).pipe(Effect.catchTag("MigrationFailed", asFollowersSeeIt))
-    })
-    return finish(yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath))
+    return finish(yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath(context, options, first, kubeConfig)))
   })
 
 /**
@@ -207,7 +212,7 @@ export const ready = (config: LeaseholdConfig, options: ReadyOptions = {}): Effe
       waitedMs: (yield* monotonicMillis) - startedAt,
       queries: counters.queries,
       leaseRequests: counters.leaseRequests,
-      path: outcome.path,
+      path: outcome.path === "fast" ? "fast" : applied.length > 0 ? "led" : "followed",
       identity: outcome.holder
     }
     yield* emit({ _tag: "Ready", result })

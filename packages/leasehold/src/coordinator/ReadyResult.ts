@@ -3,9 +3,12 @@ import type { AppliedMigration } from "../migrations/Runner.ts"
 /**
  * How this pod got ready:
  * - `fast`: the bundle was already applied at the first look (no Lease call, no lock);
- * - `led`: this pod led and its runner finished the bundle (see `migratedHere` for whether it
- *   applied anything itself);
- * - `followed`: another pod (or a Job, or the daemon) finished it and this pod waited.
+ * - `led`: this pod applied at least one of the bundle's migrations (`migratedHere`): the
+ *   history records it as their holder;
+ * - `followed`: other pods (or a Job, or the daemon) applied them and this pod waited. A pod
+ *   that won the Lease only after the work was done, and found nothing pending under the fence,
+ *   followed too: several pods can hold the Lease one after another, but only those that applied
+ *   something say `led` (more than one only when leadership moved in the middle of the bundle).
  */
 export type ReadyPath = "fast" | "led" | "followed"
 

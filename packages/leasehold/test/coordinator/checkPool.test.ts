@@ -1,8 +1,9 @@
 import { Redacted } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { checkPool, withPooled } from "../../src/coordinator/internal/database.ts"
-import { freshDatabase, query, waitUntil } from "./support.ts"
+import { query, waitUntil } from "@leasehold/testkit/support"
+import { pool as checkPool, withPooled } from "../../src/postgres/Connection.ts"
+import { freshDatabase } from "./support.ts"
 
 describe("the check pool", () => {
   it.live("a session that dies while checked out with no query in flight is dropped, not a crash of the pod", () =>
@@ -19,16 +20,15 @@ describe("the check pool", () => {
             // Terminated between two queries: the socket error arrives while nothing is in flight.
             yield* query(url, "select pg_terminate_backend($1, 5000)", [pid])
             yield* waitUntil(
-              query(url, "select 1 from pg_stat_activity where pid = $1", [pid]).pipe(Effect.map((rows) => rows.length === 0)),
-              "the terminated backend to exit"
+              "the terminated backend exits",
+              query(url, "select 1 from pg_stat_activity where pid = $1", [pid]).pipe(Effect.map((rows) => rows.length === 0))
             )
             yield* Effect.sleep("100 millis")
             return pid
-          }),
-        (cause) => cause
+          })
       )
       // The broken session was destroyed on release: the next use gets a new, working one.
-      const second = yield* withPooled(pool, pidOf, (cause) => cause)
+      const second = yield* withPooled(pool, pidOf)
       expect(second).not.toBe(first)
     }))
 })

@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, References, Stream } from "effect"
+import { query } from "@leasehold/testkit/support"
 import * as Leasehold from "../../src/coordinator/Leasehold.ts"
-import { configFor, freshDatabase, migrationFolder, query, threeMigrations } from "./support.ts"
+import { configFor, freshDatabase, migrationFolder, threeMigrations } from "./support.ts"
 
 describe("the Effect API", () => {
   it.live("a layer depending on SchemaReady is built only after the bundle is applied", () =>

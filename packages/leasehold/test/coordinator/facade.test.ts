@@ -6,9 +6,10 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { query } from "@leasehold/testkit/support"
 import { ready, type ReadyRejection } from "../../src/coordinator/Facade.ts"
 import { readinessHandler, readinessState } from "../../src/coordinator/Readiness.ts"
-import { freshDatabase, migrationFolder, query, threeMigrations } from "./support.ts"
+import { freshDatabase, migrationFolder, threeMigrations } from "./support.ts"
 
 /** Serves `handler` on a free port for the scope; resolves to its base URL. */
 const serve = (handler: Parameters<typeof createServer>[1]) =>

@@ -14,18 +14,8 @@ import { describe, expect, it } from "@effect/vitest"
 import type { ApiServer } from "@leasehold/apiserver"
 import type pg from "pg"
 import { Deferred, Effect, Exit, Fiber, type Scope } from "effect"
-import {
-  apiServer,
-  appliedCounts,
-  configFor,
-  connect,
-  freshDatabase,
-  kubeConfigFor,
-  median,
-  migrationFolder,
-  resultOf,
-  runPod
-} from "./support.ts"
+import { connect, median, rows, waitFor } from "@leasehold/testkit/support"
+import { apiServer, appliedCounts, configFor, freshDatabase, kubeConfigFor, migrationFolder, resultOf, runPod } from "./support.ts"
 
 const podScript = fileURLToPath(new URL("./fixtures/pod.ts", import.meta.url))
 const runs = Number(process.env["LEASEHOLD_FAILOVER_RUNS"] ?? "3")
@@ -86,19 +76,17 @@ const childPod = (env: Record<string, string>): Effect.Effect<ChildPod, never, S
  * migration's statement; returns that statement's `query_start` in Unix milliseconds.
  */
 const slowStatementStart = (observer: pg.Client, holder: string) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + 20_000
-    for (;;) {
-      const { rows } = await observer.query<{ started: Date }>(
-        `select query_start as started from pg_stat_activity
-         where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
-        [`leasehold:${holder}`]
-      )
-      if (rows[0] !== undefined) return rows[0].started.getTime()
-      if (Date.now() > deadline) throw new Error(`${holder} never ran the slow migration`)
-      await new Promise((resolve) => setTimeout(resolve, 2))
-    }
-  })
+  waitFor(
+    `${holder} runs the slow migration`,
+    rows<{ started: Date }>(
+      observer,
+      `select query_start as started from pg_stat_activity
+       where starts_with(application_name, $1) and state = 'active' and wait_event = 'PgSleep'`,
+      [`leasehold:${holder}`]
+    ),
+    (found) => found[0] !== undefined,
+    { every: "2 millis" }
+  ).pipe(Effect.map((found) => found[0]!.started.getTime()))
 
 /** `effect`, or a clear failure after 30 s instead of a hanging test. */
 const within = <A, E>(what: string, effect: Effect.Effect<A, E>) =>

@@ -10,21 +10,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { withDatabase } from "@leasehold/testkit"
 import { pgAdminUrl } from "@leasehold/testkit/vitest"
 import { Cause, Effect, Exit } from "effect"
+import { query } from "@leasehold/testkit/support"
 import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
 import * as Leasehold from "../../src/coordinator/Leasehold.ts"
-import {
-  apiServer,
-  configFor,
-  failureOf,
-  freshDatabase,
-  kubeConfigFor,
-  migrationFolder,
-  query,
-  resultOf,
-  runPod,
-  tcpProxyTo,
-  threeMigrations
-} from "./support.ts"
+import { apiServer, configFor, failureOf, freshDatabase, kubeConfigFor, migrationFolder, resultOf, runPod, tcpProxyTo, threeMigrations } from "./support.ts"
 
 const tokens = {
   tokens: {

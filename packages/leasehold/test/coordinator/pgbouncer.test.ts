@@ -7,18 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { startPgBouncer } from "@leasehold/testkit"
 import { Effect } from "effect"
 import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
-import {
-  apiServer,
-  appliedCounts,
-  configFor,
-  failureOf,
-  freshDatabase,
-  kubeConfigFor,
-  migrationFolder,
-  resultOf,
-  runPod,
-  threeMigrations
-} from "./support.ts"
+import { apiServer, appliedCounts, configFor, failureOf, freshDatabase, kubeConfigFor, migrationFolder, resultOf, runPod, threeMigrations } from "./support.ts"
 
 /** PgBouncer in transaction mode in front of the database of `url`, for the scope. */
 const pooled = (url: string) =>

@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { query } from "@leasehold/testkit/support"
 import { gateKeyFor } from "../../src/coordinator/internal/singleNode.ts"
 import { lockKeyFor } from "../../src/fence/LockKey.ts"
-import { appliedCounts, configFor, freshDatabase, migrationFolder, query, resultOf, runPod, threeMigrations } from "./support.ts"
+import { appliedCounts, configFor, freshDatabase, migrationFolder, resultOf, runPod, threeMigrations } from "./support.ts"
 
 const registered = (url: string) =>
   query<{ epoch: string; holder: string }>(

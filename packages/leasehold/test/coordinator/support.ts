@@ -8,23 +8,15 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Effect, Exit, References, type Scope } from "effect"
 import { startTcpProxy, type TcpProxy } from "@leasehold/testkit"
-import { testDatabase } from "@leasehold/testkit/vitest"
+import { query } from "@leasehold/testkit/support"
 import { type LeaseholdConfig, loadConfig } from "../../src/coordinator/Config.ts"
 import * as Leasehold from "../../src/coordinator/Leasehold.ts"
 import type { ProgressEvent } from "../../src/coordinator/ProgressEvent.ts"
 import type { ReadyError } from "../../src/coordinator/ReadyError.ts"
 import type { ReadyResult } from "../../src/coordinator/ReadyResult.ts"
-import { query } from "../support/pg.ts"
 
 export { apiServer, kubeConfigFor } from "../support/apiServer.ts"
-export { connect, query } from "../support/pg.ts"
-
-/** A fresh database for one test, dropped (with its connections) when the scope closes. */
-export const freshDatabase = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => testDatabase(prefix)),
-    (db) => Effect.promise(() => db.drop())
-  ).pipe(Effect.map((db) => db.url))
+export { freshDatabase } from "../support/database.ts"
 
 /** A TCP proxy in front of `url`'s server, to refuse or count its connections; closed with the scope. */
 export const tcpProxyTo = (url: string): Effect.Effect<TcpProxy, never, Scope.Scope> =>
@@ -114,20 +106,3 @@ export const appliedCounts = (url: string, schema = "leasehold") =>
     url,
     `select id, count(*) filter (where status = 'applied') as applied from "${schema}".migration_history group by id order by id`
   ).pipe(Effect.map((rows) => Object.fromEntries(rows.map((row) => [row.id, Number(row.applied)]))))
-
-/** Polls `check` every 20 ms until it holds (deadline-based, never a fixed sleep). */
-export const waitUntil = (check: Effect.Effect<boolean>, what: string, deadlineMs = 20_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + deadlineMs
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("20 millis")
-    }
-  })
-
-/** The median of some numbers. */
-export const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}

@@ -5,12 +5,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import pg from "pg"
 import { Effect, Exit, Option, Scope } from "effect"
+import { query } from "@leasehold/testkit/support"
 import { holderProvablyGone, takeOverWhenHolderGone } from "../../src/coordinator/Takeover.ts"
 import type { LeaderElectionRecord } from "../../src/election/LeaderRecord.ts"
 import * as Fence from "../../src/fence/Fence.ts"
 import { fenceStatus, type FenceStatus } from "../../src/fence/FenceStatus.ts"
 import { lockKeyFor } from "../../src/fence/LockKey.ts"
-import { freshDatabase, query } from "./support.ts"
+import { freshDatabase } from "./support.ts"
 
 const record = (holderIdentity: string, leaseTransitions: number): LeaderElectionRecord => ({
   holderIdentity,

@@ -2,6 +2,7 @@
  * Step 2 of "How a pod gets ready": the readiness check on the direct connection, the waiter
  * that runs it (LISTEN first, then on every NOTIFY and a slow poll), and who leads meanwhile.
  */
+import type pg from "pg"
 import { Deferred, Duration, Effect, Option, type Scope } from "effect"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
@@ -10,6 +11,7 @@ import { readHistory } from "../../migrations/History.ts"
 import { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { latestId } from "../../migrations/MigrationSet.ts"
 import { channelFor } from "../../signal/Channel.ts"
+import type { CheckResult } from "../../signal/CheckResult.ts"
 import type { ListenerTiming } from "../../signal/Listener.ts"
 import * as Waiter from "../../signal/Waiter.ts"
 import * as sql from "../sql.ts"
@@ -37,49 +39,30 @@ export interface Checks {
   readonly currentLeader: () => string | undefined
 }
 
-/**
- * Starts the waiter for the scope, over a small pool on the direct URL. Followers and
- * single-node pods learn who leads from the fence registry (one more query on a pending look);
- * Lease candidates report the Lease holder they watch anyway (`reportLeader`).
- */
-export const startChecks = (
-  context: FlowContext,
-  first: Observation,
-  listenerTiming: Partial<ListenerTiming> | undefined
-): Effect.Effect<Checks, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { config, holder } = context
-    const observer = makeObserver({ set: context.set, role: config.role, first, emit: context.emit })
-    const pool = yield* openPool(context.directUrl, {
-      applicationName: applicationNameFor("leasehold-check", holder),
-      connectTimeoutMs: context.connectTimeoutMs
-    })
-
-    let lastLeader: string | undefined | null = null
-    const reportLeader = (leader: string | undefined): Effect.Effect<void> =>
+/** Reports who leads as `WaitingForLeader`, deduplicated and never naming this pod. */
+const leaderReporter = (context: FlowContext, observer: Observer) => {
+  let lastLeader: string | undefined | null = null
+  return {
+    report: (leader: string | undefined): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (leader === holder || leader === lastLeader) return Effect.void
+        if (leader === context.holder || leader === lastLeader) return Effect.void
         lastLeader = leader
         return context.emit({ _tag: "WaitingForLeader", leader, pending: pendingIds(observer.latest()) })
-      })
+      }),
+    current: () => (lastLeader === null ? undefined : lastLeader)
+  }
+}
 
-    const fenceKey = lockKeyFor(context.namespace, context.leaseName)
-    const readFence = withPooled(pool, (client) =>
-      Effect.suspend(() => {
-        context.counters.queries++
-        return fenceStatus(client, fenceKey, { schema: config.schema })
-      }))
-    const cancelStatement = (backendPid: number) =>
-      withPooled(pool, (client) => query(client, sql.cancelStatement, [backendPid])).pipe(
-        Effect.timeout("2 seconds"),
-        Effect.ignore
-      )
-
-    const read = withPooled(pool, (client) =>
-      Effect.suspend(() => {
-        context.counters.queries++
-        return Effect.map(readHistory(client, config.schema), (history) => observe(history, context.set))
-      })).pipe(
+/** The reads of the waiting side, each one query on a client of `pool`. */
+const pooledReads = (context: FlowContext, pool: pg.Pool) => {
+  const counted = <A, E>(effect: Effect.Effect<A, E>) => Effect.andThen(Effect.sync(() => context.counters.queries++), effect)
+  const fenceKey = lockKeyFor(context.namespace, context.leaseName)
+  return {
+    readFence: withPooled(pool, (client) => counted(fenceStatus(client, fenceKey, { schema: context.config.schema }))),
+    cancelStatement: (backendPid: number) =>
+      withPooled(pool, (client) => query(client, sql.cancelStatement, [backendPid])).pipe(Effect.timeout("2 seconds"), Effect.ignore),
+    read: withPooled(pool, (client) =>
+      counted(Effect.map(readHistory(client, context.config.schema), (history) => observe(history, context.set)))).pipe(
         Effect.catchTag("SqlError", (error) =>
           Effect.fail(
             new MigrationDatabaseError({
@@ -89,35 +72,29 @@ export const startChecks = (
             })
           ))
       )
-    // Followers and single-node pods learn who leads from the history while migrations land
-    // (the holder of the newest record since this pod started looking), from the fence
-    // registry (one more query) only before that.
-    const leaderFromFence = config.role === "follow" || !config.clusterEnabled
-    const baselineSeq = first.history.at(-1)?.seq ?? 0
-    const look = Effect.gen(function*() {
-      const observation = yield* read
-      const result = yield* observer.check(observation)
-      if (result._tag === "Pending" && leaderFromFence) {
-        const newest = observation.history.at(-1)
-        if (newest !== undefined && newest.seq > baselineSeq) {
-          yield* reportLeader(newest.holder)
-        } else {
-          const fence = Option.flatten(yield* Effect.option(readFence))
-          yield* reportLeader(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
-        }
-      }
-      return result
-    })
+  }
+}
 
+/**
+ * Starts the waiter for the scope: LISTEN, then `look` on every NOTIFY and on a slow poll,
+ * completing `ready` with the answer waiting cannot change.
+ */
+const startWaiter = (
+  context: FlowContext,
+  observer: Observer,
+  look: Effect.Effect<CheckResult<Observation, BundleFailure>, MigrationDatabaseError>,
+  listenerTiming: Partial<ListenerTiming> | undefined
+): Effect.Effect<Deferred.Deferred<Observation, BundleFailure | MigrationDatabaseError>, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const latestVersion = latestId(context.set)
     const ready = yield* Deferred.make<Observation, BundleFailure | MigrationDatabaseError>()
     yield* Waiter.waitFor({
       connection: context.directUrl,
       channel: channelFor(context.namespace, context.leaseName),
-      identity: holder,
+      identity: context.holder,
       check: look,
       isRetryable: (error: MigrationDatabaseError) => isConnectionLoss(error),
-      pollInterval: Duration.millis(config.pollIntervalMs),
+      pollInterval: Duration.millis(context.config.pollIntervalMs),
       // Only a hint that the bundle may now be complete (or failed) is looked at at once;
       // progress on the way is looked at within a second, so 50 waiting pods do not read the
       // history after every migration of a long set. The leader's own hints (at most one per
@@ -131,15 +108,55 @@ export const startChecks = (
       Effect.flatMap((exit) => Deferred.done(ready, exit)),
       Effect.forkScoped
     )
+    return ready
+  })
 
+/**
+ * Starts the waiter for the scope, over a small pool on the direct URL. Followers and
+ * single-node pods learn who leads from the fence registry (one more query on a pending look);
+ * Lease candidates report the Lease holder they watch anyway (`reportLeader`).
+ */
+export const startChecks = (
+  context: FlowContext,
+  first: Observation,
+  listenerTiming: Partial<ListenerTiming> | undefined
+): Effect.Effect<Checks, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { config } = context
+    const observer = makeObserver({ set: context.set, role: config.role, first, emit: context.emit })
+    const pool = yield* openPool(context.directUrl, {
+      applicationName: applicationNameFor("leasehold-check", context.holder),
+      connectTimeoutMs: context.connectTimeoutMs
+    })
+    const leader = leaderReporter(context, observer)
+    const { read, readFence, cancelStatement } = pooledReads(context, pool)
+    // Followers and single-node pods learn who leads from the history while migrations land
+    // (the holder of the newest record since this pod started looking), from the fence
+    // registry (one more query) only before that.
+    const leaderFromFence = config.role === "follow" || !config.clusterEnabled
+    const baselineSeq = first.history.at(-1)?.seq ?? 0
+    const look = Effect.gen(function*() {
+      const observation = yield* read
+      const result = yield* observer.check(observation)
+      if (result._tag === "Pending" && leaderFromFence) {
+        const newest = observation.history.at(-1)
+        if (newest !== undefined && newest.seq > baselineSeq) {
+          yield* leader.report(newest.holder)
+        } else {
+          const fence = Option.flatten(yield* Effect.option(readFence))
+          yield* leader.report(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
+        }
+      }
+      return result
+    })
     return {
       observer,
       check: Effect.map(look, (result) => (result._tag === "Ready" ? result.value : undefined)),
       read,
-      ready,
+      ready: yield* startWaiter(context, observer, look, listenerTiming),
       readFence,
       cancelStatement,
-      reportLeader,
-      currentLeader: () => (lastLeader === null ? undefined : lastLeader)
+      reportLeader: leader.report,
+      currentLeader: leader.current
     }
   })

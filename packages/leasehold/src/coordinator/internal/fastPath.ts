@@ -6,6 +6,7 @@
  */
 import { Clock, Duration, Effect, Schedule } from "effect"
 import { type History, readHistory } from "../../migrations/History.ts"
+import * as Backoff from "../../schedule/Backoff.ts"
 import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { DatabaseMissing, DatabasePermissionDenied, DatabaseUnreachable } from "../CoordinatorErrors.ts"
@@ -19,8 +20,7 @@ import { classify, connect, type ConnectError, isTransient } from "../Database.t
 export type FastPathError = DatabaseUnreachable | DatabasePermissionDenied | DatabaseMissing | MigrationDatabaseError
 
 /** Backoff between start-up attempts: 100 ms doubling to 2 s, each jittered by ±20 %. */
-const retryBase = Duration.millis(100)
-const retryCap = Duration.seconds(2)
+const retryBackoff: Backoff.BackoffOptions = { base: "100 millis", cap: "2 seconds" }
 
 /**
  * Runs `attempt` (which opens its own connection to `url`) again while it fails for a transient
@@ -42,9 +42,7 @@ const retryingTransient = <A, E extends { readonly _tag: string; readonly code?:
   return Effect.gen(function*() {
     const startedAt = yield* Clock.currentTimeMillis
     let attempts = 0
-    const schedule = Schedule.exponential(retryBase).pipe(
-      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, retryCap))),
-      Schedule.jittered,
+    const schedule = Backoff.schedule(retryBackoff).pipe(
       Schedule.setInputType<E>(),
       Schedule.while(({ input, elapsed }) => isTransient(input) && elapsed < budgetMs),
       Schedule.modifyDelay(({ duration, elapsed }) => Effect.succeed(Duration.min(duration, Duration.millis(budgetMs - elapsed)))),
