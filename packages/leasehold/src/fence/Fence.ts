@@ -3,24 +3,27 @@
  * ordered by the Lease's epoch through the epoch registry (DESIGN S1, S2, S4).
  *
  * Use it as a module: `import * as Fence from "./fence/Fence.ts"`, then
- * `Fence.acquire(options)` in a scope, `Fence.transaction(session, body)` for every commit and
- * `Fence.guard(session, work)` around everything else the leader does.
+ * `Fence.acquire(options)` in a scope, `Fence.transaction(session, body)` (or the other forms of
+ * `FencedTransaction`) for every commit and `Fence.guard(session, work)` around everything else
+ * the leader does.
  */
 import type pg from "pg"
 import { Deferred, Duration, Effect, Exit, Schedule, Scope } from "effect"
-import { FenceLost, FenceUnavailable, type PoolerDetected, StaleEpoch } from "./FenceErrors.ts"
+import { FenceLost, FenceUnavailable, type PoolerDetected, type StaleEpoch } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
 import { lockKeyFor } from "./LockKey.ts"
 import { pollUntilLocked, unlockStatement } from "../postgres/AdvisoryLock.ts"
 import { query, queryOne } from "../postgres/Connection.ts"
 import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
-import { inline, quoteIdentifier } from "../postgres/Quote.ts"
+import { quoteIdentifier } from "../postgres/Quote.ts"
 import { openSession, type Session } from "../postgres/Session.ts"
 import type { SqlError } from "../postgres/SqlError.ts"
 import * as sql from "./sql.ts"
 import { detectPooler, probeRounds } from "./internal/detectPooler.ts"
 import { ensureRegistry, findOlderHolder, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
-import { inTransaction } from "./internal/transaction.ts"
+import { heartbeatOnce } from "./internal/heartbeat.ts"
+import { proofOf } from "./internal/proof.ts"
+import { failOrLost, withInternals } from "./internal/session.ts"
 
 /**
  * How quickly the fence polls, beats and gives up. The defaults notice a dead or partitioned
@@ -88,19 +91,6 @@ export interface FenceOptions {
 /** Why `acquire` can fail. */
 export type FenceAcquireError = FenceUnavailable | PoolerDetected | StaleEpoch | FenceLost
 
-interface ProofRow {
-  readonly epoch: string
-  readonly holder: string
-  readonly registered_here: boolean
-  readonly holds_lock: boolean
-}
-
-interface HeartbeatRow {
-  readonly holds_lock: boolean
-  readonly epoch: string | null
-  readonly holder: string | null
-}
-
 const wholeSeconds = (input: Duration.Input): string =>
   String(Math.max(1, Math.round(Duration.toMillis(input) / 1000)))
 
@@ -137,95 +127,144 @@ const openFenceSession = (config: pg.ClientConfig, role: string, closeTimeout: D
 const sessionLost = (session: Session): Effect.Effect<never, FenceLost> =>
   Effect.mapError(Deferred.await(session.died), (died) => new FenceLost({ reason: died.message, cause: died.cause }))
 
-/** What the proof's row says: this session may still commit, or why not. */
-const checkProof = (who: Registrant) => (rows: ReadonlyArray<object>): Effect.Effect<void, FenceLost | StaleEpoch> =>
-  Effect.suspend((): Effect.Effect<void, FenceLost | StaleEpoch> => {
-      const row = rows[0] as ProofRow | undefined
-      if (row === undefined) return Effect.fail(new FenceLost({ reason: "no epoch is recorded for this lock" }))
-      if (!row.holds_lock) {
-        return Effect.fail(new FenceLost({ reason: "this session no longer holds the advisory lock (pg_locks)" }))
-      }
-      const recorded = Number(row.epoch)
-      if (recorded > who.epoch || (recorded === who.epoch && row.holder !== who.holder)) {
-        return Effect.fail(new StaleEpoch({ epoch: who.epoch, newest: recorded, newestHolder: row.holder }))
-      }
-      if (recorded !== who.epoch || !row.registered_here) {
-        return Effect.fail(
-          new FenceLost({ reason: `the epoch registry names epoch ${recorded} of ${row.holder} on another session` })
+/** This holder as the epoch registry records it. */
+const registrantOf = (options: FenceOptions): Registrant => ({
+  schema: quoteIdentifier(options.schema ?? "leasehold"),
+  key: lockKeyFor(options.namespace, options.name),
+  lease: `${options.namespace}/${options.name}`,
+  epoch: options.epoch,
+  holder: options.holder
+})
+
+/** The fence's sessions, connected, the fence's proven to be its own server session. */
+interface OpenedSessions {
+  readonly fence: Session
+  readonly monitor: Session
+  readonly backendPid: number
+}
+
+/**
+ * Step 1: the fence, its monitor and the pooler probes connect at once (the monitor waits until
+ * the lock is ours); pooler detection proves the fence's server session is its own, then the
+ * probes are closed, without waiting.
+ */
+const openSessions = (options: FenceOptions, timing: FenceTiming): Effect.Effect<OpenedSessions, FenceUnavailable | PoolerDetected, Scope.Scope> =>
+  Effect.gen(function*() {
+    const open = (role: string, name: string) =>
+      openFenceSession(
+        clientConfigFor(options.connection, applicationNameFor(role, options.holder), {
+          keepAlive: true,
+          keepAliveInitialDelayMillis: Duration.toMillis(timing.keepaliveIdle),
+          connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
+        }),
+        name,
+        timing.closeTimeout
+      )
+    const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
+    const [fence, monitor, probes] = yield* Effect.all([
+      open("leasehold", "fence"),
+      open("leasehold-monitor", "monitor"),
+      Effect.all(Array.from({ length: probeRounds }, () => open("leasehold-probe", "probe")), { concurrency: "unbounded" }).pipe(
+        Scope.provide(probeScope)
+      )
+    ], { concurrency: "unbounded" })
+    const backendPid = yield* detectPooler(fence.client, probes.map((probe) => probe.client)).pipe(
+      Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
+    )
+    yield* Effect.annotateCurrentSpan({ backendPid })
+    return { fence, monitor, backendPid }
+  })
+
+/** Records `who` (`register`), failing with `FenceUnavailable` (`reason`) on a database error; terminates the older holder it displaced. */
+const registerStep = (client: pg.ClientBase, who: Registrant, overwriteSelf: boolean, reason: string, timing: FenceTiming) =>
+  register(client, who, overwriteSelf).pipe(
+    Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable(reason)(failure))),
+    Effect.flatMap((displaced) => displaced === undefined ? Effect.void : terminateStale(client, displaced, timing.terminateWait))
+  )
+
+/**
+ * Step 2: the session settings; the epoch registry, created if missing; the older holder's
+ * backend terminated; our epoch registered (`StaleEpoch` if a newer one is recorded).
+ */
+const registerEpoch = (client: pg.ClientBase, who: Registrant, timing: FenceTiming): Effect.Effect<void, FenceUnavailable | StaleEpoch> =>
+  Effect.gen(function*() {
+    yield* applySessionSettings(client, timing).pipe(Effect.mapError(unavailable("applying session settings")))
+    yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
+    const older = yield* findOlderHolder(client, who).pipe(Effect.mapError(unavailable("reading the epoch registry")))
+    if (older !== undefined) yield* terminateStale(client, older, timing.terminateWait)
+    yield* registerStep(client, who, false, "registering the epoch", timing)
+  })
+
+/**
+ * Step 3: polls `pg_try_advisory_lock` until the lock is ours (registered from here on: whatever
+ * happens, the session lets go of the lock on close), registers again with our backend and
+ * checks `pg_locks`.
+ */
+const takeLock = (fence: Session, who: Registrant, timing: FenceTiming): Effect.Effect<void, FenceAcquireError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = fence.client
+    const key = who.key.toString()
+    yield* Effect.addFinalizer(() =>
+      Deferred.isDoneUnsafe(fence.died)
+        ? Effect.void
+        : query(client, unlockStatement, [key]).pipe(
+          Effect.timeout(timing.closeTimeout),
+          Effect.andThen(Effect.logDebug("fence released")),
+          Effect.ignore
         )
-      }
-      return Effect.void
-    })
-
-/** The proof as an expression that fails unless it holds (see `FenceSession.proof.call`). */
-const proofCall = (who: Registrant): string => inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder])
-
-/** The proof as a statement (see `FenceSession.proof.guard`). */
-const proofGuard = (who: Registrant): string => `SELECT ${proofCall(who)}`
-
-/** Why the guard failed: its DETAIL is the proof's row (or empty: no row). */
-const explainProof = (who: Registrant) => (detail: string | undefined): Effect.Effect<never, FenceLost | StaleEpoch> =>
-  Effect.suspend(() => {
-    let rows: ReadonlyArray<object> = []
-    try {
-      const row: unknown = detail === undefined || detail === "" ? undefined : JSON.parse(detail)
-      if (typeof row === "object" && row !== null) rows = [row]
-    } catch {
-      // Not ours to read: say so below.
+    )
+    yield* pollUntilLocked(client, who.key, {
+      interval: timing.pollInterval,
+      busyMessage: "the fence is held by another session; polling pg_try_advisory_lock"
+    }).pipe(Effect.mapError(unavailable("trying the advisory lock")), Effect.raceFirst(sessionLost(fence)))
+    yield* registerStep(client, who, true, "recording the lock holder", timing)
+    const owned = yield* queryOne<{ readonly holds: boolean }>(client, sql.holdsLock, [key]).pipe(
+      Effect.mapError(unavailable("checking pg_locks"))
+    )
+    if (!owned.holds) {
+      return yield* new FenceLost({ reason: "pg_try_advisory_lock succeeded but pg_locks does not show the lock as ours" })
     }
-    return checkProof(who)(rows).pipe(
-      Effect.andThen(Effect.fail(new FenceLost({ reason: `the fence check inside the transaction failed (${detail ?? "no detail"})` })))
+  })
+
+/** Step 4: the heartbeat kills the fence session when ownership is lost; a lost fence is logged. */
+const startHeartbeat = (opened: OpenedSessions, who: Registrant, timing: FenceTiming): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { backendPid, fence, monitor } = opened
+    yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
+      Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
+      Effect.raceFirst(sessionLost(monitor)),
+      Effect.raceFirst(sessionLost(fence)),
+      Effect.catch((lost) => Effect.sync(() => fence.kill(lost.reason, lost.cause))),
+      Effect.forkScoped
+    )
+    yield* sessionLost(fence).pipe(
+      Effect.catch((lost) => Effect.logWarning("fence lost").pipe(Effect.annotateLogs({ reason: lost.reason }))),
+      Effect.forkScoped
     )
   })
 
-/** Checks, inside the caller's open transaction, that this session may still commit. */
-const prove = (client: pg.ClientBase, who: Registrant): Effect.Effect<void, FenceLost | StaleEpoch> =>
-  query(client, proofGuard(who)).pipe(
-    Effect.catch((failure): Effect.Effect<void, FenceLost | StaleEpoch> =>
-      failure.code === sql.proofFailedCode
-        ? explainProof(who)(failure.detail)
-        : Effect.fail(new FenceLost({ reason: `proving the fence failed: ${failure.message}`, cause: failure }))
+/** Step 5: the session handed out, with the fence's internals (proof, query queue, cancel). */
+const sessionOf = (opened: OpenedSessions, who: Registrant, timing: FenceTiming): FenceSession => {
+  const { backendPid, fence, monitor } = opened
+  const session: FenceSession = {
+    client: fence.client,
+    key: who.key,
+    epoch: who.epoch,
+    holder: who.holder,
+    backendPid,
+    lost: sessionLost(fence)
+  }
+  return withInternals(session, {
+    proof: proofOf(who),
+    cancelStatement: query(monitor.client, sql.cancelBackend, [backendPid]).pipe(
+      Effect.timeout(timing.closeTimeout),
+      Effect.ignore,
+      Effect.withSpan("Fence.cancelStatement")
     ),
-    Effect.asVoid,
-    Effect.withSpan("Fence.proveInTransaction")
-  )
-
-/** One ownership check from the monitor session: the fence backend holds the lock and our epoch is newest. */
-const heartbeatOnce = (
-  monitor: pg.ClientBase,
-  who: Registrant,
-  backendPid: number,
-  timeout: Duration.Input
-): Effect.Effect<void, FenceLost> =>
-  queryOne<HeartbeatRow>(monitor, sql.heartbeat(who.schema), [who.key.toString(), backendPid]).pipe(
-    Effect.timeout(timeout),
-    Effect.mapError((error) =>
-      new FenceLost({
-        reason: error._tag === "TimeoutError"
-          ? `heartbeat got no answer within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
-          : `heartbeat failed: ${error.message}`,
-        cause: error
-      })
-    ),
-    Effect.flatMap((row): Effect.Effect<void, FenceLost> => {
-      if (!row.holds_lock) {
-        return Effect.fail(new FenceLost({ reason: `pg_locks no longer shows the lock held by backend ${backendPid}` }))
-      }
-      if (row.epoch === null || Number(row.epoch) !== who.epoch || row.holder !== who.holder) {
-        return Effect.fail(
-          new FenceLost({
-            reason: `the epoch registry now names epoch ${row.epoch ?? "none"} of ${row.holder ?? "nobody"}`,
-            cause: row.epoch === null ? undefined : new StaleEpoch({
-              epoch: who.epoch,
-              newest: Number(row.epoch),
-              newestHolder: row.holder ?? ""
-            })
-          })
-        )
-      }
-      return Effect.void
-    })
-  )
+    isLost: () => Deferred.isDoneUnsafe(fence.died),
+    queueTail: Promise.resolve()
+  })
+}
 
 /**
  * Takes the fence for `options.epoch` and holds it until the enclosing scope closes.
@@ -251,107 +290,13 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
   .fn("Fence.acquire")(
     function*(options: FenceOptions) {
       const timing: FenceTiming = { ...defaultFenceTiming, ...options.timing }
-      const who: Registrant = {
-        schema: quoteIdentifier(options.schema ?? "leasehold"),
-        key: lockKeyFor(options.namespace, options.name),
-        lease: `${options.namespace}/${options.name}`,
-        epoch: options.epoch,
-        holder: options.holder
-      }
-      const key = who.key.toString()
-      const driverOptions = (role: string): pg.ClientConfig =>
-        clientConfigFor(options.connection, applicationNameFor(role, options.holder), {
-          keepAlive: true,
-          keepAliveInitialDelayMillis: Duration.toMillis(timing.keepaliveIdle),
-          connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
-        })
-
-      // The fence, its monitor and the pooler probes connect at once; the monitor waits until
-      // the lock is ours; the probes are closed, without waiting, once detection is done.
-      const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
-      const [fence, monitor, probes] = yield* Effect.all([
-        openFenceSession(driverOptions("leasehold"), "fence", timing.closeTimeout),
-        openFenceSession(driverOptions("leasehold-monitor"), "monitor", timing.closeTimeout),
-        Effect.all(
-          Array.from({ length: probeRounds }, () => openFenceSession(driverOptions("leasehold-probe"), "probe", timing.closeTimeout)),
-          { concurrency: "unbounded" }
-        ).pipe(Scope.provide(probeScope))
-      ], { concurrency: "unbounded" })
-      const client = fence.client
-
-      const backendPid = yield* detectPooler(client, probes.map((probe) => probe.client)).pipe(
-        Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
-      )
-      yield* Effect.annotateCurrentSpan({ backendPid })
-
-      yield* applySessionSettings(client, timing).pipe(Effect.mapError(unavailable("applying session settings")))
-
-      yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
-
-      const older = yield* findOlderHolder(client, who).pipe(Effect.mapError(unavailable("reading the epoch registry")))
-      if (older !== undefined) yield* terminateStale(client, older, timing.terminateWait)
-
-      const claimed = yield* register(client, who, false).pipe(
-        Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable("registering the epoch")(failure)))
-      )
-      if (claimed !== undefined) yield* terminateStale(client, claimed, timing.terminateWait)
-
-      // Registered from here on: whatever happens, this session lets go of the lock on close.
-      yield* Effect.addFinalizer(() =>
-        Deferred.isDoneUnsafe(fence.died)
-          ? Effect.void
-          : query(client, unlockStatement, [key]).pipe(
-            Effect.timeout(timing.closeTimeout),
-            Effect.andThen(Effect.logDebug("fence released")),
-            Effect.ignore
-          )
-      )
-
-      yield* pollUntilLocked(client, who.key, {
-        interval: timing.pollInterval,
-        busyMessage: "the fence is held by another session; polling pg_try_advisory_lock"
-      }).pipe(Effect.mapError(unavailable("trying the advisory lock")), Effect.raceFirst(sessionLost(fence)))
-
-      const leftover = yield* register(client, who, true).pipe(
-        Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable("recording the lock holder")(failure)))
-      )
-      if (leftover !== undefined) yield* terminateStale(client, leftover, timing.terminateWait)
-      const owned = yield* queryOne<{ readonly holds: boolean }>(client, sql.holdsLock, [key]).pipe(
-        Effect.mapError(unavailable("checking pg_locks"))
-      )
-      if (!owned.holds) {
-        return yield* new FenceLost({ reason: "pg_try_advisory_lock succeeded but pg_locks does not show the lock as ours" })
-      }
-
-      yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
-        Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
-        Effect.raceFirst(sessionLost(monitor)),
-        Effect.raceFirst(sessionLost(fence)),
-        Effect.catch((lost) => Effect.sync(() => fence.kill(lost.reason, lost.cause))),
-        Effect.forkScoped
-      )
-      yield* sessionLost(fence).pipe(
-        Effect.catch((lost) => Effect.logWarning("fence lost").pipe(Effect.annotateLogs({ reason: lost.reason }))),
-        Effect.forkScoped
-      )
-
-      yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid }))
-      const session: FenceSession = {
-        client,
-        key: who.key,
-        epoch: who.epoch,
-        holder: who.holder,
-        backendPid,
-        proveInTransaction: prove(client, who),
-        proof: { call: proofCall(who), guard: proofGuard(who), explain: explainProof(who) },
-        cancelStatement: query(monitor.client, sql.cancelBackend, [backendPid]).pipe(
-          Effect.timeout(timing.closeTimeout),
-          Effect.ignore,
-          Effect.withSpan("Fence.cancelStatement")
-        ),
-        lost: sessionLost(fence)
-      }
-      return session
+      const who = registrantOf(options)
+      const opened = yield* openSessions(options, timing)
+      yield* registerEpoch(opened.fence.client, who, timing)
+      yield* takeLock(opened.fence, who, timing)
+      yield* startHeartbeat(opened, who, timing)
+      yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid: opened.backendPid }))
+      return sessionOf(opened, who, timing)
     },
     (effect, options) =>
       Effect.annotateLogs(effect, {
@@ -362,12 +307,6 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
   )
 
 /**
- * How long a failure of guarded work waits to see whether the session is being lost: a
- * query killed with its session fails a moment before the connection reports the loss.
- */
-const lossGrace = "250 millis"
-
-/**
  * Runs `work` while the fence holds: if the session is lost first, `work` is interrupted and
  * the result is `FenceLost`. Wrap every piece of leader work in it (the migration run, the
  * publish step); an interrupted query's transaction is aborted by the server with the session.
@@ -376,26 +315,12 @@ const lossGrace = "250 millis"
  * `FenceLost` that caused it (after waiting up to 250 ms for the connection to report it).
  */
 export const guard = <A, E, R>(session: FenceSession, work: Effect.Effect<A, E, R>): Effect.Effect<A, E | FenceLost, R> =>
-  Effect.raceFirst(work, session.lost).pipe(
-    Effect.catch((error) =>
-      session.lost.pipe(
-        Effect.timeoutOption(lossGrace),
-        Effect.andThen(Effect.fail(error))
-      )
-    )
-  )
+  Effect.raceFirst(work, session.lost).pipe(Effect.catch((error) => failOrLost(session, error)))
 
 /**
- * Runs `body` in one fenced transaction on the fence session: BEGIN, `proveInTransaction`
- * (this session holds the lock and its epoch is the newest, row-locked until the end), `body`,
- * COMMIT; guarded by `lost`. Any failure or interruption rolls back, so a stale or lost holder
- * commits nothing. `body` must use only the given client and must not COMMIT itself.
+ * Runs `body` in one fenced transaction on the fence session (`FencedTransaction.transaction`):
+ * BEGIN with the fence proof (this session holds the lock and its epoch is the newest,
+ * row-locked until the end), `body`, COMMIT. Any failure or interruption rolls back, so a stale
+ * or lost holder commits nothing. `body` must use only the given client and must not COMMIT itself.
  */
-export const transaction = <A, E, R>(
-  session: FenceSession,
-  body: (client: pg.ClientBase) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | FenceLost | StaleEpoch | SqlError, R> =>
-  guard(
-    session,
-    inTransaction(session.client, Effect.andThen(session.proveInTransaction, Effect.suspend(() => body(session.client))))
-  ).pipe(Effect.withSpan("Fence.transaction"))
+export { transaction } from "./FencedTransaction.ts"

@@ -67,3 +67,23 @@ export class FenceUnavailable extends Data.TaggedError("FenceUnavailable")<{
     return `fence unavailable: ${this.reason}${detail}`
   }
 }
+
+/**
+ * A statement failed on the fence session while the session itself is fine: a migration's own
+ * error, a lock timeout (`code` 55P03) that may be retried, or a COMMIT that PostgreSQL turned
+ * into a ROLLBACK. A lost session is `FenceLost` instead (see `FenceQuery.classify`).
+ */
+export class StatementFailed extends Data.TaggedError("StatementFailed")<{
+  readonly error: string
+  readonly code?: string
+  /** PostgreSQL's DETAIL, alone (it is also part of `error`). */
+  readonly detail?: string
+  /** PostgreSQL's error cursor in the query text (characters from 1), when it gave one. */
+  readonly position?: number
+  /** In a query of several transactions (`FencedTransaction.inOneRoundTrip`): the one `position` falls in. */
+  readonly transaction?: number
+}> {}
+
+/** Whether `error` is a `StatementFailed` with SQLSTATE `code`. */
+export const hasCode = (code: string) => (error: unknown): error is StatementFailed =>
+  error instanceof StatementFailed && error.code === code

@@ -4,7 +4,16 @@
  */
 export * as Fence from "./Fence.ts"
 export type { FenceAcquireError, FenceOptions, FenceTiming } from "./Fence.ts"
-export { FenceLost, FenceUnavailable, PoolerDetected, StaleEpoch, type PoolerEvidence } from "./FenceErrors.ts"
+export * as FencedTransaction from "./FencedTransaction.ts"
+export * as FenceQuery from "./FenceQuery.ts"
+export {
+  FenceLost,
+  FenceUnavailable,
+  PoolerDetected,
+  StaleEpoch,
+  StatementFailed,
+  type PoolerEvidence
+} from "./FenceErrors.ts"
 export type { FenceSession } from "./FenceSession.ts"
 export { fenceStatus, type FenceStatus } from "./FenceStatus.ts"
 export { bootstrapLockKey, lockKeyFor } from "./LockKey.ts"

@@ -1,8 +1,9 @@
 import { Effect } from "effect"
-import type pg from "pg"
-import type { FenceLost } from "../fence/FenceErrors.ts"
-import { fenceBatch, plainQuery, sendAfterCurrent, type Queryable, type StatementFailed } from "./internal/db.ts"
+import type { FenceLost, StatementFailed } from "../fence/FenceErrors.ts"
+import * as FenceQuery from "../fence/FenceQuery.ts"
+import type { FenceSession } from "../fence/FenceSession.ts"
 import { lockBootstrap } from "../fence/sql.ts"
+import { plainQuery, type Queryable } from "./internal/db.ts"
 import { inline } from "../postgres/Quote.ts"
 import { bootstrapLockKey } from "../fence/LockKey.ts"
 import { historySql } from "./sql.ts"
@@ -145,15 +146,16 @@ export const readRepairs = Effect.fn("History.readRepairs")(function*(client: Qu
 
 /**
  * Creates the schema and history tables if they are missing, safely under concurrency: one
- * transaction holding `pg_advisory_xact_lock(bootstrapLockKey)` (the key the fence uses too), then `CREATE ... IF NOT EXISTS`,
- * sent as one simple query.
+ * transaction on the fence session holding `pg_advisory_xact_lock(bootstrapLockKey)` (the key
+ * the fence uses too), then `CREATE ... IF NOT EXISTS`, sent as one simple query. Not fenced:
+ * it only creates what is missing, and every holder may.
  */
 export const bootstrapHistory = (
-  client: pg.ClientBase,
+  session: FenceSession,
   schema: string
 ): Effect.Effect<void, FenceLost | StatementFailed> =>
-  fenceBatch(client, "bootstrap", ["begin", inline(lockBootstrap, [bootstrapLockKey]), historySql(schema).bootstrap, "commit"]).pipe(
+  FenceQuery.batch(session, "bootstrap", ["begin", inline(lockBootstrap, [bootstrapLockKey]), historySql(schema).bootstrap, "commit"]).pipe(
     Effect.asVoid,
-    Effect.onError(() => Effect.sync(() => sendAfterCurrent(client, "rollback"))),
+    Effect.onError(() => FenceQuery.sendAfterCurrent(session, "rollback")),
     Effect.withSpan("History.bootstrap")
   )

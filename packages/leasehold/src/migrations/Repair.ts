@@ -1,8 +1,16 @@
 import { Effect } from "effect"
 import type { FenceSession } from "../fence/FenceSession.ts"
-import { insertRecord, orDatabaseError, prepare, readHistoryOnFence, signal, updateLegacy, type RunOptions } from "./internal/context.ts"
-import { fenceQuery } from "./internal/db.ts"
-import { fencedTransaction } from "./internal/transaction.ts"
+import { inline } from "../postgres/Quote.ts"
+import {
+  commitStatements,
+  insertRecordStatement,
+  legacyStatements,
+  orDatabaseError,
+  prepare,
+  readHistoryOnFence,
+  signalStatements,
+  type RunOptions
+} from "./internal/context.ts"
 import { RepairRefused } from "./MigrationErrors.ts"
 import { findMigration, type MigrationSet } from "./MigrationSet.ts"
 import { migrationStates } from "./Plan.ts"
@@ -60,35 +68,22 @@ export const repair = Effect.fn("Repair.repair")(function*(session: FenceSession
     return yield* Effect.fail(new RepairRefused({ id, reason: `it is ${state.status}; run migrate` }))
   }
   const by = options.by ?? session.holder
-  const recorded = yield* fencedTransaction(
-    session,
-    "repair",
-    Effect.gen(function*() {
-      const status = resolution === "reverted" ? "reverted" : "applied"
-      yield* insertRecord(context, {
-        migration,
-        checksum: migration.checksum,
-        action: "repair",
-        status,
-        transactional: migration.kind === "transactional",
-        finished: true,
-        error: `repaired by ${by}${options.reason === undefined ? "" : `: ${options.reason}`}`
-      })
-      const row = yield* fenceQuery<{ repaired_at: Date }>(context.client, "recording the repair", context.sql.insertRepair, [
-        id,
-        migration.name,
-        resolution,
-        state.checksum,
-        migration.checksum,
-        by,
-        session.epoch,
-        options.reason ?? null
-      ])
-      yield* updateLegacy(context, migration, status === "applied")
-      yield* signal(context, { event: "applied", version: id })
-      return row.rows[0]!.repaired_at
-    })
-  ).pipe(orDatabaseError("repair"))
+  const status = resolution === "reverted" ? "reverted" : "applied"
+  const results = yield* commitStatements(context, "repair", [
+    insertRecordStatement(context, {
+      migration,
+      checksum: migration.checksum,
+      action: "repair",
+      status,
+      transactional: migration.kind === "transactional",
+      finished: true,
+      error: `repaired by ${by}${options.reason === undefined ? "" : `: ${options.reason}`}`
+    }),
+    inline(context.sql.insertRepair, [id, migration.name, resolution, state.checksum, migration.checksum, by, session.epoch, options.reason ?? null]),
+    ...legacyStatements(context, migration, status === "applied"),
+    ...signalStatements(context, { event: "applied", version: id })
+  ]).pipe(orDatabaseError("repair"))
+  const recorded = (results[1]!.rows[0] as { readonly repaired_at: Date }).repaired_at
   yield* Effect.logInfo("migration repaired").pipe(Effect.annotateLogs({ migration: id, resolution, by }))
   const result: RepairResult = {
     id,

@@ -4,10 +4,18 @@ import type { FenceSession } from "../fence/FenceSession.ts"
 import type { History } from "./History.ts"
 import { adoptLegacy } from "./internal/adopt.ts"
 import { runSteps } from "./internal/batch.ts"
-import { insertRecord, orDatabaseError, prepare, readHistoryOnFence, signal, type RunContext, type RunOptions } from "./internal/context.ts"
-import { fenceQuery } from "./internal/db.ts"
+import * as FenceQuery from "../fence/FenceQuery.ts"
+import {
+  commitStatements,
+  insertRecordStatement,
+  orDatabaseError,
+  prepare,
+  readHistoryOnFence,
+  signalStatements,
+  type RunContext,
+  type RunOptions
+} from "./internal/context.ts"
 import type { AppliedMigration, Step } from "./internal/step.ts"
-import { fencedTransaction } from "./internal/transaction.ts"
 import {
   ChecksumMismatch,
   LegacyHistoryMismatch,
@@ -72,28 +80,26 @@ const reportUnfinished = (context: RunContext, current: Plan, history: History) 
     const indexes = script?.concurrentIndexes ?? []
     const invalidIndexes = indexes.length === 0
       ? []
-      : (yield* fenceQuery<{ name: string }>(context.client, "finding invalid indexes", findInvalidIndexes, [indexes])).rows.map((row) => row.name)
+      : (yield* FenceQuery.query<{ name: string }>(context.session, "finding invalid indexes", findInvalidIndexes, [indexes])).rows.map((row) =>
+        row.name
+      )
     let error = state.record.error ?? undefined
     if (state.status === "started") {
       error = `interrupted: started at ${origin.startedAt.toISOString()} by ${origin.holder} (epoch ${origin.epoch}) and never finished` +
         (invalidIndexes.length === 0 ? "" : `; invalid indexes: ${invalidIndexes.join(", ")}`)
-      yield* fencedTransaction(
-        context.session,
-        "recording the interruption",
-        Effect.gen(function*() {
-          yield* insertRecord(context, {
-            migration: state,
-            checksum: state.checksum,
-            action: state.record.action,
-            status: "failed",
-            transactional: false,
-            startedAt: origin.startedAt,
-            finished: true,
-            error: error!
-          })
-          yield* signal(context, { event: "failed", version: state.id })
-        })
-      )
+      yield* commitStatements(context, "recording the interruption", [
+        insertRecordStatement(context, {
+          migration: state,
+          checksum: state.checksum,
+          action: state.record.action,
+          status: "failed",
+          transactional: false,
+          startedAt: origin.startedAt,
+          finished: true,
+          error
+        }),
+        ...signalStatements(context, { event: "failed", version: state.id })
+      ])
     }
     return yield* Effect.fail(
       new UnfinishedMigration({

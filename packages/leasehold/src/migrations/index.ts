@@ -39,7 +39,6 @@ export {
   type MigrationSet
 } from "./MigrationSet.ts"
 export type { MigrationHelper, MigrationQuery, MigrationRows, MigrationSql } from "./MigrationSql.ts"
-export { Migrator } from "./Migrator.ts"
 export {
   bundleStatus,
   migrationStates,

@@ -7,6 +7,54 @@ import { quoteIdentifier } from "../postgres/Quote.ts"
 /** The lost-race check's function name; the suffix changes whenever its body does. */
 const pendingFunction = "raise_if_done_v1"
 
+/** The history's DDL (see `historySql(...).bootstrap`): schema `s`, tables `history` and `repairs` (all quoted). */
+const bootstrapSql = (s: string, history: string, repairs: string): string =>
+  `
+  create schema if not exists ${s};
+  create table if not exists ${history} (
+    seq           bigserial primary key,
+    id            text not null,
+    name          text not null,
+    checksum      text not null,
+    action        text not null check (action in ('apply', 'rollback', 'repair', 'adopt')),
+    status        text not null check (status in ('started', 'applied', 'failed', 'reverted')),
+    transactional boolean not null,
+    epoch         bigint not null,
+    holder        text not null,
+    backend_pid   integer,
+    started_at    timestamptz not null default now(),
+    finished_at   timestamptz,
+    duration_ms   integer,
+    error         text
+  );
+  create index if not exists migration_history_id_seq on ${history} (id, seq);
+  create table if not exists ${repairs} (
+    seq          bigserial primary key,
+    id           text not null,
+    name         text not null,
+    resolution   text not null check (resolution in ('checksum', 'applied', 'reverted')),
+    old_checksum text,
+    new_checksum text not null,
+    repaired_by  text not null,
+    repaired_at  timestamptz not null default now(),
+    epoch        bigint not null,
+    reason       text
+  );
+  create or replace function ${s}.${pendingFunction}(direction text, migration text) returns void
+  language plpgsql as $leasehold$
+  declare latest text;
+  begin
+    -- The migration's latest record; a failed transactional rollback changed nothing.
+    select h.status into latest from ${history} h
+      where h.id = migration and not (h.action = 'rollback' and h.status = 'failed' and h.transactional)
+      order by h.seq desc limit 1;
+    if (direction = 'up' and latest is not distinct from 'applied')
+      or (direction <> 'up' and coalesce(latest, 'reverted') = 'reverted') then
+      raise exception 'leasehold: migration % already done', migration using errcode = '${alreadyDoneCode}';
+    end if;
+  end
+  $leasehold$;`
+
 /** The statements on the history tables of `schema`. */
 export const historySql = (schema: string) => {
   const s = quoteIdentifier(schema)
@@ -19,51 +67,7 @@ export const historySql = (schema: string) => {
      * Idempotent: run inside a transaction holding `pg_advisory_xact_lock(bootstrapLockKey)`
      * (fence/LockKey.ts). Creates the tables and the function behind `raiseIfDone`.
      */
-    bootstrap: `
-      create schema if not exists ${s};
-      create table if not exists ${history} (
-        seq           bigserial primary key,
-        id            text not null,
-        name          text not null,
-        checksum      text not null,
-        action        text not null check (action in ('apply', 'rollback', 'repair', 'adopt')),
-        status        text not null check (status in ('started', 'applied', 'failed', 'reverted')),
-        transactional boolean not null,
-        epoch         bigint not null,
-        holder        text not null,
-        backend_pid   integer,
-        started_at    timestamptz not null default now(),
-        finished_at   timestamptz,
-        duration_ms   integer,
-        error         text
-      );
-      create index if not exists migration_history_id_seq on ${history} (id, seq);
-      create table if not exists ${repairs} (
-        seq          bigserial primary key,
-        id           text not null,
-        name         text not null,
-        resolution   text not null check (resolution in ('checksum', 'applied', 'reverted')),
-        old_checksum text,
-        new_checksum text not null,
-        repaired_by  text not null,
-        repaired_at  timestamptz not null default now(),
-        epoch        bigint not null,
-        reason       text
-      );
-      create or replace function ${s}.${pendingFunction}(direction text, migration text) returns void
-      language plpgsql as $leasehold$
-      declare latest text;
-      begin
-        -- The migration's latest record; a failed transactional rollback changed nothing.
-        select h.status into latest from ${history} h
-          where h.id = migration and not (h.action = 'rollback' and h.status = 'failed' and h.transactional)
-          order by h.seq desc limit 1;
-        if (direction = 'up' and latest is not distinct from 'applied')
-          or (direction <> 'up' and coalesce(latest, 'reverted') = 'reverted') then
-          raise exception 'leasehold: migration % already done', migration using errcode = '${alreadyDoneCode}';
-        end if;
-      end
-      $leasehold$;`,
+    bootstrap: bootstrapSql(s, history, repairs),
 
     /** The whole history, oldest first. One query: followers' readiness check relies on it. */
     readHistory: `select ${columns} from ${history} order by seq`,

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from "node:crypto"
 import pgListen from "pg-listen"
-import { Data, Deferred, Duration, Effect, Queue, Schedule, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Queue, type Scope } from "effect"
+import * as Backoff from "../schedule/Backoff.ts"
 import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"
 import { decodePayload } from "./internal/decodePayload.ts"
@@ -66,11 +67,115 @@ const createSubscriber = pgListen.default
 
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-const backoffMillis = (attempt: number, timing: ListenerTiming): number => {
-  const raw = Duration.toMillis(timing.retryBase) * Math.pow(2, Math.max(0, attempt - 1))
-  const capped = Math.min(raw, Duration.toMillis(timing.retryCap))
-  return capped * (0.8 + Math.random() * 0.4)
+/** The listener's reconnect backoff: the one capped, jittered backoff (`Backoff`). */
+const backoffOf = (timing: ListenerTiming): Backoff.BackoffOptions => ({ base: timing.retryBase, cap: timing.retryCap })
+
+type Subscriber = ReturnType<typeof createSubscriber>
+
+/** One subscriber's state, shared by its event handlers. */
+interface LifeState {
+  closed: boolean
+  listening: boolean
+  /** The heartbeat's nonces awaiting their echo. */
+  readonly echoes: Map<string, Deferred.Deferred<void>>
+  /** The private channel of the heartbeat, so it never wakes other pods. */
+  readonly probeChannel: string
 }
+
+/**
+ * A pg-listen subscriber that reconnects forever with the one backoff, drawn with the caller's
+ * services (its `Random`, seeded in tests: pg-listen asks for each delay synchronously), until
+ * `state.closed`.
+ */
+const makeSubscriber = (options: ListenerOptions, timing: ListenerTiming, state: LifeState) =>
+  Effect.map(Effect.context<never>(), (context) =>
+    createSubscriber(
+      clientConfigFor(options.connection, applicationNameFor("leasehold-listen", options.identity), {
+        keepAlive: true,
+        connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
+      }),
+      {
+        // Reconnect forever (pg-listen gives up after 3 s by default)...
+        retryLimit: Number.POSITIVE_INFINITY,
+        retryTimeout: Number.POSITIVE_INFINITY,
+        // ...except once this subscriber is closed: throwing here ends pg-listen's retry loop.
+        retryInterval: (attempt) => {
+          if (state.closed) throw new Error("listener closed")
+          return Duration.toMillis(Effect.runSyncWith(context)(Backoff.delayFor(backoffOf(timing), attempt)))
+        },
+        // Our own heartbeat replaces pg-listen's `SELECT pg_backend_pid()` check.
+        paranoidChecking: false,
+        // Payloads stay raw text here; `decodePayload` reads them and never throws.
+        parse: (text: string) => text,
+        serialize: (data: unknown) => String(data)
+      }
+    ))
+
+/** Hands the subscriber's events to `events`, heartbeat echoes to their waiters, notifications to `onWake`. */
+const wireEvents = (
+  subscriber: Subscriber,
+  state: LifeState,
+  events: Queue.Queue<SubscriberEvent>,
+  onWake: (wake: Wake) => void
+): void => {
+  // pg-listen emits "error" for failed re-initialisations; without a listener Node would crash.
+  subscriber.events.on("error", (error) => Queue.offerUnsafe(events, { _tag: "Error", error }))
+  subscriber.events.on("reconnect", (attempt) => Queue.offerUnsafe(events, { _tag: "Reconnecting", attempt }))
+  subscriber.events.on("connected", () => {
+    // A reconnect that finished after we closed would leak its session: close it again.
+    if (state.closed) subscriber.close().catch(() => undefined)
+    // The first "connected" comes before our LISTEN; only reconnects (LISTEN re-issued) count.
+    else if (state.listening) Queue.offerUnsafe(events, { _tag: "Connected" })
+  })
+  subscriber.events.on("notification", (notification) => {
+    const payload: unknown = notification.payload
+    const text = typeof payload === "string" ? payload : undefined
+    if (notification.channel === state.probeChannel) {
+      const echoed = text === undefined ? undefined : state.echoes.get(text)
+      if (echoed !== undefined) Deferred.doneUnsafe(echoed, Effect.void)
+      return
+    }
+    // Straight from the socket's data event: no fiber hop between a NOTIFY and its wake.
+    onWake({ _tag: "Notified", hint: decodePayload(text) })
+  })
+}
+
+/**
+ * Reports subscriber events: after every reconnect pg-listen has re-issued LISTEN before it
+ * emits "connected", so that is the moment to look at the database again.
+ */
+const reportEvents = (events: Queue.Queue<SubscriberEvent>, onWake: (wake: Wake) => void): Effect.Effect<never> =>
+  Queue.take(events).pipe(
+    Effect.flatMap((event): Effect.Effect<unknown> => {
+      switch (event._tag) {
+        case "Connected":
+          return Effect.log("LISTEN re-established after a reconnect").pipe(
+            Effect.andThen(Effect.sync(() => onWake({ _tag: "Listening" })))
+          )
+        case "Reconnecting":
+          return Effect.logWarning("LISTEN connection lost; reconnecting").pipe(
+            Effect.annotateLogs({ attempt: event.attempt })
+          )
+        case "Error":
+          return Effect.logWarning("LISTEN connection error").pipe(Effect.annotateLogs({ error: event.error.message }))
+      }
+    }),
+    Effect.forever
+  )
+
+/** One heartbeat: a nonce NOTIFYed on the private channel must come back within `heartbeatTimeout`. */
+const heartbeat = (subscriber: Subscriber, state: LifeState, timing: ListenerTiming): Effect.Effect<void, ListenerBroken> =>
+  Effect.suspend(() => {
+    const nonce = randomBytes(8).toString("hex")
+    const echoed = Deferred.makeUnsafe<void>()
+    state.echoes.set(nonce, echoed)
+    return Effect.tryPromise(() => subscriber.notify(state.probeChannel, nonce)).pipe(
+      Effect.andThen(Deferred.await(echoed)),
+      Effect.timeout(timing.heartbeatTimeout),
+      Effect.mapError((cause) => new ListenerBroken({ reason: `heartbeat not echoed: ${describe(cause)}`, cause })),
+      Effect.ensuring(Effect.sync(() => state.echoes.delete(nonce)))
+    )
+  })
 
 /**
  * One subscriber's life: connect, LISTEN, report `Listening`, forward notifications, and
@@ -83,59 +188,20 @@ const subscriberLife = (
   onWake: (wake: Wake) => void
 ): Effect.Effect<void, ListenerBroken, Scope.Scope> =>
   Effect.gen(function*() {
-    // The heartbeat goes to a channel of this subscriber alone, so it never wakes other pods.
-    const probeChannel = `${options.channel}_${randomBytes(4).toString("hex")}`
-    const echoes = new Map<string, Deferred.Deferred<void>>()
+    const state: LifeState = {
+      closed: false,
+      listening: false,
+      echoes: new Map(),
+      probeChannel: `${options.channel}_${randomBytes(4).toString("hex")}`
+    }
     const events = yield* Queue.unbounded<SubscriberEvent>()
-    let closed = false
-    let listening = false
-
-    const subscriber = createSubscriber(
-      clientConfigFor(options.connection, applicationNameFor("leasehold-listen", options.identity), {
-        keepAlive: true,
-        connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
-      }),
-      {
-        // Reconnect forever (pg-listen gives up after 3 s by default)...
-        retryLimit: Number.POSITIVE_INFINITY,
-        retryTimeout: Number.POSITIVE_INFINITY,
-        // ...except once this subscriber is closed: throwing here ends pg-listen's retry loop.
-        retryInterval: (attempt) => {
-          if (closed) throw new Error("listener closed")
-          return backoffMillis(attempt + 1, timing)
-        },
-        // Our own heartbeat replaces pg-listen's `SELECT pg_backend_pid()` check.
-        paranoidChecking: false,
-        // Payloads stay raw text here; `decodePayload` reads them and never throws.
-        parse: (text: string) => text,
-        serialize: (data: unknown) => String(data)
-      }
-    )
-    // pg-listen emits "error" for failed re-initialisations; without a listener Node would crash.
-    subscriber.events.on("error", (error) => Queue.offerUnsafe(events, { _tag: "Error", error }))
-    subscriber.events.on("reconnect", (attempt) => Queue.offerUnsafe(events, { _tag: "Reconnecting", attempt }))
-    subscriber.events.on("connected", () => {
-      // A reconnect that finished after we closed would leak its session: close it again.
-      if (closed) subscriber.close().catch(() => undefined)
-      // The first "connected" comes before our LISTEN; only reconnects (LISTEN re-issued) count.
-      else if (listening) Queue.offerUnsafe(events, { _tag: "Connected" })
-    })
-    subscriber.events.on("notification", (notification) => {
-      const payload: unknown = notification.payload
-      const text = typeof payload === "string" ? payload : undefined
-      if (notification.channel === probeChannel) {
-        const echoed = text === undefined ? undefined : echoes.get(text)
-        if (echoed !== undefined) Deferred.doneUnsafe(echoed, Effect.void)
-        return
-      }
-      // Straight from the socket's data event: no fiber hop between a NOTIFY and its wake.
-      onWake({ _tag: "Notified", hint: decodePayload(text) })
-    })
+    const subscriber = yield* makeSubscriber(options, timing, state)
+    wireEvents(subscriber, state, events, onWake)
 
     // Bounded: on a black-holed connection the goodbye may never be answered; the socket is
     // then left to the keep-alive to reap.
     const close = Effect.promise(() => {
-      closed = true
+      state.closed = true
       return subscriber.close().catch(() => undefined)
     }).pipe(Effect.timeout(timing.connectTimeout), Effect.ignore)
     yield* Effect.addFinalizer(() => close)
@@ -144,49 +210,18 @@ const subscriberLife = (
       try: async () => {
         await subscriber.connect()
         await subscriber.listenTo(options.channel)
-        await subscriber.listenTo(probeChannel)
+        await subscriber.listenTo(state.probeChannel)
       },
       catch: (cause) => new ListenerBroken({ reason: `could not LISTEN: ${describe(cause)}`, cause })
     })
-    listening = true
+    state.listening = true
     yield* Effect.logDebug("listening")
     onWake({ _tag: "Listening" })
+    yield* Effect.forkScoped(reportEvents(events, onWake))
 
-    // Report subscriber events: after every reconnect pg-listen has re-issued LISTEN before it
-    // emits "connected", so that is the moment to look at the database again.
-    yield* Queue.take(events).pipe(
-      Effect.flatMap((event): Effect.Effect<unknown> => {
-        switch (event._tag) {
-          case "Connected":
-            return Effect.log("LISTEN re-established after a reconnect").pipe(
-              Effect.andThen(Effect.sync(() => onWake({ _tag: "Listening" })))
-            )
-          case "Reconnecting":
-            return Effect.logWarning("LISTEN connection lost; reconnecting").pipe(
-              Effect.annotateLogs({ attempt: event.attempt })
-            )
-          case "Error":
-            return Effect.logWarning("LISTEN connection error").pipe(Effect.annotateLogs({ error: event.error.message }))
-        }
-      }),
-      Effect.forever,
-      Effect.forkScoped
-    )
-
-    const heartbeat = Effect.suspend(() => {
-      const nonce = randomBytes(8).toString("hex")
-      const echoed = Deferred.makeUnsafe<void>()
-      echoes.set(nonce, echoed)
-      return Effect.tryPromise(() => subscriber.notify(probeChannel, nonce)).pipe(
-        Effect.andThen(Deferred.await(echoed)),
-        Effect.timeout(timing.heartbeatTimeout),
-        Effect.mapError((cause) => new ListenerBroken({ reason: `heartbeat not echoed: ${describe(cause)}`, cause })),
-        Effect.ensuring(Effect.sync(() => echoes.delete(nonce)))
-      )
-    })
     // Runs until the heartbeat fails; that ends this life normally (a fresh subscriber follows
     // at once), whereas failing to connect above is retried with backoff.
-    yield* heartbeat.pipe(
+    yield* heartbeat(subscriber, state, timing).pipe(
       Effect.delay(timing.heartbeatInterval),
       Effect.forever,
       Effect.catch((broken) =>
@@ -214,10 +249,7 @@ const subscriberLife = (
 export const listen = (options: ListenerOptions, onWake: (wake: Wake) => void): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const timing: ListenerTiming = { ...defaultListenerTiming, ...options.timing }
-    const retry = Schedule.exponential(timing.retryBase).pipe(
-      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.fromInputUnsafe(timing.retryCap)))),
-      Schedule.jittered
-    )
+    const retry = Backoff.schedule(backoffOf(timing))
     const oneLife = Effect.scoped(subscriberLife(options, timing, onWake)).pipe(
       Effect.tapError((broken) =>
         Effect.logWarning("could not LISTEN; retrying").pipe(Effect.annotateLogs({ reason: broken.reason }))

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
+import { rows, waitFor } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
-import { SqlFailure } from "../../src/fence/SqlFailure.ts"
-import { adminSession, rows, waitUntil } from "./support.ts"
+import { fromCause } from "../../src/postgres/SqlError.ts"
+import { adminSession } from "./support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -27,7 +28,7 @@ const options = (name: string): Fence.FenceOptions => ({
 const createIndexConcurrently = (client: pg.ClientBase, index: string, table: string) =>
   Effect.tryPromise({
     try: () => client.query(`CREATE INDEX CONCURRENTLY ${index} ON ${table} (x)`),
-    catch: (cause) => new SqlFailure({ code: (cause as { code?: string }).code, cause })
+    catch: fromCause
   })
 
 const indexValid = (admin: pg.Client, index: string) =>
@@ -48,7 +49,7 @@ describe("CREATE INDEX CONCURRENTLY under the fence", () => {
         [1, 2, 3, 4, 5],
         () => Fence.acquire(options("cic")).pipe(Effect.forkScoped)
       )
-      yield* waitUntil(
+      yield* waitFor(
         "5 followers poll",
         rows(admin, "SELECT pid FROM pg_stat_activity WHERE pid NOT IN ($1, pg_backend_pid()) AND query LIKE '%pg_try_advisory_lock%'", [
           leader.backendPid
@@ -78,9 +79,9 @@ describe("CREATE INDEX CONCURRENTLY under the fence", () => {
       yield* Effect.acquireRelease(Effect.promise(() => blocker.connect()), () => Effect.promise(() => blocker.end()))
       const blocked = yield* Effect.tryPromise({
         try: () => blocker.query("SELECT pg_advisory_lock($1)", [leader.key.toString()]),
-        catch: (cause) => new SqlFailure({ code: (cause as { code?: string }).code, cause })
+        catch: fromCause
       }).pipe(Effect.result, Effect.forkScoped)
-      yield* waitUntil(
+      yield* waitFor(
         "the follower waits in the lock queue",
         rows(admin, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"),
         (found) => found.length === 1

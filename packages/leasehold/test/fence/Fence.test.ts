@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
+import { rows, waitFor } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
 import { FenceLost, StaleEpoch } from "../../src/fence/FenceErrors.ts"
 import { fenceStatus } from "../../src/fence/FenceStatus.ts"
 import { lockKeyFor } from "../../src/fence/LockKey.ts"
-import { adminSession, nowMillis, rows, waitUntil } from "./support.ts"
+import { adminSession, nowMillis } from "./support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -103,7 +104,7 @@ describe("Fence", () => {
 
       expect(yield* tryLockFrom(admin, "basic")).toBe(true)
       yield* rows(admin, "SELECT pg_advisory_unlock_all()")
-      const after = yield* waitUntil(
+      const after = yield* waitFor(
         "the released backend is gone",
         statusOf(admin, "basic").pipe(Effect.map(Option.getOrThrow)),
         (status) => !status.backendAlive
@@ -118,7 +119,7 @@ describe("Fence", () => {
       const first = yield* Fence.acquire(options("pair", 1, "pod-a")).pipe(Scope.provide(firstScope))
       const second = yield* Fence.acquire(options("pair", 1, "pod-a")).pipe(Effect.forkScoped)
 
-      const secondPid = yield* waitUntil(
+      const secondPid = yield* waitFor(
         "the second fence polls",
         rows<{ readonly pid: number }>(
           admin,
@@ -198,7 +199,7 @@ describe("Fence", () => {
         Effect.exit,
         Effect.forkDetach
       )
-      yield* waitUntil(
+      yield* waitFor(
         "the older holder is idle in its fenced transaction",
         rows(admin, "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle in transaction'", [older.backendPid]),
         (found) => found.length === 1
@@ -222,7 +223,7 @@ describe("Fence", () => {
       const inQuery = yield* Fence.transaction(session, (client) =>
         insertInto("killed_work")(client).pipe(Effect.andThen(Effect.tryPromise(() => client.query("SELECT pg_sleep(60)"))))
       ).pipe(Effect.flip, Effect.forkScoped)
-      yield* waitUntil(
+      yield* waitFor(
         "the fenced transaction is sleeping",
         rows(admin, "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%' AND state = 'active'", [
           session.backendPid
@@ -268,7 +269,7 @@ describe("Fence", () => {
       url.username = role
       url.password = password
       const newer = yield* Fence.acquire(options("stale", 2, "pod-b", { connection: url.toString() })).pipe(Effect.forkScoped)
-      yield* waitUntil("epoch 2 is registered", statusOf(admin, "stale"), (status) =>
+      yield* waitFor("epoch 2 is registered", statusOf(admin, "stale"), (status) =>
         Option.isSome(status) && status.value.epoch === 2)
 
       const refused = yield* Fence.transaction(stale, insertInto("stale_work")).pipe(Effect.flip)
@@ -305,7 +306,7 @@ describe("Fence", () => {
       ])
       const lost = yield* session.lost.pipe(Effect.flip)
       expect(lost.reason).toBe("the epoch registry now names epoch 2 of pod-b")
-      expect(yield* waitUntil("the stale session is closed", backendAlive(admin, session.backendPid), (alive) => !alive)).toBe(
+      expect(yield* waitFor("the stale session is closed", backendAlive(admin, session.backendPid), (alive) => !alive)).toBe(
         false
       )
     }))

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
+import { median, rows, waitFor } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
 import { lockKeyFor } from "../../src/fence/LockKey.ts"
-import { adminSession, median, nowMillis, rows, waitUntil } from "./support.ts"
+import { adminSession, nowMillis } from "./support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -21,11 +22,11 @@ const holderScript = fileURLToPath(new URL("./fixtures/holdFence.ts", import.met
 
 /** Polls `pg_try_advisory_lock` from `observer` every millisecond until it gets the lock; releases it again. */
 const takenBy = (observer: pg.Client, name: string) =>
-  waitUntil(
+  waitFor(
     `the fence on ${name} is free`,
     rows<{ readonly locked: boolean }>(observer, "SELECT pg_try_advisory_lock($1) AS locked", [lockKeyFor("test", name).toString()]),
     (found) => found[0]?.locked === true,
-    { interval: "1 millis", within: "30 seconds" }
+    { every: "1 millis", within: "30 seconds" }
   ).pipe(Effect.andThen(rows(observer, "SELECT pg_advisory_unlock_all()")))
 
 /** Starts a child process holding the fence on `name`; resolves once it holds it. SIGKILLed with the scope at the latest. */

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
-import { applicationNameFor } from "../../src/fence/DirectConnection.ts"
+import { rows } from "@leasehold/testkit/support"
+import { applicationNameFor } from "../../src/postgres/DirectConnection.ts"
 import { bootstrapLockKey, lockKeyFor } from "../../src/fence/LockKey.ts"
-import { adminSession, rows } from "./support.ts"
+import { adminSession } from "./support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startPgBouncer, type PgBouncer, type PoolMode, type TestDatabase } from "@leasehold/testkit"
 import { pgAdminUrl, testDatabase } from "@leasehold/testkit/vitest"
+import { rows } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
 import { PoolerDetected } from "../../src/fence/FenceErrors.ts"
-import { adminSession, rows } from "./support.ts"
+import { adminSession } from "./support.ts"
 
 let db: TestDatabase
 const bouncers = new Map<PoolMode, PgBouncer>()

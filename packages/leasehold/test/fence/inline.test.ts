@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
-import { inline, literal, type SqlValue } from "../../src/fence/sql.ts"
-import { adminSession, rows } from "./support.ts"
+import { rows } from "@leasehold/testkit/support"
+import { inline, literal, type SqlValue } from "../../src/postgres/Quote.ts"
+import { adminSession } from "./support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { inline } from "../../src/fence/sql.ts"
+import { connect } from "@leasehold/testkit/support"
+import { inline } from "../../src/postgres/Quote.ts"
 import { migrationStates } from "../../src/migrations/Plan.ts"
 import { readHistory } from "../../src/migrations/History.ts"
 import { alreadyDoneCode, historySql, raiseIfDone } from "../../src/migrations/sql.ts"
-import { connect, freshDatabase } from "./support/database.ts"
+import { freshDatabase } from "./support/database.ts"
 
 type Row = readonly [action: string, status: string, transactional: boolean]
 

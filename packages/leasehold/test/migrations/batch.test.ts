@@ -5,10 +5,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import type pg from "pg"
+import { connect, query, waitUntil } from "@leasehold/testkit/support"
 import { channelFor } from "../../src/signal/Channel.ts"
 import { discover } from "../../src/migrations/Discovery.ts"
 import { migrate } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, listen, query, tableExists, waitForLockRetry, waitUntil } from "./support/database.ts"
+import { freshDatabase, listen, tableExists, waitForLockRetry } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
@@ -43,7 +44,7 @@ describe("batches of migrations", () => {
       expect(sent.n).toBe(2)
       const xids = yield* query<{ xmin: string }>(url, "select xmin::text from leasehold.migration_history")
       expect(new Set(xids.map((row) => row.xmin)).size).toBe(20)
-      yield* waitUntil(Effect.sync(() => heard.length >= 21), "notifications")
+      yield* waitUntil("21 notifications arrive", () => heard.length >= 21)
       expect(heard.map((payload) => `${String(payload["event"])} ${String(payload["version"])}`)).toEqual([
         ...set.migrations.map((m) => `applied ${m.id}`),
         "done 20"
@@ -107,7 +108,7 @@ describe("batches of migrations", () => {
       const before = (yield* nameOf)[0]!.name
       const run = yield* migrate(session, set, { lease }).pipe(Effect.forkChild)
       let during = ""
-      yield* waitUntil(Effect.map(nameOf, ([row]) => row!.sleeping && (during = row!.name) !== ""), "the slow migration to run")
+      yield* waitUntil("the slow migration runs", Effect.map(nameOf, ([row]) => row!.sleeping && (during = row!.name) !== ""))
       expect(during).toBe(`${before} applying 2`)
       yield* Fiber.join(run)
       expect((yield* nameOf)[0]!.name).toBe(before)
@@ -135,10 +136,10 @@ describe("batches of migrations", () => {
       )))
       const session = yield* openTestFence(url)
       const run = yield* migrate(session, set, { lease }).pipe(Effect.forkChild)
-      yield* waitUntil(Effect.map(historyOf(url), (history) => history.length >= 1), "the first migration")
+      yield* waitUntil("the first migration is recorded", Effect.map(historyOf(url), (history) => history.length >= 1))
       yield* Fiber.interrupt(run)
       const active = query<{ n: number }>(url, "select count(*)::int as n from pg_stat_activity where pid = $1 and state = 'active'", [session.backendPid])
-      yield* waitUntil(Effect.map(active, ([row]) => row!.n === 0), "the fence session to stop running")
+      yield* waitUntil("the fence session stops running", Effect.map(active, ([row]) => row!.n === 0))
       const applied = (yield* historyOf(url)).length
       expect(applied).toBeLessThan(6)
       expect(yield* tableExists(url, `s${applied + 1}`)).toBe(false)

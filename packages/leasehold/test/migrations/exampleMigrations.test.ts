@@ -1,10 +1,11 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { connect, query } from "@leasehold/testkit/support"
 import { discover } from "../../src/migrations/Discovery.ts"
 import { readBundleStatus } from "../../src/migrations/Plan.ts"
 import { migrate, rollback } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, query } from "./support/database.ts"
+import { freshDatabase } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 
 /** The example application's migrations at the repository root (used by the demo and end-to-end tests). */

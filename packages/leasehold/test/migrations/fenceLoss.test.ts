@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { connect, query, waitUntil } from "@leasehold/testkit/support"
 import { discover } from "../../src/migrations/Discovery.ts"
 import { migrate } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, query, tableExists, waitUntil } from "./support/database.ts"
+import { freshDatabase, tableExists } from "./support/database.ts"
 import { openTestFence, registerEpoch } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
@@ -30,7 +31,7 @@ describe("the runner under a lost or stale fence", () => {
       const first = yield* Effect.scoped(Effect.gen(function*() {
         const session = yield* openTestFence(url, { epoch: 1, holder: "pod-a" })
         const run = yield* migrate(session, set, { lockTimeoutMs: 60_000 }).pipe(Effect.forkChild)
-        yield* waitUntil(isWaiting(url, session.backendPid), "migration 2 to be in flight")
+        yield* waitUntil("migration 2 is in flight", isWaiting(url, session.backendPid))
         const killedAt = Date.now()
         yield* query(url, "select pg_terminate_backend($1)", [session.backendPid])
         const exit = yield* Fiber.await(run)
@@ -75,11 +76,11 @@ describe("the runner under a lost or stale fence", () => {
       yield* Effect.promise(() => gate.query("select pg_advisory_lock(777)"))
       const session = yield* openTestFence(url, { epoch: 1, holder: "pod-a", heartbeatInterval: "1 hours" })
       const run = yield* migrate(session, firstTwo, { lockTimeoutMs: 60_000 }).pipe(Effect.forkChild)
-      yield* waitUntil(isWaiting(url, session.backendPid), "migration 2 to be in flight")
+      yield* waitUntil("migration 2 is in flight", isWaiting(url, session.backendPid))
       // A newer holder registers: it has to wait for migration 2's row lock on the epoch registry.
       const registry = yield* connect(url)
       const registering = yield* Effect.promise(() => registerEpoch(registry, session.key, 2, "pod-b")).pipe(Effect.forkChild)
-      yield* waitUntil(isWaiting(url, (registry as unknown as { processID: number }).processID), "the registration to wait for the row lock")
+      yield* waitUntil("the registration waits for the row lock", isWaiting(url, (registry as unknown as { processID: number }).processID))
       yield* Effect.promise(() => gate.query("select pg_advisory_unlock(777)"))
       yield* Fiber.join(run)
       expect(yield* Fiber.join(registering)).toBe(true)

@@ -1,11 +1,12 @@
 import pg from "pg"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { connect, query, waitUntil } from "@leasehold/testkit/support"
 import { discover } from "../../src/migrations/Discovery.ts"
 import { readBundleStatus } from "../../src/migrations/Plan.ts"
 import { repair } from "../../src/migrations/Repair.ts"
 import { migrate } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, query, waitUntil } from "./support/database.ts"
+import { freshDatabase } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
@@ -53,14 +54,14 @@ describe("non-transactional migrations", () => {
         yield* Effect.promise(() => writer.query("begin; insert into orders values (100000, 1)"))
         const run = yield* migrate(session, set).pipe(Effect.forkChild)
         yield* waitUntil(
-          Effect.map(indexValidity(url), (rows) => rows.some((row) => row.name === "orders_user_idx" && !row.valid)),
-          "the invalid index to exist"
+          "the invalid index exists",
+          Effect.map(indexValidity(url), (rows) => rows.some((row) => row.name === "orders_user_idx" && !row.valid))
         )
         yield* waitUntil(
+          "the index build waits for the writer",
           query<{ waiting: boolean }>(url, "select wait_event_type = 'Lock' as waiting from pg_stat_activity where pid = $1", [session.backendPid]).pipe(
             Effect.map((rows) => rows[0]?.waiting === true)
-          ),
-          "the index build to wait for the writer"
+          )
         )
         yield* query(url, "select pg_terminate_backend($1)", [session.backendPid])
         const error = yield* Effect.flip(Fiber.join(run))

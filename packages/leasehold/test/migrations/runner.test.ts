@@ -2,14 +2,14 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { connect, query, waitUntil } from "@leasehold/testkit/support"
 import { channelFor } from "../../src/signal/Channel.ts"
 import { discover } from "../../src/migrations/Discovery.ts"
 import { readHistory, readRepairs } from "../../src/migrations/History.ts"
 import { readBundleStatus } from "../../src/migrations/Plan.ts"
 import { repair } from "../../src/migrations/Repair.ts"
-import { Migrator } from "../../src/migrations/Migrator.ts"
 import { migrate, rollback } from "../../src/migrations/Runner.ts"
-import { connect, freshDatabase, listen, query, tableExists, waitForLockRetry, waitUntil } from "./support/database.ts"
+import { freshDatabase, listen, tableExists, waitForLockRetry } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
@@ -46,7 +46,7 @@ describe("the runner", () => {
       // One transaction each: three distinct transaction ids wrote the history.
       const xids = yield* query<{ xmin: string }>(url, "select xmin::text from leasehold.migration_history")
       expect(new Set(xids.map((row) => row.xmin)).size).toBe(3)
-      yield* waitUntil(Effect.sync(() => heard.length >= 4), "notifications")
+      yield* waitUntil("4 notifications arrive", () => heard.length >= 4)
       expect(heard).toEqual([
         { event: "applied", version: "1", epoch: 7, holder: "pod-a" },
         { event: "applied", version: "2", epoch: 7, holder: "pod-a" },
@@ -65,7 +65,7 @@ describe("the runner", () => {
       const heard = yield* listen(url, channel)
       const session = yield* openTestFence(url, { epoch: 1, holder: "pod-a" })
       yield* migrate(session, set, { lease, progressHintIntervalMs: 3_600_000 })
-      yield* waitUntil(Effect.sync(() => heard.length >= 3), "notifications")
+      yield* waitUntil("3 notifications arrive", () => heard.length >= 3)
       expect(heard.map((payload) => `${payload["event"]} ${payload["version"]}`)).toEqual(["applied 1", "applied 3", "done 3"])
     }))
 
@@ -86,7 +86,7 @@ describe("the runner", () => {
       const history = yield* historyOf(url)
       expect(summary(history)).toEqual(["1:apply:applied", "2:apply:applied", "3:apply:failed"])
       expect(history[2]!.error).toBe("relation \"missing_table\" does not exist [42P01]")
-      yield* waitUntil(Effect.sync(() => heard.some((payload) => payload.event === "failed")), "the failed notification")
+      yield* waitUntil("the failed notification arrives", () => heard.some((payload) => payload.event === "failed"))
       expect(heard.map((payload) => `${String(payload.event)}:${String(payload.version)}`)).toEqual(["applied:1", "applied:2", "failed:3"])
       const reader = yield* connect(url)
       expect(yield* readBundleStatus(reader, set)).toEqual({ status: "failed", id: "3", name: "c", error: "relation \"missing_table\" does not exist [42P01]" })
@@ -191,7 +191,7 @@ describe("the runner", () => {
       expect(result.version).toBe("1")
       expect([yield* tableExists(url, "a"), yield* tableExists(url, "b"), yield* tableExists(url, "c")]).toEqual([true, false, false])
       expect(summary(yield* historyOf(url)).slice(3)).toEqual(["3:rollback:reverted", "2:rollback:reverted"])
-      yield* waitUntil(Effect.sync(() => heard.some((payload) => payload.event === "done")), "done")
+      yield* waitUntil("the done notification arrives", () => heard.some((payload) => payload.event === "done"))
       expect(heard.at(-1)).toMatchObject({ event: "done", version: "1" })
       const reader = yield* connect(url)
       expect(yield* readBundleStatus(reader, set)).toEqual({ status: "pending", missing: ["2", "3"], inProgress: [] })
@@ -273,16 +273,15 @@ describe("the runner", () => {
       expect(yield* tableExists(url, "b")).toBe(false)
     }))
 
-  it.live("the Migrator service runs with its layer's options (here, another schema)", () =>
+  it.live("runs with the schema its options name, leaving the default schema untouched", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase()
       const set = yield* discover(yield* migrationFolder(threeTables))
       const session = yield* openTestFence(url)
-      const migrator = yield* Migrator
-      const result = yield* migrator.migrate(session, set)
+      const result = yield* migrate(session, set, { schema: "app_migrations", lease })
       expect(result.applied.map((m) => m.id)).toEqual(["1", "2", "3"])
       const reader = yield* connect(url)
       expect((yield* readHistory(reader, "app_migrations")).map((entry) => entry.id)).toEqual(["1", "2", "3"])
       expect(yield* readHistory(reader)).toEqual([])
-    }).pipe(Effect.provide(Migrator.layer({ schema: "app_migrations", lease }))))
+    }))
 })

@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
+import { median, rows, waitFor } from "@leasehold/testkit/support"
 import { channelFor, type SignalPayload } from "../../src/signal/Channel.ts"
 import * as CheckResult from "../../src/signal/CheckResult.ts"
-import { notify } from "../../src/signal/notify.ts"
+import { notifyStatement } from "../../src/signal/Notify.ts"
 import * as Waiter from "../../src/signal/Waiter.ts"
-import { adminSession, median, nowMillis, rows, waitUntil } from "../fence/support.ts"
+import { adminSession, nowMillis } from "../fence/support.ts"
 import { startTcpProxy } from "./tcpProxy.ts"
 
 let db: TestDatabase
@@ -53,13 +54,22 @@ const publishOutcome = (admin: pg.Client, channel: string, version: string, stat
     await admin.query("BEGIN")
     await admin.query("INSERT INTO outcome (version, status, error) VALUES ($1, $2, $3)", [version, status, error ?? null])
     const payload: SignalPayload = { event: status === "applied" ? "done" : "failed", version, epoch: 1, holder: "leader" }
-    await notify(admin, channel, payload)
+    await admin.query(notifyStatement(channel, payload))
     await admin.query("COMMIT")
   })
 
 const sendRaw = (admin: pg.Client, channel: string, payload: string) => rows(admin, "SELECT pg_notify($1, $2)", [channel, payload])
 
 const noPoll = { pollInterval: "1 hour" } as const
+
+/** A TCP proxy in front of the test database, to cut and restore; closed with the scope. */
+const proxyToDatabase = Effect.suspend(() => {
+  const target = new URL(db.url)
+  return Effect.acquireRelease(
+    Effect.promise(() => startTcpProxy(target.hostname, Number(target.port))),
+    (proxy) => Effect.promise(() => proxy.close())
+  )
+})
 
 const startWaiter = (name: string, version: string, extra: Partial<Waiter.WaitOptions<string, Failure, never, never>> = {}) =>
   Effect.gen(function*() {
@@ -79,11 +89,11 @@ const startWaiter = (name: string, version: string, extra: Partial<Waiter.WaitOp
 
 /** LISTEN is up once the waiter has checked twice: at the start, and after LISTEN. */
 const listening = (runs: { readonly count: number }) =>
-  waitUntil("the waiter listens", Effect.sync(() => runs.count), (count) => count >= 2)
+  waitFor("the waiter listens", Effect.sync(() => runs.count), (count) => count >= 2)
 
 /** Once the waiter has returned, no LISTEN session of `identity` remains on the server. */
 const noListenerLeft = (admin: pg.Client, identity: string) =>
-  waitUntil(
+  waitFor(
     `no LISTEN session of ${identity} is left`,
     rows(admin, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`leasehold-listen:${identity}`]),
     (found) => found.length === 0,
@@ -141,11 +151,7 @@ describe("Waiter", () => {
   it.live("a follower keeps reconnecting through an outage longer than pg-listen's default 3 s and becomes ready", () =>
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)
-      const target = new URL(db.url)
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startTcpProxy(target.hostname, Number(target.port))),
-        (proxy) => Effect.promise(() => proxy.close())
-      )
+      const proxy = yield* proxyToDatabase
       const { fiber, runs, channel } = yield* startWaiter("outage", "outage-v1", {
         connection: proxy.through(db.url),
         listener: { retryBase: "100 millis", retryCap: "500 millis" }
@@ -162,11 +168,7 @@ describe("Waiter", () => {
   it.live("a follower whose LISTEN connection silently stops delivering notices it by heartbeat and becomes ready", () =>
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)
-      const target = new URL(db.url)
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startTcpProxy(target.hostname, Number(target.port))),
-        (proxy) => Effect.promise(() => proxy.close())
-      )
+      const proxy = yield* proxyToDatabase
       const { fiber, runs, channel } = yield* startWaiter("frozen", "frozen-v1", {
         connection: proxy.through(db.url),
         listener: { heartbeatInterval: "200 millis", heartbeatTimeout: "300 millis", connectTimeout: "1 second" }
@@ -186,7 +188,7 @@ describe("Waiter", () => {
         connection: nowhere.toString(),
         pollInterval: "100 millis"
       })
-      yield* waitUntil("the waiter has polled", Effect.sync(() => runs.count), (count) => count >= 2)
+      yield* waitFor("the waiter has polled", Effect.sync(() => runs.count), (count) => count >= 2)
       yield* publishOutcome(admin, channel, "no-listen-v1", "applied")
       expect(yield* Fiber.join(fiber)).toBe("no-listen-v1")
     }))
@@ -199,7 +201,7 @@ describe("Waiter", () => {
       for (const round of [1, 2]) {
         const before = runs.count
         yield* sendRaw(admin, channel, JSON.stringify({ event: "done", version: "forged-v1", epoch: 99, holder: `forger-${round}` }))
-        yield* waitUntil("the forged hint caused a re-check", Effect.sync(() => runs.count), (count) => count > before)
+        yield* waitFor("the forged hint caused a re-check", Effect.sync(() => runs.count), (count) => count > before)
         expect(fiber.pollUnsafe()).toBeUndefined()
       }
       yield* publishOutcome(admin, channel, "forged-v1", "applied")
@@ -224,7 +226,7 @@ describe("Waiter", () => {
       for (const payload of ["not json {", "", "123", "null", "{\"event\":\"bogus\"}", "\"done\""]) {
         const before = runs.count
         yield* sendRaw(admin, channel, payload)
-        yield* waitUntil(`the payload ${JSON.stringify(payload)} caused a re-check`, Effect.sync(() => runs.count), (count) =>
+        yield* waitFor(`the payload ${JSON.stringify(payload)} caused a re-check`, Effect.sync(() => runs.count), (count) =>
           count > before)
       }
       expect(fiber.pollUnsafe()).toBeUndefined()
@@ -249,10 +251,10 @@ describe("Waiter", () => {
       yield* Effect.sleep("300 millis")
       expect(runs.count).toBe(before)
       yield* sendRaw(admin, channel, JSON.stringify({ event: "done", version: "progress-v2" }))
-      yield* waitUntil("the urgent hint caused a look", Effect.sync(() => runs.count), (count) => count > before)
+      yield* waitFor("the urgent hint caused a look", Effect.sync(() => runs.count), (count) => count > before)
       expect(runs.count).toBe(before + 1)
       // The deferred look for the progress hints follows, one for all five.
-      yield* waitUntil("the progress hints caused one look", Effect.sync(() => runs.count), (count) => count > before + 1)
+      yield* waitFor("the progress hints caused one look", Effect.sync(() => runs.count), (count) => count > before + 1)
       yield* Effect.sleep("300 millis")
       expect(runs.count).toBe(before + 2)
       expect(fiber.pollUnsafe()).toBeUndefined()

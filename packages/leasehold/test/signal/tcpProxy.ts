@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from "node:net"
+import { loopbackUrl } from "@leasehold/testkit"
 
 /** A TCP forwarder in front of PostgreSQL whose link can be cut and restored on the same port. */
 export interface TcpProxy {
@@ -50,12 +51,7 @@ export const startTcpProxy = async (targetHost: string, targetPort: number): Pro
   })
   return {
     port,
-    through: (url) => {
-      const parsed = new URL(url)
-      parsed.hostname = "127.0.0.1"
-      parsed.port = String(port)
-      return parsed.toString()
-    },
+    through: (url) => loopbackUrl(url, port),
     freeze: () => {
       for (const [client, upstream] of pairs) {
         client.unpipe(upstream)

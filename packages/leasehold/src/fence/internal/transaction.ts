@@ -6,8 +6,11 @@ import { query } from "../../postgres/Connection.ts"
 const rollbackTimeout = "5 seconds"
 
 /**
- * Runs `body` between BEGIN and COMMIT on `client`. Any failure or interruption of `body`
- * rolls back (best effort: on a dead connection the server has already aborted it).
+ * Runs `body` between BEGIN and COMMIT on `client`, with no fence proof: for the fence's own
+ * setup while acquiring (registering the epoch, creating the registry, probing for a pooler),
+ * before the session is a fence session. Everything a holder commits goes through
+ * `FencedTransaction` instead. Any failure or interruption of `body` rolls back (best effort: on
+ * a dead connection the server has already aborted it).
  */
 export const inTransaction = <A, E, R>(
   client: pg.ClientBase,

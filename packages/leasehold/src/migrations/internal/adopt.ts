@@ -2,9 +2,8 @@ import { Effect } from "effect"
 import { LegacyHistoryMismatch } from "../MigrationErrors.ts"
 import { findMigration, type Migration } from "../MigrationSet.ts"
 import type { MigrationState } from "../Plan.ts"
-import { insertRecord, orDatabaseError, type RunContext } from "./context.ts"
+import { commitStatements, insertRecordStatement, orDatabaseError, type RunContext } from "./context.ts"
 import { legacyName, readLegacy } from "./legacy.ts"
-import { fencedTransaction } from "./transaction.ts"
 
 /**
  * Adopts postgres-shift's `migrations` table: each of its records that the history does not know
@@ -15,7 +14,7 @@ export const adoptLegacy = (context: RunContext, states: ReadonlyMap<string, Mig
   Effect.gen(function*() {
     const legacy = context.legacy
     if (legacy === undefined) return [] as Array<string>
-    const rows = yield* readLegacy(context.client, legacy)
+    const rows = yield* readLegacy(context.session, legacy)
     const toAdopt: Array<Migration> = []
     for (const row of rows) {
       const migration = findMigration(context.set, row.id)
@@ -26,11 +25,11 @@ export const adoptLegacy = (context: RunContext, states: ReadonlyMap<string, Mig
       toAdopt.push(migration)
     }
     if (toAdopt.length === 0) return [] as Array<string>
-    yield* fencedTransaction(
-      context.session,
+    yield* commitStatements(
+      context,
       "adopting postgres-shift history",
-      Effect.forEach(toAdopt, (migration) =>
-        insertRecord(context, {
+      toAdopt.map((migration) =>
+        insertRecordStatement(context, {
           migration,
           checksum: migration.checksum,
           action: "adopt",

@@ -4,11 +4,11 @@
  */
 import type pg from "pg"
 import { Effect } from "effect"
-import { hasCode, StatementFailed } from "./db.ts"
+import { hasCode, StatementFailed } from "../../fence/FenceErrors.ts"
+import { inOneRoundTrip } from "../../fence/FencedTransaction.ts"
 import { readHistoryOnFence, type RunContext } from "./context.ts"
 import { migrationStates } from "../Plan.ts"
 import { alreadyDoneCode } from "../sql.ts"
-import { fencedInOneRoundTrip } from "./transaction.ts"
 import {
   type AppliedMigration,
   alreadyDone,
@@ -84,7 +84,7 @@ const settleBatch = (context: RunContext, steps: ReadonlyArray<Step>, error: Sta
   })
 
 /**
- * Transactional SQL steps in one round trip (`fencedInOneRoundTrip`), each still its own fenced
+ * Transactional SQL steps in one round trip (`inOneRoundTrip`), each still its own fenced
  * transaction with its own records and NOTIFY. A failure stops the batch at the failing step;
  * the history says how far it got (`settleBatch`).
  */
@@ -99,7 +99,7 @@ const runBatch = (context: RunContext, planned: ReadonlyArray<Step>) =>
     )
     const transactions = steps.map((step) => sqlTransaction(context, step))
     const operation = `migrations ${steps[0]!.migration.id} to ${steps.at(-1)!.migration.id}`
-    return yield* fencedInOneRoundTrip(context.session, operation, transactions).pipe(
+    return yield* inOneRoundTrip(context.session, operation, transactions).pipe(
       Effect.map((results): BatchOutcome => ({
         done: steps.map((step, i) => ({ step, entry: transactions[i]!.entry(results[i]!), attempts: 1 }))
       })),

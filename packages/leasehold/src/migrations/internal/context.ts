@@ -1,15 +1,19 @@
-import { Duration, Effect, Schedule } from "effect"
+import { Effect, type Schedule } from "effect"
 import type pg from "pg"
+import { StatementFailed } from "../../fence/FenceErrors.ts"
+import * as FenceQuery from "../../fence/FenceQuery.ts"
+import * as FencedTransaction from "../../fence/FencedTransaction.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { channelFor, type SignalPayload } from "../../signal/Channel.ts"
+import { notifyStatement } from "../../signal/Notify.ts"
 import { inline, type SqlValue } from "../../postgres/Quote.ts"
-import { notify, notifyStatement } from "../../signal/notify.ts"
+import * as Backoff from "../../schedule/Backoff.ts"
 import { bootstrapHistory, defaultSchema, toEntry, type HistoryAction, type HistoryEntry, type HistoryRow, type HistoryStatus } from "../History.ts"
 import type { MigrationDatabaseError } from "../MigrationErrors.ts"
 import type { Migration, MigrationSet } from "../MigrationSet.ts"
 import { migrationStates, type MigrationState } from "../Plan.ts"
 import { historySql } from "../sql.ts"
-import { asDatabaseError, classifyOnFence, fenceBatch, fenceQuery, StatementFailed, watchConnection } from "./db.ts"
+import { asDatabaseError } from "./db.ts"
 import { findLegacy, legacyName, type LegacyTable } from "./legacy.ts"
 
 /** Options shared by `migrate`, `rollback` and `repair`. */
@@ -43,7 +47,6 @@ export interface RunOptions {
 /** Everything a run needs, resolved once. */
 export interface RunContext {
   readonly session: FenceSession
-  readonly client: pg.ClientBase
   readonly set: MigrationSet
   readonly schema: string
   readonly sql: ReturnType<typeof historySql>
@@ -70,17 +73,13 @@ export const orDatabaseError = (operation: string) =>
 /** Bootstraps the history tables and finds postgres-shift's table; the start of every run. */
 export const prepare = (session: FenceSession, set: MigrationSet, options: RunOptions) =>
   Effect.gen(function*() {
-    watchConnection(session.client)
     const schema = options.schema ?? defaultSchema
-    yield* bootstrapHistory(session.client, schema)
+    yield* bootstrapHistory(session, schema)
     const legacy = set.layout === "postgres-shift" && options.legacyTable !== false
-      ? yield* findLegacy(session.client, options.legacyTable ?? "migrations")
+      ? yield* findLegacy(session, options.legacyTable ?? "migrations")
       : undefined
-    const base = Duration.millis(options.lockRetryBaseMs ?? 200)
-    const cap = Duration.millis(options.lockRetryCapMs ?? 10_000)
     const context: RunContext = {
       session,
-      client: session.client,
       set,
       schema,
       sql: historySql(schema),
@@ -88,10 +87,7 @@ export const prepare = (session: FenceSession, set: MigrationSet, options: RunOp
       lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
       statementTimeoutMs: options.statementTimeoutMs ?? 0,
       lockRetries: options.lockRetries ?? 5,
-      lockRetrySchedule: Schedule.exponential(base).pipe(
-        Schedule.jittered,
-        Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
-      ),
+      lockRetrySchedule: Backoff.schedule({ base: options.lockRetryBaseMs ?? 200, cap: options.lockRetryCapMs ?? 10_000 }),
       legacy,
       progressHintIntervalMs: options.progressHintIntervalMs ?? 250,
       progressHints: { lastAt: undefined }
@@ -101,18 +97,17 @@ export const prepare = (session: FenceSession, set: MigrationSet, options: RunOp
 
 /** Reads the whole history on the fence session (under the lock). */
 export const readHistoryOnFence = (context: RunContext) =>
-  fenceQuery<HistoryRow>(context.client, "reading the migration history", context.sql.readHistory).pipe(
+  FenceQuery.query<HistoryRow>(context.session, "reading the migration history", context.sql.readHistory).pipe(
     Effect.map((result) => result.rows.map((row) => toEntry(row))),
     orDatabaseError("reading the migration history")
   )
 
-/** The current state of one migration, read inside the caller's fenced transaction. */
-export const stateInTransaction = (context: RunContext, id: string) =>
-  fenceQuery<HistoryRow>(context.client, "reading the migration history", context.sql.recordsOf, [id]).pipe(
-    Effect.map((result): MigrationState | undefined =>
-      migrationStates(result.rows.map((row) => toEntry(row))).get(id)
-    )
-  )
+/** The statement that reads one migration's records inside a fenced transaction (see `stateIn`). */
+export const recordsOfStatement = (context: RunContext, id: string): string => inline(context.sql.recordsOf, [id])
+
+/** The current state of migration `id`, from the result of `recordsOfStatement`. */
+export const stateIn = (result: pg.QueryResult | undefined, id: string): MigrationState | undefined =>
+  migrationStates(((result?.rows ?? []) as ReadonlyArray<HistoryRow>).map(toEntry)).get(id)
 
 /** A history record to append. */
 export interface NewRecord {
@@ -128,7 +123,7 @@ export interface NewRecord {
   readonly error?: string
 }
 
-/** Appends a record with this holder's epoch, identity and backend pid. */
+/** A record's values, with this holder's epoch, identity and backend pid. */
 const recordValues = (context: RunContext, record: NewRecord): ReadonlyArray<SqlValue> => [
     record.migration.id,
     record.migration.name,
@@ -144,16 +139,10 @@ const recordValues = (context: RunContext, record: NewRecord): ReadonlyArray<Sql
     record.error ?? null
   ]
 
-export const insertRecord = (context: RunContext, record: NewRecord) =>
-  fenceQuery<HistoryRow>(context.client, "recording the migration", context.sql.insertRecord, recordValues(context, record)).pipe(
-    Effect.map((result): HistoryEntry => toEntry(result.rows[0]!))
-  )
-
-/** `insertRecord` as a statement to send with others (its result's first row is the entry). */
+/** Appends a record, as a statement to send with others (its result's first row is the entry, see `entryOf`). */
 export const insertRecordStatement = (context: RunContext, record: NewRecord): string =>
   inline(context.sql.insertRecord, recordValues(context, record))
 
-/** Keeps postgres-shift's table in step (insert on apply, delete on rollback), when there is one. */
 /** The statement that keeps postgres-shift's table up to date, if there is one to keep. */
 export const legacyStatements = (context: RunContext, migration: Migration, applied: boolean): ReadonlyArray<string> => {
   const legacy = context.legacy
@@ -165,26 +154,19 @@ export const legacyStatements = (context: RunContext, migration: Migration, appl
   ]
 }
 
-/** Keeps postgres-shift's table up to date on its own (see `legacyStatements`). */
-export const updateLegacy = (context: RunContext, migration: Migration, applied: boolean) => {
-  const statements = legacyStatements(context, migration, applied)
-  return statements.length === 0
-    ? Effect.void
-    : fenceBatch(context.client, "updating the postgres-shift table", statements).pipe(Effect.asVoid)
-}
-
 /** The NOTIFY of `payload` as a statement to send with others (none without a Lease channel). */
 export const signalStatements = (context: RunContext, payload: Omit<SignalPayload, "epoch" | "holder">): ReadonlyArray<string> =>
   context.channel === undefined
     ? []
     : [notifyStatement(context.channel, { ...payload, epoch: context.session.epoch, holder: context.session.holder })]
 
-/** NOTIFYs a hint on the Lease's channel, inside the caller's transaction (so only on commit). */
-export const signal = (context: RunContext, payload: Omit<SignalPayload, "epoch" | "holder">) => {
-  const channel = context.channel
-  if (channel === undefined) return Effect.void
-  return Effect.tryPromise({
-    try: () => notify(context.client, channel, { ...payload, epoch: context.session.epoch, holder: context.session.holder }),
-    catch: (cause) => classifyOnFence(context.client, "notify", cause)
-  }).pipe(Effect.asVoid)
-}
+/** The history entry an `insertRecordStatement` returned. */
+export const entryOf = (result: pg.QueryResult | undefined): HistoryEntry => toEntry(result!.rows[0] as HistoryRow)
+
+/**
+ * Sends `statements` (records, NOTIFYs) with the COMMIT of a fenced transaction of their own, in
+ * two round trips: BEGIN with the fence proof, then the statements with COMMIT. Their results.
+ */
+export const commitStatements = (context: RunContext, operation: string, statements: ReadonlyArray<string>) =>
+  FencedTransaction.transactionWith(context.session, operation, [], () =>
+    Effect.succeed<FencedTransaction.Closing<ReadonlyArray<pg.QueryResult>>>({ statements, value: (results) => results }))

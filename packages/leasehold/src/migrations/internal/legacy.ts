@@ -1,8 +1,8 @@
 import { Effect } from "effect"
-import type pg from "pg"
+import * as FenceQuery from "../../fence/FenceQuery.ts"
+import type { FenceSession } from "../../fence/FenceSession.ts"
 import type { Migration } from "../MigrationSet.ts"
 import { findLegacyTable, legacySql } from "../sql.ts"
-import { fenceQuery } from "./db.ts"
 
 /** A postgres-shift `migrations` table found in the database (qualified, quoted name). */
 export interface LegacyTable {
@@ -21,8 +21,8 @@ export interface LegacyRow {
  * if it has postgres-shift's columns (`migration_id`, `name`): an app's own `migrations` table
  * of another shape is left alone.
  */
-export const findLegacy = (client: pg.ClientBase, name: string) =>
-  fenceQuery<{ table: string | null; columns: Array<string> }>(client, "finding the postgres-shift table", findLegacyTable, [name]).pipe(
+export const findLegacy = (session: FenceSession, name: string) =>
+  FenceQuery.query<{ table: string | null; columns: Array<string> }>(session, "finding the postgres-shift table", findLegacyTable, [name]).pipe(
     Effect.map((result): LegacyTable | undefined => {
       const row = result.rows[0]
       if (row?.table == null || !row.columns.includes("migration_id") || !row.columns.includes("name")) return undefined
@@ -31,8 +31,8 @@ export const findLegacy = (client: pg.ClientBase, name: string) =>
   )
 
 /** Reads postgres-shift's records, by id. */
-export const readLegacy = (client: pg.ClientBase, legacy: LegacyTable) =>
-  fenceQuery<{ migration_id: number; name: string | null }>(client, "reading the postgres-shift table", legacy.sql.read).pipe(
+export const readLegacy = (session: FenceSession, legacy: LegacyTable) =>
+  FenceQuery.query<{ migration_id: number; name: string | null }>(session, "reading the postgres-shift table", legacy.sql.read).pipe(
     Effect.map((result) => result.rows.map((row): LegacyRow => ({ id: String(row.migration_id), name: row.name ?? "" })))
   )
 

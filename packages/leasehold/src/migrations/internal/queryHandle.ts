@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises"
 import type pg from "pg"
+import * as FenceQuery from "../../fence/FenceQuery.ts"
+import type { FenceSession } from "../../fence/FenceSession.ts"
 import type { MigrationHelper, MigrationQuery, MigrationRows, MigrationSql } from "../MigrationSql.ts"
-import { enqueue } from "./db.ts"
 
 type Render = (before: string, params: Array<unknown>) => string
 
@@ -102,7 +103,7 @@ function renderValue(value: unknown, before: string, params: Array<unknown>): st
 }
 
 interface HandleState {
-  readonly client: pg.ClientBase
+  readonly session: FenceSession
   open: boolean
   readonly running: Set<Promise<unknown>>
 }
@@ -152,14 +153,14 @@ class LazyQuery<Row> implements MigrationQuery<Row> {
       if (this.source._tag === "Text") {
         const text = await this.source.text()
         const parameters = this.source.parameters
-        const result = parameters.length === 0 ? await state.client.query(text) : await state.client.query(text, [...parameters])
+        const result = parameters.length === 0 ? await state.session.client.query(text) : await state.session.client.query(text, [...parameters])
         return toRows<Row>(result as pg.QueryResult | Array<pg.QueryResult>)
       }
       const params: Array<unknown> = []
       const text = this.render(params)
-      return toRows<Row>(await state.client.query(text, params))
+      return toRows<Row>(await state.session.client.query(text, params))
     }
-    const promise = enqueue(state.client, run)
+    const promise = FenceQuery.enqueue(state.session, run)
     state.running.add(promise)
     promise.then(() => state.running.delete(promise), () => state.running.delete(promise))
     this.result = promise
@@ -189,9 +190,9 @@ export interface QueryHandle {
   readonly close: () => Promise<void>
 }
 
-/** Creates the handle bound to `client` (the fence session, inside the migration's transaction). */
-export const makeQueryHandle = (client: pg.ClientBase): QueryHandle => {
-  const state: HandleState = { client, open: true, running: new Set() }
+/** Creates the handle bound to the fence session (inside the migration's transaction); its queries queue there. */
+export const makeQueryHandle = (session: FenceSession): QueryHandle => {
+  const state: HandleState = { session, open: true, running: new Set() }
   const isTemplate = (first: unknown): first is TemplateStringsArray =>
     Array.isArray(first) && "raw" in first
   const sql = ((first: unknown, ...rest: ReadonlyArray<unknown>) =>

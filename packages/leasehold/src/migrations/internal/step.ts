@@ -7,23 +7,26 @@ import { pathToFileURL } from "node:url"
 import type pg from "pg"
 import { Clock, Effect } from "effect"
 import { inline } from "../../postgres/Quote.ts"
-import { toEntry, type HistoryAction, type HistoryEntry, type HistoryRow } from "../History.ts"
+import { hasCode, StatementFailed } from "../../fence/FenceErrors.ts"
+import * as FenceQuery from "../../fence/FenceQuery.ts"
+import { type Closing, closingWith, inOneRoundTrip, proveOutsideTransaction, transactionWith } from "../../fence/FencedTransaction.ts"
+import type { HistoryAction, HistoryEntry } from "../History.ts"
 import { MigrationFailed } from "../MigrationErrors.ts"
 import type { Migration, MigrationKind, MigrationScript } from "../MigrationSet.ts"
-import { migrationStates, type MigrationState } from "../Plan.ts"
+import type { MigrationState } from "../Plan.ts"
 import { alreadyDoneCode, raiseIfDone, setTimeouts, showRunning, timeoutSettings } from "../sql.ts"
 import {
-  insertRecord,
+  commitStatements,
+  entryOf,
   insertRecordStatement,
   legacyStatements,
-  signal,
+  type NewRecord,
+  recordsOfStatement,
   signalStatements,
-  stateInTransaction,
+  stateIn,
   type RunContext
 } from "./context.ts"
-import { classifyOnFence, fenceQuery, hasCode, sendAfterCurrent, StatementFailed } from "./db.ts"
 import { makeQueryHandle } from "./queryHandle.ts"
-import { type Closing, closingWith, fencedBatch, fencedInOneRoundTrip, fencedTransaction, proveOutsideTransaction } from "./transaction.ts"
 
 /** One migration (or its down migration) this run applied. */
 export interface AppliedMigration {
@@ -50,20 +53,20 @@ const runJavaScript = (context: RunContext, script: MigrationScript) =>
       const module = (await import(`${pathToFileURL(script.path).href}?checksum=${script.checksum}`)) as { default?: unknown }
       const migrate = module.default
       if (typeof migrate !== "function") throw new Error(`${script.file} has no default export function (sql) => ...`)
-      const handle = makeQueryHandle(context.client)
+      const handle = makeQueryHandle(context.session)
       try {
         await migrate(handle.sql)
       } finally {
         await handle.close()
       }
     },
-    catch: (cause) => classifyOnFence(context.client, `migration ${script.file}`, cause)
+    catch: (cause) => FenceQuery.classify(context.session, `migration ${script.file}`, cause)
   })
 
 const runBody = (context: RunContext, script: MigrationScript) =>
   script.language === "js"
     ? runJavaScript(context, script)
-    : fenceQuery(context.client, `migration ${script.file}`, script.body).pipe(Effect.asVoid)
+    : FenceQuery.query(context.session, `migration ${script.file}`, script.body).pipe(Effect.asVoid)
 
 /** What one script run means for the history. */
 export interface Step {
@@ -96,26 +99,35 @@ const transactionSettings = (context: RunContext, step: Step): ReadonlyArray<str
   inline(showRunning, [` ${verbOf(step)} ${step.migration.id}`])
 ]
 
+/** The history record of `step` with `status`. */
+const recordOf = (step: Step, status: NewRecord["status"], extra: Partial<NewRecord> = {}): NewRecord => ({
+  migration: step.migration,
+  checksum: step.migration.checksum,
+  action: actionOf(step),
+  status,
+  transactional: step.script.kind === "transactional",
+  finished: status !== "started",
+  ...extra
+})
+
+/** A step's record and its NOTIFY, as statements: the record's result (the entry) comes first. */
+const recordStatements = (context: RunContext, step: Step, record: NewRecord, event: "started" | "failed"): ReadonlyArray<string> => [
+  insertRecordStatement(context, record),
+  ...signalStatements(context, { event, version: step.migration.id })
+]
+
 /**
  * The commit-time records of a finished step, sent with its COMMIT: history (its entry is the
  * value), postgres-shift table, NOTIFY.
  */
 const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<HistoryEntry> => ({
   statements: [
-    insertRecordStatement(context, {
-      migration: step.migration,
-      checksum: step.migration.checksum,
-      action: actionOf(step),
-      status: step.direction === "up" ? "applied" : "reverted",
-      transactional: step.script.kind === "transactional",
-      finished: true,
-      ...(startedAt === undefined ? {} : { startedAt })
-    }),
+    insertRecordStatement(context, recordOf(step, step.direction === "up" ? "applied" : "reverted", startedAt === undefined ? {} : { startedAt })),
     ...legacyStatements(context, step.migration, step.direction === "up"),
     ...(step.progressHint === false ? [] : signalStatements(context, { event: "applied", version: step.migration.id })),
     ...(step.doneVersion === undefined ? [] : signalStatements(context, { event: "done", version: step.doneVersion }))
   ],
-  value: (results) => toEntry(results[0]!.rows[0] as HistoryRow)
+  value: (results) => entryOf(results[0])
 })
 
 /**
@@ -123,22 +135,10 @@ const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<Hist
  * `MigrationFailed`. If the failure cannot be recorded (the fence is gone), it still fails.
  */
 const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt?: Date) =>
-  fencedTransaction(
-    context.session,
+  commitStatements(
+    context,
     "recording the failure",
-    Effect.gen(function*() {
-      yield* insertRecord(context, {
-        migration: step.migration,
-        checksum: step.migration.checksum,
-        action: actionOf(step),
-        status: "failed",
-        transactional: step.script.kind === "transactional",
-        finished: true,
-        error: errorText(error),
-        ...(startedAt === undefined ? {} : { startedAt })
-      })
-      yield* signal(context, { event: "failed", version: step.migration.id })
-    })
+    recordStatements(context, step, recordOf(step, "failed", { error: errorText(error), ...(startedAt === undefined ? {} : { startedAt }) }), "failed")
   ).pipe(
     Effect.catch((cause) => Effect.logError("the failure could not be recorded", cause)),
     Effect.andThen(Effect.fail(
@@ -151,11 +151,15 @@ const fail = (context: RunContext, step: Step, error: StatementFailed, startedAt
     ))
   )
 
+/** Records a `StatementFailed` of `self` as the step's failure (`fail`). */
+const failingOn = (context: RunContext, step: Step, startedAt?: Date) => <A, E, R>(self: Effect.Effect<A, E | StatementFailed, R>) =>
+  Effect.catchIf(self, (error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, startedAt))
+
 /**
- * A transactional SQL step as one transaction of `fencedInOneRoundTrip`: the lost-race check (a
- * function that fails the transaction when the step is already done), the timeouts, the script,
- * its records and NOTIFY, all after the fence proof and before COMMIT; and how its history entry
- * is read from its results.
+ * A transactional SQL step as one transaction of `FencedTransaction.inOneRoundTrip`: the
+ * lost-race check (a function that fails the transaction when the step is already done), the
+ * timeouts, the script, its records and NOTIFY, all after the fence proof and before COMMIT; and
+ * how its history entry is read from its results.
  */
 export const sqlTransaction = (context: RunContext, step: Step) => {
   const closing = finish(context, step)
@@ -174,11 +178,27 @@ export const sqlTransaction = (context: RunContext, step: Step) => {
 /** One attempt of a transactional SQL step, alone in its round trip; `undefined` when it was already done. */
 const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
   const transaction = sqlTransaction(context, step)
-  return fencedInOneRoundTrip(context.session, `migration ${step.migration.id}`, [transaction]).pipe(
+  return inOneRoundTrip(context.session, `migration ${step.migration.id}`, [transaction]).pipe(
     Effect.map(([results]): HistoryEntry | undefined => transaction.entry(results!)),
     Effect.catchIf(hasCode(alreadyDoneCode), () => Effect.succeed(undefined))
   )
 }
+
+/**
+ * A fenced transaction for `step` that first reads its records (with `opening`, sent with BEGIN
+ * and the fence proof): when the step is already done (a lost race) it closes with nothing and
+ * `undefined`; otherwise `work` runs and closes it.
+ */
+const unlessDone = <A, E, R>(
+  context: RunContext,
+  step: Step,
+  opening: ReadonlyArray<string>,
+  work: Effect.Effect<Closing<A>, E, R>
+) =>
+  transactionWith(context.session, `migration ${step.migration.id}`, [...opening, recordsOfStatement(context, step.migration.id)], (opened) =>
+    alreadyDone(step, stateIn(opened.at(-1), step.migration.id))
+      ? Effect.succeed(closingWith<A | undefined>(undefined))
+      : work as Effect.Effect<Closing<A | undefined>, E, R>)
 
 /**
  * One attempt of a transactional step: a fenced transaction holding the script and its records.
@@ -187,24 +207,20 @@ const attemptSqlInOneRoundTrip = (context: RunContext, step: Step) => {
  * lost-race check; the script; the records with COMMIT.
  */
 const attemptTransactional = (context: RunContext, step: Step) =>
-  (step.script.language === "sql" ? attemptSqlInOneRoundTrip(context, step) : fencedBatch(
-    context.session,
-    `migration ${step.migration.id}`,
-    [`select ${transactionSettings(context, step).join(", ")}`, inline(context.sql.recordsOf, [step.migration.id])],
-    (opened) =>
-      Effect.gen(function*() {
-        const records = (opened[1]?.rows ?? []) as ReadonlyArray<HistoryRow>
-        if (alreadyDone(step, migrationStates(records.map(toEntry)).get(step.migration.id))) return closingWith(undefined)
-        yield* runBody(context, step.script)
-        return finish(context, step) as Closing<HistoryEntry | undefined>
-      })
-  )).pipe(
-    Effect.mapError((error) =>
-      error instanceof StatementFailed && error.code === "25P02"
-        ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
-        : error
+  (step.script.language === "sql"
+    ? attemptSqlInOneRoundTrip(context, step)
+    : unlessDone(
+      context,
+      step,
+      [`select ${transactionSettings(context, step).join(", ")}`],
+      Effect.as(runBody(context, step.script), finish(context, step))
+    )).pipe(
+      Effect.mapError((error) =>
+        error instanceof StatementFailed && error.code === "25P02"
+          ? new StatementFailed({ error: "the migration went on after an SQL error it caught, so its transaction was aborted", code: "25P02" })
+          : error
+      )
     )
-  )
 
 /**
  * A transactional step, lock timeouts retried with backoff, a failure recorded (`fail`).
@@ -223,49 +239,41 @@ const runTransactional = (context: RunContext, step: Step, failedInBatch?: State
     ),
     Effect.retry({ schedule: context.lockRetrySchedule, while: isLockTimeout, times: context.lockRetries }),
     Effect.map((entry) => ({ entry, attempts })),
-    Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error))
+    failingOn(context, step)
   )
 }
 
+/** Each statement of a non-transactional script in its own query on the fence session, the fence proven before each. */
+const runStatements = (context: RunContext, step: Step) =>
+  Effect.gen(function*() {
+    yield* FenceQuery.query(context.session, "setting timeouts", setTimeouts, timeoutValues(context, false))
+    for (const statement of step.script.statements) {
+      yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
+      yield* FenceQuery.query(context.session, `migration ${step.script.file}`, statement).pipe(Effect.raceFirst(context.session.lost))
+    }
+  }).pipe(Effect.ensuring(FenceQuery.sendAfterCurrent(context.session, "reset lock_timeout; reset statement_timeout")))
+
 /**
  * A non-transactional step: `started` recorded in a fenced transaction, then each statement in
- * its own query on the fence session (the fence proven before each), then `applied` recorded.
+ * its own query on the fence session (`runStatements`), then `applied` recorded.
  */
 const runNonTransactional = (context: RunContext, step: Step) =>
   Effect.gen(function*() {
-    const started = yield* fencedTransaction(
+    const startedStatements = recordStatements(context, step, recordOf(step, "started"), "started")
+    const started = yield* unlessDone(
+      context,
+      step,
+      [],
+      Effect.succeed<Closing<HistoryEntry>>({ statements: startedStatements, value: (results) => entryOf(results[0]) })
+    ).pipe(failingOn(context, step))
+    if (started === undefined) return { entry: undefined, attempts: 1 }
+    yield* runStatements(context, step).pipe(failingOn(context, step, started.startedAt))
+    const entry = yield* transactionWith(
       context.session,
       `migration ${step.migration.id}`,
-      Effect.gen(function*() {
-        if (alreadyDone(step, yield* stateInTransaction(context, step.migration.id))) return undefined
-        const entry = yield* insertRecord(context, {
-          migration: step.migration,
-          checksum: step.migration.checksum,
-          action: actionOf(step),
-          status: "started",
-          transactional: false,
-          finished: false
-        })
-        yield* signal(context, { event: "started", version: step.migration.id })
-        return entry
-      })
-    ).pipe(Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error)))
-    if (started === undefined) return { entry: undefined, attempts: 1 }
-    const statements = Effect.gen(function*() {
-      yield* fenceQuery(context.client, "setting timeouts", setTimeouts, timeoutValues(context, false))
-      for (const statement of step.script.statements) {
-        yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
-        yield* fenceQuery(context.client, `migration ${step.script.file}`, statement).pipe(Effect.raceFirst(context.session.lost))
-      }
-    }).pipe(
-      Effect.ensuring(Effect.sync(() => sendAfterCurrent(context.client, "reset lock_timeout; reset statement_timeout")))
-    )
-    yield* statements.pipe(
-      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
-    )
-    const entry = yield* fencedBatch(context.session, `migration ${step.migration.id}`, [], () => Effect.succeed(finish(context, step, started.startedAt))).pipe(
-      Effect.catchIf((error): error is StatementFailed => error instanceof StatementFailed, (error) => fail(context, step, error, started.startedAt))
-    )
+      [],
+      () => Effect.succeed(finish(context, step, started.startedAt))
+    ).pipe(failingOn(context, step, started.startedAt))
     return { entry, attempts: 1 }
   })
 

@@ -1,29 +1,13 @@
 import { Effect, type Scope } from "effect"
-import { testDatabase } from "@leasehold/testkit/vitest"
-import { connect, query } from "../../support/pg.ts"
+import { connect, query, waitUntil } from "@leasehold/testkit/support"
+import { freshDatabase as freshDatabaseWith } from "../../support/database.ts"
 
-export { connect, query } from "../../support/pg.ts"
-
-/** A fresh database for one test, dropped when the test's scope closes. */
-export const freshDatabase = (prefix = "mig"): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => testDatabase(prefix)),
-    (db) => Effect.promise(() => db.drop())
-  ).pipe(Effect.map((db) => db.url))
+/** A fresh database for one test (prefix "mig" unless given), dropped when the test's scope closes. */
+export const freshDatabase = (prefix = "mig"): Effect.Effect<string, never, Scope.Scope> => freshDatabaseWith(prefix)
 
 /** Whether a table exists in the public schema. */
 export const tableExists = (url: string, table: string) =>
   query<{ found: boolean }>(url, "select to_regclass($1) is not null as found", [table]).pipe(Effect.map((rows) => rows[0]!.found))
-
-/** Polls `check` every 25 ms until it holds (deadline-based, never a fixed sleep). */
-export const waitUntil = (check: Effect.Effect<boolean>, what: string, deadlineMs = 15_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + deadlineMs
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("25 millis")
-    }
-  })
 
 /** Collects NOTIFY payloads on `channel` from a separate LISTEN connection. */
 export const listen = (url: string, channel: string): Effect.Effect<Array<Record<string, unknown>>, never, Scope.Scope> =>
@@ -52,6 +36,6 @@ export const waitForLockRetry = (url: string, pid: number) =>
       )
     ).pipe(Effect.map((result) => result.rows[0]?.since ?? undefined))
     let first: string | undefined
-    yield* waitUntil(Effect.map(waitingSince, (since) => (first = since) !== undefined), "a first attempt to wait for the lock")
-    yield* waitUntil(Effect.map(waitingSince, (since) => since !== undefined && since !== first), "a retry to wait for the lock")
+    yield* waitUntil("a first attempt waits for the lock", Effect.map(waitingSince, (since) => (first = since) !== undefined))
+    yield* waitUntil("a retry waits for the lock", Effect.map(waitingSince, (since) => since !== undefined && since !== first))
   })

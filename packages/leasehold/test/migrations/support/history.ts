@@ -1,6 +1,6 @@
 import { Effect } from "effect"
+import { connect } from "@leasehold/testkit/support"
 import { readHistory, type HistoryEntry } from "../../../src/migrations/History.ts"
-import { connect } from "./database.ts"
 
 /** The history as a test reads it, on its own connection. */
 export const historyOf = (url: string) =>

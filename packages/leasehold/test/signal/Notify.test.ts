@@ -1,13 +1,12 @@
-import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
+import { rows, waitFor } from "@leasehold/testkit/support"
 import { channelFor, encodePayload } from "../../src/signal/Channel.ts"
 import { decodePayload } from "../../src/signal/internal/decodePayload.ts"
-import * as Publisher from "../../src/signal/Publisher.ts"
-import { PublishFailed } from "../../src/signal/PublishFailed.ts"
-import { adminSession, rows, waitUntil } from "../fence/support.ts"
+import { notifyStatement } from "../../src/signal/Notify.ts"
+import { adminSession } from "../fence/support.ts"
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -27,23 +26,22 @@ const rawListener = (channel: string) =>
     return received
   })
 
-describe("Publisher", () => {
-  it.live("publishes progress hints at once outside a transaction, and the outcome only when its transaction commits", () =>
+describe("notifyStatement", () => {
+  it.live("a hint outside a transaction arrives at once; inside one, only when its transaction commits", () =>
     Effect.gen(function*() {
-      const channel = channelFor("test", "publisher")
+      const channel = channelFor("test", "notify")
       const received = yield* rawListener(channel)
       const leader = yield* adminSession(db.url)
 
-      yield* Publisher.progress(leader, channel, { event: "started", version: "0002", epoch: 3, holder: "pod-a" })
-      yield* waitUntil("the progress hint arrives", Effect.sync(() => received.length), (count) => count === 1)
+      yield* rows(leader, notifyStatement(channel, { event: "started", version: "0002", epoch: 3, holder: "pod-a" }))
+      yield* waitFor("the progress hint arrives", Effect.sync(() => received.length), (count) => count === 1)
 
       yield* rows(leader, "BEGIN")
-      yield* Publisher.publish(leader, channel, { event: "failed", version: "0002", epoch: 3, holder: "pod-a" })
+      yield* rows(leader, notifyStatement(channel, { event: "failed", version: "0002", epoch: 3, holder: "pod-a" }))
       yield* rows(leader, "ROLLBACK")
-      yield* rows(leader, "BEGIN")
-      yield* Publisher.publish(leader, channel, { event: "done", version: "0002", epoch: 3, holder: "pod-a" })
-      yield* rows(leader, "COMMIT")
-      yield* waitUntil("the outcome hint arrives", Effect.sync(() => received.length), (count) => count === 2)
+      // Sent with the other statements of the outcome's transaction, in one simple query.
+      yield* rows(leader, ["BEGIN", notifyStatement(channel, { event: "done", version: "0002", epoch: 3, holder: "pod-a" }), "COMMIT"].join(";\n"))
+      yield* waitFor("the outcome hint arrives", Effect.sync(() => received.length), (count) => count === 2)
 
       expect(received).toEqual([
         encodePayload({ event: "started", version: "0002", epoch: 3, holder: "pod-a" }),
@@ -51,15 +49,16 @@ describe("Publisher", () => {
       ])
     }))
 
-  it.live("a progress hint that cannot be sent does not fail the run; a publish does, with PublishFailed", () =>
+  it.live("a payload with quotes, backslashes and non-ASCII text arrives exactly as encoded", () =>
     Effect.gen(function*() {
-      const closed = new pg.Client({ connectionString: db.url })
-      yield* Effect.promise(() => closed.connect().then(() => closed.end()))
-      const channel = channelFor("test", "closed")
-      yield* Publisher.progress(closed, channel, { event: "applied", version: "0001" })
-      const failure = yield* Publisher.publish(closed, channel, { event: "done" }).pipe(Effect.flip)
-      expect(failure).toBeInstanceOf(PublishFailed)
-      expect(failure.message).toBe(`could not publish "done" on ${channel}: Client was closed and is not queryable`)
+      const channel = channelFor("test", "notify-quoting")
+      const received = yield* rawListener(channel)
+      const leader = yield* adminSession(db.url)
+      const payload = { event: "applied", version: "0003", epoch: 1, holder: "pod-'a'\\b \"ü\" \u{1F600}" } as const
+      yield* rows(leader, notifyStatement(channel, payload))
+      yield* waitFor("the hint arrives", Effect.sync(() => received.length), (count) => count === 1)
+      expect(received).toEqual([encodePayload(payload)])
+      expect(decodePayload(received[0])).toEqual(payload)
     }))
 })
 
