@@ -16,8 +16,10 @@ const gvk = { group: Lease.group, kind: "Lease", version: Lease.version }
 
 const stringMap = { type: "object", additionalProperties: { type: "string", default: "" } }
 
-/** The schemas of a Lease and what it references, with `ref` building `$ref`s for v2 or v3. */
-const schemas = (ref: (name: string) => { $ref: string }) => ({
+type Ref = (name: string) => { $ref: string }
+
+/** The schemas of coordination.k8s.io/v1: Lease, LeaseList, LeaseSpec. */
+const leaseSchemas = (ref: Ref) => ({
   [leaseName]: {
     description: "Lease defines a lease concept.",
     type: "object",
@@ -51,7 +53,11 @@ const schemas = (ref: (name: string) => { $ref: string }) => ({
       renewTime: { allOf: [ref(`${meta}.MicroTime`)] },
       strategy: { type: "string" }
     }
-  },
+  }
+})
+
+/** The schemas of meta/v1 that a Lease references. */
+const metaSchemas = (ref: Ref) => ({
   [`${meta}.ObjectMeta`]: {
     type: "object",
     properties: {
@@ -127,6 +133,9 @@ const schemas = (ref: (name: string) => { $ref: string }) => ({
   [`${meta}.Time`]: { type: "string", format: "date-time" },
   [`${meta}.MicroTime`]: { type: "string", format: "date-time" }
 })
+
+/** The schemas of a Lease and what it references, with `ref` building `$ref`s for v2 or v3. */
+const schemas = (ref: Ref) => ({ ...leaseSchemas(ref), ...metaSchemas(ref) })
 
 const queryParameter = (name: string, type: "string" | "boolean" | "integer" = "string") => ({
   name,

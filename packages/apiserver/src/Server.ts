@@ -30,91 +30,152 @@ const acceptsJson = (accept: string | undefined): boolean =>
   accept === undefined || accept.trim() === "" ||
   accept.split(",").some((p) => /^\s*(application\/json|application\/\*|\*\/\*)\s*(;|$)/.test(p))
 
-/** Starts a server and resolves once it listens. Close it with `close()`. */
-export const startApiServer = async (options: ApiServerOptions = {}): Promise<ApiServer> => {
-  const history = new History()
-  const store = new Store(history, options.watchCacheSize === undefined ? {} : { watchCacheSize: options.watchCacheSize })
-  const auth = new Auth(options.auth)
-  const faults = new Faults()
-  const watches = new Set<Watch.ActiveWatch>()
-  const sockets = new Set<Socket>()
-  const startedAt = GoTime.nowSeconds()
-  const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000
-  let closing = false
-  let serverAddress = ""
+/** What the requests of one server share. */
+interface ServerState {
+  readonly options: ApiServerOptions
+  readonly history: History
+  readonly store: Store
+  readonly auth: Auth
+  readonly faults: Faults
+  readonly watches: Set<Watch.ActiveWatch>
+  readonly sockets: Set<Socket>
+  readonly startedAt: string
+  readonly bookmarkIntervalMs: number
+  /** Set by `close()`: requests from then on get their connection cut. */
+  closing: boolean
+  /** `host:port` once the server listens, for discovery documents. */
+  serverAddress: string
+}
 
-  faults.onPartition((partition, healed) => {
-    for (const w of [...watches]) {
+const makeState = (options: ApiServerOptions): ServerState => {
+  const history = new History()
+  return {
+    options,
+    history,
+    store: new Store(history, options.watchCacheSize === undefined ? {} : { watchCacheSize: options.watchCacheSize }),
+    auth: new Auth(options.auth),
+    faults: new Faults(),
+    watches: new Set(),
+    sockets: new Set(),
+    startedAt: GoTime.nowSeconds(),
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
+    closing: false,
+    serverAddress: ""
+  }
+}
+
+/** A partition mutes the open watches of the clients it covers (hang), or cuts them (reset, heal). */
+const partitionWatches = (state: ServerState): void => {
+  state.faults.onPartition((partition, healed) => {
+    for (const w of [...state.watches]) {
       if (!partitions(partition, w.client)) continue
       if (healed || partition.mode === "reset") w.destroy()
       else w.mute()
     }
   })
+}
 
-  const route = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<Http.Reply | undefined> => {
-    const method = req.method ?? "GET"
-    const body = () => Http.readBody(req)
-    if (options.adminEndpoint === true && url.pathname.startsWith(Admin.prefix)) {
-      return Admin.handle(method, url, body, { faults, auth, history })
-    }
-    if (healthPaths.has(url.pathname)) {
-      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" })
-      res.end("ok")
-      return undefined
-    }
-    const info = RequestInfo.parse(method, url)
-    const userAgent = req.headers["user-agent"]
-    const token = bearer(req.headers.authorization)
-    const decision = await faults.decide({
-      client: { ...(token === undefined ? {} : { token }), ...(userAgent === undefined ? {} : { userAgent }) },
-      verb: info.verb
-    })
-    if (closing || decision._tag === "Reset") {
-      req.socket.destroy()
-      return undefined
-    }
-    if (decision._tag === "Fail") {
-      return Http.statusReply(
-        decision.error,
-        decision.retryAfterSeconds === undefined ? undefined : { "Retry-After": String(decision.retryAfterSeconds) }
-      )
-    }
-    const client = auth.authenticate(req.headers.authorization, userAgent)
-    auth.authorize(client, info)
+const answerHealth = (res: http.ServerResponse): undefined => {
+  res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" })
+  res.end("ok")
+  return undefined
+}
 
-    if (!info.isResourceRequest) {
-      const accept = req.headers.accept
-      const discovery = Discovery.document(url.pathname, serverAddress)
-      const openapi = discovery === undefined ? OpenApi.document(url.pathname) : undefined
-      if (discovery === undefined && openapi === undefined) throw Status.pathNotFound()
-      if (method !== "GET" && method !== "HEAD") throw Status.methodNotAllowed()
-      if (discovery !== undefined) {
-        if (Discovery.onlyAggregated(accept)) throw Status.notAcceptable(["application/json"])
-        return { code: 200, body: discovery }
-      }
-      if (!acceptsJson(accept)) throw Status.notAcceptable(["application/json"])
-      return { code: 200, body: openapi }
-    }
-    if (info.apiGroup === Lease.group && info.apiVersion === Lease.version && info.resource === Lease.resource) {
-      const request: LeaseApi.LeaseRequest = { info, url, client, headers: req.headers, body }
-      if (info.watch) {
-        const watch = Watch.serve(res, store, LeaseApi.watchRequest(request), client, {
-          bookmarkIntervalMs,
-          onEnd: (w) => watches.delete(w)
-        })
-        if (!res.writableEnded) watches.add(watch)
-        return undefined
-      }
-      return LeaseApi.handle(store, request)
-    }
-    const core = CoreApi.handle(store, info, startedAt)
-    if (core !== undefined) return core
-    throw Status.pathNotFound()
+/**
+ * The injected fault for a request: `"cut"` when its connection is to be cut (a reset, or
+ * the server is closing), a reply for an injected failure, `undefined` to go on.
+ */
+const injectedFault = async (
+  state: ServerState,
+  req: http.IncomingMessage,
+  info: RequestInfo.RequestInfo
+): Promise<"cut" | Http.Reply | undefined> => {
+  const userAgent = req.headers["user-agent"]
+  const token = bearer(req.headers.authorization)
+  const decision = await state.faults.decide({
+    client: { ...(token === undefined ? {} : { token }), ...(userAgent === undefined ? {} : { userAgent }) },
+    verb: info.verb
+  })
+  if (state.closing || decision._tag === "Reset") return "cut"
+  if (decision._tag === "Fail") {
+    return Http.statusReply(
+      decision.error,
+      decision.retryAfterSeconds === undefined ? undefined : { "Retry-After": String(decision.retryAfterSeconds) }
+    )
   }
+  return undefined
+}
 
+/** A non-resource path: a discovery or an OpenAPI document. */
+const documentReply = (state: ServerState, method: string, url: URL, accept: string | undefined): Http.Reply => {
+  const discovery = Discovery.document(url.pathname, state.serverAddress)
+  const openapi = discovery === undefined ? OpenApi.document(url.pathname) : undefined
+  if (discovery === undefined && openapi === undefined) throw Status.pathNotFound()
+  if (method !== "GET" && method !== "HEAD") throw Status.methodNotAllowed()
+  if (discovery !== undefined) {
+    if (Discovery.onlyAggregated(accept)) throw Status.notAcceptable(["application/json"])
+    return { code: 200, body: discovery }
+  }
+  if (!acceptsJson(accept)) throw Status.notAcceptable(["application/json"])
+  return { code: 200, body: openapi }
+}
+
+const isLeaseRequest = (info: RequestInfo.RequestInfo): boolean =>
+  info.apiGroup === Lease.group && info.apiVersion === Lease.version && info.resource === Lease.resource
+
+/** A Lease request: a watch streams its events on `res` (no reply), anything else is answered. */
+const leaseReply = (
+  state: ServerState,
+  res: http.ServerResponse,
+  request: LeaseApi.LeaseRequest
+): Promise<Http.Reply> | undefined => {
+  if (!request.info.watch) return LeaseApi.handle(state.store, request)
+  const watch = Watch.serve(res, state.store, LeaseApi.watchRequest(request), request.client, {
+    bookmarkIntervalMs: state.bookmarkIntervalMs,
+    onEnd: (w) => state.watches.delete(w)
+  })
+  if (!res.writableEnded) state.watches.add(watch)
+  return undefined
+}
+
+/**
+ * The request pipeline: admin endpoint, health, faults, authentication, authorization, then
+ * documents, Leases or the core API. `undefined` when the response was already written.
+ */
+const route = async (
+  state: ServerState,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL
+): Promise<Http.Reply | undefined> => {
+  const method = req.method ?? "GET"
+  const body = () => Http.readBody(req)
+  if (state.options.adminEndpoint === true && url.pathname.startsWith(Admin.prefix)) {
+    return Admin.handle(method, url, body, { faults: state.faults, auth: state.auth, history: state.history })
+  }
+  if (healthPaths.has(url.pathname)) return answerHealth(res)
+  const info = RequestInfo.parse(method, url)
+  const fault = await injectedFault(state, req, info)
+  if (fault === "cut") {
+    req.socket.destroy()
+    return undefined
+  }
+  if (fault !== undefined) return fault
+  const client = state.auth.authenticate(req.headers.authorization, req.headers["user-agent"])
+  state.auth.authorize(client, info)
+
+  if (!info.isResourceRequest) return documentReply(state, method, url, req.headers.accept)
+  if (isLeaseRequest(info)) return leaseReply(state, res, { info, url, client, headers: req.headers, body })
+  const core = CoreApi.handle(state.store, info, state.startedAt)
+  if (core !== undefined) return core
+  throw Status.pathNotFound()
+}
+
+/** The node:http server over {@link route}, keeping track of its open sockets. */
+const createServer = (state: ServerState): http.Server => {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost")
-    route(req, res, url).then(
+    route(state, req, res, url).then(
       (reply) => {
         if (reply !== undefined) Http.send(res, reply)
       },
@@ -122,10 +183,13 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
     )
   })
   server.on("connection", (socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
+    state.sockets.add(socket)
+    socket.on("close", () => state.sockets.delete(socket))
   })
+  return server
+}
 
+const listen = async (server: http.Server, options: ApiServerOptions): Promise<AddressInfo> => {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -133,29 +197,33 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
       resolve()
     })
   })
-  const address = server.address() as AddressInfo
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address
-  serverAddress = `${host}:${address.port}`
-  const url = `http://${serverAddress}`
+  return server.address() as AddressInfo
+}
 
+/** Stops listening, releases held requests, ends watches and cuts connections; idempotent. */
+const closer = (state: ServerState, server: http.Server): () => Promise<void> => {
   let closed: Promise<void> | undefined
-  const close = (): Promise<void> => {
+  return () => {
     closed ??= new Promise<void>((resolve) => {
-      closing = true
+      state.closing = true
       server.close(() => resolve())
-      faults.releaseAll()
-      for (const w of [...watches]) w.destroy()
+      state.faults.releaseAll()
+      for (const w of [...state.watches]) w.destroy()
       server.closeAllConnections()
-      for (const s of sockets) s.destroy()
+      for (const s of state.sockets) s.destroy()
     })
     return closed
   }
+}
 
+const handleOf = (state: ServerState, address: AddressInfo, close: () => Promise<void>): ApiServer => {
+  const { auth, history } = state
+  const url = `http://${state.serverAddress}`
   return {
     url,
     port: address.port,
     host: address.address,
-    faults,
+    faults: state.faults,
     setRules: (token, rules) => auth.setRules(token, rules),
     setToken: (token, entry) => auth.setToken(token, entry),
     history: (namespace, name) => history.list(namespace, name),
@@ -164,4 +232,15 @@ export const startApiServer = async (options: ApiServerOptions = {}): Promise<Ap
     writeKubeconfig: (file, kubeconfigOptions) => writeFile(file, Kubeconfig.kubeconfigYaml(url, kubeconfigOptions), { mode: 0o600 }),
     close
   }
+}
+
+/** Starts a server and resolves once it listens. Close it with `close()`. */
+export const startApiServer = async (options: ApiServerOptions = {}): Promise<ApiServer> => {
+  const state = makeState(options)
+  partitionWatches(state)
+  const server = createServer(state)
+  const address = await listen(server, options)
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+  state.serverAddress = `${host}:${address.port}`
+  return handleOf(state, address, closer(state, server))
 }

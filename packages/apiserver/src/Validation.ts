@@ -30,38 +30,38 @@ const regexError = (msg: string, fmt: string, ...examples: ReadonlyArray<string>
 
 const maxLenError = (n: number): string => `must be no more than ${n} characters`
 
-/** `IsDNS1123Subdomain`: the problems with a value, none when valid. */
-export const dns1123SubdomainErrors = (value: string): ReadonlyArray<string> => {
+/** A value's problems with a maximum length and a format: the `RegexError` message when it does not match. */
+const formatErrors = (
+  value: string,
+  maxLength: number,
+  format: RegExp,
+  regexErrorArgs: readonly [msg: string, fmt: string, ...examples: ReadonlyArray<string>]
+): ReadonlyArray<string> => {
   const errs: Array<string> = []
-  if (value.length > 253) errs.push(maxLenError(253))
-  if (!dns1123Subdomain.test(value)) {
-    errs.push(
-      regexError(
-        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-        dns1123SubdomainFmt,
-        "example.com"
-      )
-    )
-  }
+  if (value.length > maxLength) errs.push(maxLenError(maxLength))
+  if (!format.test(value)) errs.push(regexError(...regexErrorArgs))
   return errs
 }
 
+/** `IsDNS1123Subdomain`: the problems with a value, none when valid. */
+export const dns1123SubdomainErrors = (value: string): ReadonlyArray<string> =>
+  formatErrors(value, 253, dns1123Subdomain, [
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    dns1123SubdomainFmt,
+    "example.com"
+  ])
+
 /** `IsDNS1123Label`: the problems with a value, none when valid. */
-export const dns1123LabelErrors = (value: string): ReadonlyArray<string> => {
-  const errs: Array<string> = []
-  if (value.length > 63) errs.push(maxLenError(63))
-  if (!dns1123Label.test(value)) {
-    errs.push(
-      regexError(
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-        dns1123LabelFmt,
-        "my-name",
-        "123-abc"
-      )
-    )
-  }
-  return errs
-}
+export const dns1123LabelErrors = (value: string): ReadonlyArray<string> =>
+  formatErrors(value, 63, dns1123Label, [
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+    dns1123LabelFmt,
+    "my-name",
+    "123-abc"
+  ])
+
+/** `RegexError` of a qualified name (or of its name part, when `msg` says so). */
+const qualifiedNameRegexError = (msg: string): string => regexError(msg, qualifiedNameFmt, "MyName", "my.name", "123-abc")
 
 const qualifiedNameErrors = (value: string): ReadonlyArray<string> => {
   const parts = value.split("/")
@@ -74,12 +74,8 @@ const qualifiedNameErrors = (value: string): ReadonlyArray<string> => {
     else errs.push(...dns1123SubdomainErrors(prefix).map((m) => `prefix part ${m}`))
   } else if (parts.length > 2) {
     return [
-      regexError(
-        "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-        qualifiedNameFmt,
-        "MyName",
-        "my.name",
-        "123-abc"
+      qualifiedNameRegexError(
+        "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
       ) + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
     ]
   }
@@ -88,35 +84,21 @@ const qualifiedNameErrors = (value: string): ReadonlyArray<string> => {
   if (name.length > 0 && !qualifiedName.test(name)) {
     errs.push(
       `name part ${
-        regexError(
-          "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-          qualifiedNameFmt,
-          "MyName",
-          "my.name",
-          "123-abc"
-        )
+        qualifiedNameRegexError("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
       }`
     )
   }
   return errs
 }
 
-const labelValueErrors = (value: string): ReadonlyArray<string> => {
-  const errs: Array<string> = []
-  if (value.length > 63) errs.push(maxLenError(63))
-  if (!labelValue.test(value)) {
-    errs.push(
-      regexError(
-        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-        labelValueFmt,
-        "MyValue",
-        "my_value",
-        "12345"
-      )
-    )
-  }
-  return errs
-}
+const labelValueErrors = (value: string): ReadonlyArray<string> =>
+  formatErrors(value, 63, labelValue, [
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+    labelValueFmt,
+    "MyValue",
+    "my_value",
+    "12345"
+  ])
 
 const validateLabels = (labels: Readonly<Record<string, string>> | undefined): Array<FieldError.FieldError> => {
   const errs: Array<FieldError.FieldError> = []
@@ -151,23 +133,23 @@ const validateSpec = (spec: Lease.LeaseSpec): Array<FieldError.FieldError> => {
   return errs
 }
 
-const validateMeta = (meta: Lease.ObjectMeta): Array<FieldError.FieldError> => {
-  const errs: Array<FieldError.FieldError> = []
-  const name = meta.name ?? ""
-  if (name.length === 0) {
-    errs.push(FieldError.required("metadata.name", "name or generateName is required"))
-  } else {
-    for (const m of dns1123SubdomainErrors(name)) errs.push(FieldError.invalid("metadata.name", name, m))
-  }
-  const namespace = meta.namespace ?? ""
-  if (namespace.length === 0) {
-    errs.push(FieldError.required("metadata.namespace", ""))
-  } else {
-    for (const m of dns1123LabelErrors(namespace)) errs.push(FieldError.invalid("metadata.namespace", namespace, m))
-  }
-  errs.push(...validateLabels(meta.labels), ...validateAnnotations(meta.annotations))
-  return errs
-}
+/** A name field that must be set: `required` when empty, else its format's problems. */
+const validateRequiredName = (
+  field: string,
+  value: string | undefined,
+  requiredDetail: string,
+  formatErrors: (value: string) => ReadonlyArray<string>
+): Array<FieldError.FieldError> =>
+  value === undefined || value.length === 0
+    ? [FieldError.required(field, requiredDetail)]
+    : formatErrors(value).map((m) => FieldError.invalid(field, value, m))
+
+const validateMeta = (meta: Lease.ObjectMeta): Array<FieldError.FieldError> => [
+  ...validateRequiredName("metadata.name", meta.name, "name or generateName is required", dns1123SubdomainErrors),
+  ...validateRequiredName("metadata.namespace", meta.namespace, "", dns1123LabelErrors),
+  ...validateLabels(meta.labels),
+  ...validateAnnotations(meta.annotations)
+]
 
 /** Field errors of a Lease about to be created (after the name was generated). */
 export const validateCreate = (lease: Lease.Lease): ReadonlyArray<FieldError.FieldError> => [

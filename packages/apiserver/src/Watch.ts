@@ -54,63 +54,70 @@ const parseResourceVersion = (value: string): number => {
   return Number(value)
 }
 
-/**
- * Starts a watch on `res`. Fails before writing anything when the
- * resourceVersion is malformed; a too-old one is answered, like kube does,
- * with HTTP 200 and a single ERROR event carrying a 410 Expired Status.
- */
-export const serve = (
-  res: ServerResponse,
-  store: Store,
-  request: WatchRequest,
-  client: ClientInfo,
-  options: { readonly bookmarkIntervalMs: number; readonly onEnd: (watch: ActiveWatch) => void }
-): ActiveWatch => {
-  const startFromState = request.resourceVersion === "" || request.resourceVersion === "0" || request.sendInitialEvents
-  const since = startFromState ? store.resourceVersion : parseResourceVersion(request.resourceVersion)
-  let muted = false
-  let ended = false
+const startsFromState = (request: WatchRequest): boolean =>
+  request.resourceVersion === "" || request.resourceVersion === "0" || request.sendInitialEvents
 
-  const matches = (lease: Lease.Lease | undefined): boolean =>
+/** Which Leases a watch sees, and how it shows one (object or table row). */
+interface LeaseView {
+  readonly matches: (lease: Lease.Lease | undefined) => boolean
+  readonly encode: (lease: Lease.Lease) => unknown
+}
+
+const leaseView = (request: WatchRequest): LeaseView => ({
+  matches: (lease) =>
     lease !== undefined &&
     (request.namespace === undefined || lease.metadata.namespace === request.namespace) &&
     Selector.matchesFields(request.fieldSelector, lease.metadata) &&
-    Selector.matchesLabels(request.labelSelector, lease.metadata.labels)
-
-  const write = (type: string, object: unknown): void => {
-    if (muted || ended || res.destroyed) return
-    res.write(`${JSON.stringify({ type, object })}\n`)
-  }
-
-  const encode = (lease: Lease.Lease): unknown =>
+    Selector.matchesLabels(request.labelSelector, lease.metadata.labels),
+  encode: (lease) =>
     request.table === undefined
       ? lease
       : Table.table([lease], { resourceVersion: lease.metadata.resourceVersion ?? "" }, request.table)
+})
 
-  const deliver = (event: StoreEvent): void => {
-    const now = matches(event.object)
-    const before = event.type === "ADDED" ? false : matches(event.previous ?? event.object)
-    if (event.type === "DELETED") {
-      if (before) write("DELETED", encode(event.object))
-    } else if (now && before) write("MODIFIED", encode(event.object))
-    else if (now) write("ADDED", encode(event.object))
-    else if (before) write("DELETED", encode(event.object))
+/**
+ * The event type a watcher sees for a store event: an object that starts matching is ADDED,
+ * one that stops matching is DELETED; `undefined` when it neither matched nor matches.
+ */
+const seenAs = (event: StoreEvent, matches: LeaseView["matches"]): "ADDED" | "MODIFIED" | "DELETED" | undefined => {
+  const now = matches(event.object)
+  const before = event.type === "ADDED" ? false : matches(event.previous ?? event.object)
+  if (event.type === "DELETED") return before ? "DELETED" : undefined
+  if (now && before) return "MODIFIED"
+  if (now) return "ADDED"
+  if (before) return "DELETED"
+  return undefined
+}
+
+/** The store events after `since`, or the 410 Expired error when they left the window. */
+const replayAfter = (
+  store: Store,
+  since: number
+): { readonly replay: ReadonlyArray<StoreEvent> } | { readonly expired: Status.StatusError } => {
+  try {
+    return { replay: store.eventsSince(since) }
+  } catch (e) {
+    if (!(e instanceof Status.StatusError)) throw e
+    return { expired: e }
   }
+}
 
-  let replay: ReadonlyArray<StoreEvent> = []
-  let expired: Status.StatusError | undefined
-  if (!startFromState) {
-    try {
-      replay = store.eventsSince(since)
-    } catch (e) {
-      if (!(e instanceof Status.StatusError)) throw e
-      expired = e
-    }
-  }
+/** One open stream: its {@link ActiveWatch}, how events are written to it, what ending it stops. */
+interface Stream {
+  readonly watch: ActiveWatch
+  /** Writes one event, unless the stream is muted or ended. */
+  readonly write: (type: string, object: unknown) => void
+  /** Timers cleared when the stream ends. */
+  readonly timers: Array<NodeJS.Timeout>
+  /** Sets what ending the stream unsubscribes. */
+  readonly onEnd: (unsubscribe: () => void) => void
+}
 
+const openStream = (res: ServerResponse, client: ClientInfo, onEnd: (watch: ActiveWatch) => void): Stream => {
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" })
   res.flushHeaders()
-
+  let muted = false
+  let ended = false
   const timers: Array<NodeJS.Timeout> = []
   let unsubscribe = (): void => {}
   const watch: ActiveWatch = {
@@ -133,7 +140,7 @@ export const serve = (
   const cleanup = (): void => {
     unsubscribe()
     for (const t of timers) clearTimeout(t)
-    options.onEnd(watch)
+    onEnd(watch)
   }
   res.on("close", () => {
     if (!ended) {
@@ -141,30 +148,68 @@ export const serve = (
       cleanup()
     }
   })
-
-  if (expired !== undefined) {
-    write("ERROR", expired.status)
-    watch.end()
-    return watch
+  const write = (type: string, object: unknown): void => {
+    if (muted || ended || res.destroyed) return
+    res.write(`${JSON.stringify({ type, object })}\n`)
   }
-
-  if (startFromState) {
-    for (const lease of store.list(request.namespace)) if (matches(lease)) write("ADDED", encode(lease))
-    if (request.sendInitialEvents && request.allowWatchBookmarks) write("BOOKMARK", bookmark(since, true))
-  } else {
-    for (const event of replay) deliver(event)
+  return {
+    watch,
+    write,
+    timers,
+    onEnd: (f) => {
+      unsubscribe = f
+    }
   }
-  unsubscribe = store.subscribe(deliver)
+}
 
+/** BOOKMARK events every `bookmarkIntervalMs` when allowed, and the end after `timeoutSeconds`. */
+const startTimers = (store: Store, request: WatchRequest, stream: Stream, bookmarkIntervalMs: number): void => {
   if (request.allowWatchBookmarks) {
     const tick = (): void => {
-      write("BOOKMARK", bookmark(store.resourceVersion, false))
-      timers[0] = setTimeout(tick, options.bookmarkIntervalMs)
+      stream.write("BOOKMARK", bookmark(store.resourceVersion, false))
+      stream.timers[0] = setTimeout(tick, bookmarkIntervalMs)
     }
-    timers[0] = setTimeout(tick, options.bookmarkIntervalMs)
+    stream.timers[0] = setTimeout(tick, bookmarkIntervalMs)
   }
   if (request.timeoutSeconds !== undefined && request.timeoutSeconds > 0) {
-    timers.push(setTimeout(() => watch.end(), request.timeoutSeconds * 1000))
+    stream.timers.push(setTimeout(() => stream.watch.end(), request.timeoutSeconds * 1000))
   }
-  return watch
+}
+
+/**
+ * Starts a watch on `res`. Fails before writing anything when the
+ * resourceVersion is malformed; a too-old one is answered, like kube does,
+ * with HTTP 200 and a single ERROR event carrying a 410 Expired Status.
+ */
+export const serve = (
+  res: ServerResponse,
+  store: Store,
+  request: WatchRequest,
+  client: ClientInfo,
+  options: { readonly bookmarkIntervalMs: number; readonly onEnd: (watch: ActiveWatch) => void }
+): ActiveWatch => {
+  const fromState = startsFromState(request)
+  const since = fromState ? store.resourceVersion : parseResourceVersion(request.resourceVersion)
+  const start = fromState ? { replay: [] } : replayAfter(store, since)
+  const stream = openStream(res, client, options.onEnd)
+  if ("expired" in start) {
+    stream.write("ERROR", start.expired.status)
+    stream.watch.end()
+    return stream.watch
+  }
+
+  const { encode, matches } = leaseView(request)
+  const deliver = (event: StoreEvent): void => {
+    const type = seenAs(event, matches)
+    if (type !== undefined) stream.write(type, encode(event.object))
+  }
+  if (fromState) {
+    for (const lease of store.list(request.namespace)) if (matches(lease)) stream.write("ADDED", encode(lease))
+    if (request.sendInitialEvents && request.allowWatchBookmarks) stream.write("BOOKMARK", bookmark(since, true))
+  } else {
+    for (const event of start.replay) deliver(event)
+  }
+  stream.onEnd(store.subscribe(deliver))
+  startTimers(store, request, stream, options.bookmarkIntervalMs)
+  return stream.watch
 }

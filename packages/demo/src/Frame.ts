@@ -153,15 +153,23 @@ const visibleMigrations = (migrations: ReadonlyArray<MigrationRow>, rows: number
   return migrations.slice(Math.max(0, end - rows), end)
 }
 
-/** The lines of one frame, at most `options.height`, each at most `options.width` wide. */
-export const renderFrame = (state: FrameState, options: FrameOptions): ReadonlyArray<string> => {
-  const paint = (color: string, text: string): string => (options.color && color !== "" ? `${color}${text}${style.reset}` : text)
-  const bold = (text: string): string => paint(style.bold, text)
-  const { now } = state
+/** Colouring for one frame: `paint` is a no-op when the frame has no colour. */
+interface Painter {
+  readonly paint: (color: string, text: string) => string
+  readonly bold: (text: string) => string
+}
 
+const painter = (color: boolean): Painter => {
+  const paint = (code: string, text: string): string => (color && code !== "" ? `${code}${text}${style.reset}` : text)
+  return { paint, bold: (text) => paint(style.bold, text) }
+}
+
+/** Pods, PostgreSQL, the API server and the Lease: the lines at the top. */
+const headerLines = (state: FrameState, { bold, paint }: Painter): ReadonlyArray<string> => {
+  const { now } = state
   const livePods = state.pods.filter((pod) => pod.exit === undefined)
   const readyCount = livePods.filter((pod) => pod.readyz === "ready").length
-  const header = [
+  return [
     `${bold("Leasehold demo")}  ${livePods.length} pods (${state.replicas} wanted), ${readyCount} ready · release ${state.release.number}` +
     `${state.release.rolling ? " (rolling out)" : ""} · ${seconds(now - state.startedAt)}`,
     `${bold("PostgreSQL")}  ${state.postgres}`,
@@ -174,64 +182,88 @@ export const renderFrame = (state: FrameState, options: FrameOptions): ReadonlyA
     `  epoch ${state.lease.epoch ?? "-"}` +
     (state.lease.writtenAt === undefined ? "" : `  last written ${seconds(now - state.lease.writtenAt)} ago`)
   ]
+}
 
-  const applied = state.migrations.filter((m) => m.state === "applied").length
-  const total = state.migrations.length
+/** "Migrations  applied/total [bar] percent". */
+const migrationTitle = (migrations: ReadonlyArray<MigrationRow>, { bold, paint }: Painter): string => {
+  const applied = migrations.filter((m) => m.state === "applied").length
+  const total = migrations.length
   const percent = total === 0 ? 100 : Math.floor((applied / total) * 100)
-  const migrationTitle = `${bold("Migrations")}  ${applied}/${total}  [${
+  return `${bold("Migrations")}  ${applied}/${total}  [${
     paint(applied === total ? style.green : style.yellow, progressBar(applied, total, 30))
   }] ${percent}%`
-  const migrationLine = (m: MigrationRow): string => {
-    const where = m.by === undefined ? "" : m.by
-    const when = m.state === "running" && m.since !== undefined
-      ? `running ${seconds(now - m.since)}`
-      : m.state === "applied" && m.durationMs !== undefined
-      ? `${m.durationMs} ms`
-      : m.state === "started"
-      ? "started, not finished"
-      : m.state === "failed"
-      ? "failed"
-      : ""
-    const color = m.state === "applied" ? style.green : m.state === "running" ? style.yellow + style.bold : m.state === "pending" ? style.dim : style.red
-    return `  ${paint(color, `${migrationMark(m.state)} ${pad(m.id, 3)} ${pad(m.name, 28)}`)} ${pad(where, 8)} ${when}`
-  }
+}
 
-  const unfinished = state.migrations.filter((m) => m.state === "started" && m.by !== undefined && !livePods.some((p) => p.name === m.by && p.role === "leader"))
-  const migrationHint = unfinished.length === 0 ? [] : [paint(
+const migrationTiming = (m: MigrationRow, now: number): string =>
+  m.state === "running" && m.since !== undefined
+    ? `running ${seconds(now - m.since)}`
+    : m.state === "applied" && m.durationMs !== undefined
+    ? `${m.durationMs} ms`
+    : m.state === "started"
+    ? "started, not finished"
+    : m.state === "failed"
+    ? "failed"
+    : ""
+
+const migrationLine = (m: MigrationRow, now: number, { paint }: Painter): string => {
+  const where = m.by === undefined ? "" : m.by
+  const color = m.state === "applied" ? style.green : m.state === "running" ? style.yellow + style.bold : m.state === "pending" ? style.dim : style.red
+  return `  ${paint(color, `${migrationMark(m.state)} ${pad(m.id, 3)} ${pad(m.name, 28)}`)} ${pad(where, 8)} ${migrationTiming(m, now)}`
+}
+
+/** The warning about non-transactional migrations cut off with their leader gone, if any. */
+const unfinishedHint = (state: FrameState, { paint }: Painter): ReadonlyArray<string> => {
+  const livePods = state.pods.filter((pod) => pod.exit === undefined)
+  const unfinished = state.migrations.filter((m) =>
+    m.state === "started" && m.by !== undefined && !livePods.some((p) => p.name === m.by && p.role === "leader")
+  )
+  return unfinished.length === 0 ? [] : [paint(
     style.red + style.bold,
     `  ! ${unfinished.map((m) => m.id).join(", ")} began outside a transaction and was cut off: no pod serves (exit 8) until an operator resolves it. Press f.`
   )]
-  const podHeader = paint(style.dim, `  ${pad("POD", 8)} ${pad("REL", 4)} ${pad("PID", 8)} ${pad("ROLE", 10)} ${pad("READYZ", 7)} DOING`)
-  const podLine = (pod: PodRow): string => {
-    const role = pod.paused ? "paused" : pod.role
-    const line = `  ${pad(pod.name, 8)} ${pad(String(pod.release), 4)} ${pad(String(pod.pid ?? "-"), 8)} ` +
-      `${paint(pod.paused ? style.red : roleColor[pod.role], pad(role, 10))} ` +
-      `${paint(pod.readyz === "ready" ? style.green : style.dim, pad(readyMark(pod), 7))} ${podDetail(pod, now)}`
-    return pod.exit === undefined ? line : paint(style.dim, line)
-  }
+}
 
-  const keys = paint(style.inverse, ` ${keyHelp} `)
-  const fixedRows = header.length + 1 + 1 + migrationHint.length + 1 + 2 + state.pods.length + 1 + 1 + 1
-  const migrationRows = Math.max(3, Math.min(total, options.height - fixedRows - 4))
-  const shownMigrations = visibleMigrations(state.migrations, migrationRows)
-  const logRows = Math.max(2, options.height - fixedRows - shownMigrations.length)
-  const log = state.log.slice(-logRows).map((entry) =>
+const podHeader = ({ paint }: Painter): string =>
+  paint(style.dim, `  ${pad("POD", 8)} ${pad("REL", 4)} ${pad("PID", 8)} ${pad("ROLE", 10)} ${pad("READYZ", 7)} DOING`)
+
+const podLine = (pod: PodRow, now: number, { paint }: Painter): string => {
+  const role = pod.paused ? "paused" : pod.role
+  const line = `  ${pad(pod.name, 8)} ${pad(String(pod.release), 4)} ${pad(String(pod.pid ?? "-"), 8)} ` +
+    `${paint(pod.paused ? style.red : roleColor[pod.role], pad(role, 10))} ` +
+    `${paint(pod.readyz === "ready" ? style.green : style.dim, pad(readyMark(pod), 7))} ${podDetail(pod, now)}`
+  return pod.exit === undefined ? line : paint(style.dim, line)
+}
+
+/** The last `rows` entries of the event log. */
+const logLines = (state: FrameState, rows: number, { paint }: Painter): ReadonlyArray<string> =>
+  state.log.slice(-rows).map((entry) =>
     `  ${paint(style.dim, `+${pad(seconds(entry.at - state.startedAt), 7)}`)} ${pad(entry.source, 6)} ${paint(toneColor[entry.tone], entry.text)}`
   )
+
+/** The lines of one frame, at most `options.height`, each at most `options.width` wide. */
+export const renderFrame = (state: FrameState, options: FrameOptions): ReadonlyArray<string> => {
+  const colors = painter(options.color)
+  const header = headerLines(state, colors)
+  const migrationHint = unfinishedHint(state, colors)
+  const keys = colors.paint(style.inverse, ` ${keyHelp} `)
+  const fixedRows = header.length + 1 + 1 + migrationHint.length + 1 + 2 + state.pods.length + 1 + 1 + 1
+  const migrationRows = Math.max(3, Math.min(state.migrations.length, options.height - fixedRows - 4))
+  const shownMigrations = visibleMigrations(state.migrations, migrationRows)
+  const logRows = Math.max(2, options.height - fixedRows - shownMigrations.length)
 
   const lines = [
     ...header,
     "",
-    migrationTitle,
-    ...shownMigrations.map(migrationLine),
+    migrationTitle(state.migrations, colors),
+    ...shownMigrations.map((m) => migrationLine(m, state.now, colors)),
     ...migrationHint,
     "",
-    bold("Pods"),
-    podHeader,
-    ...state.pods.map(podLine),
+    colors.bold("Pods"),
+    podHeader(colors),
+    ...state.pods.map((pod) => podLine(pod, state.now, colors)),
     "",
-    bold("Events"),
-    ...log,
+    colors.bold("Events"),
+    ...logLines(state, logRows, colors),
     keys
   ]
   const fitted = lines.length <= options.height ? lines : [...lines.slice(0, options.height - 1), keys]

@@ -6,16 +6,16 @@
  */
 import type { Faults } from "@leasehold/apiserver"
 import { Effect, Queue, type Scope } from "effect"
-import { type Cluster, makeCluster } from "./Cluster.ts"
-import { environment } from "./Environment.ts"
+import type { Cluster } from "./Cluster.ts"
 import { type EventLog, makeEventLog } from "./EventLog.ts"
 import { renderFrame } from "./Frame.ts"
 import { screen } from "./internal/ansi.ts"
-import { makeObserver, type Observer } from "./Observer.ts"
+import { makeStage } from "./internal/stage.ts"
+import type { Observer } from "./Observer.ts"
 import { repairUnfinished } from "./Operator.ts"
 import type { DemoOptions } from "./Options.ts"
 import type { Pod } from "./Pod.ts"
-import { exampleMigrations, firstRelease, nextRelease, type Pace } from "./Releases.ts"
+import type { Pace } from "./Releases.ts"
 
 /** The live view's pace: a 6 s seed migration and 3 s per release, long enough to act in. */
 export const interactivePace: Pace = { seedStepSeconds: 1.5, releaseSeconds: 3 }
@@ -79,6 +79,49 @@ const leaderOf = (controls: Controls): Pod | undefined => {
   return controls.cluster.live().find((pod) => pod.role === "leader")
 }
 
+/** k: SIGKILL the leader, if a pod leads. */
+const killLeader = (controls: Controls): void => {
+  const { cluster, log } = controls
+  const leader = leaderOf(controls)
+  if (leader === undefined) {
+    log.add("demo", "nobody leads right now (the Lease is released once every pod is ready); press n, then k while it migrates", "action")
+    return
+  }
+  log.add("demo", `SIGKILL the leader ${leader.name}${leader.migrating === undefined ? "" : ` in the middle of migration ${leader.migrating.id}`}`, "action")
+  cluster.kill(leader)
+}
+
+/** p: SIGCONT every paused pod, or else SIGSTOP the leader (a random pod when none leads). */
+const togglePause = (controls: Controls): void => {
+  const { cluster, log } = controls
+  const paused = cluster.live().filter((pod) => pod.paused)
+  if (paused.length > 0) {
+    for (const pod of paused) {
+      log.add("demo", `SIGCONT ${pod.name}: it resumes where it froze`, "action")
+      cluster.pause(pod, false)
+    }
+    return
+  }
+  const pod = leaderOf(controls) ?? randomOf(cluster.live())
+  if (pod !== undefined) {
+    log.add("demo", `SIGSTOP ${pod.name}: frozen, it renews nothing and answers nothing (p resumes it)`, "action")
+    cluster.pause(pod, true)
+  }
+}
+
+/** c: every API request hangs from now on, or the held ones are answered again. */
+const toggleApiCut = (controls: Controls): void => {
+  const { api, faults, log } = controls
+  api.cut = !api.cut
+  if (api.cut) {
+    faults.hang()
+    log.add("demo", "cut the API server: every request now hangs unanswered (c restores it)", "bad")
+  } else {
+    faults.resume()
+    log.add("demo", "restored the API server: held requests are answered now", "good")
+  }
+}
+
 /** Acts on one key; returns false for quit. */
 const onKey = (key: string, controls: Controls): Effect.Effect<boolean, never, Scope.Scope> =>
   Effect.suspend(() => {
@@ -88,16 +131,9 @@ const onKey = (key: string, controls: Controls): Effect.Effect<boolean, never, S
       case "\u0003": // Ctrl-C in raw mode
         log.add("demo", "quitting: stopping the pods, the API server and PostgreSQL", "action")
         return Effect.succeed(false)
-      case "k": {
-        const leader = leaderOf(controls)
-        if (leader === undefined) {
-          log.add("demo", "nobody leads right now (the Lease is released once every pod is ready); press n, then k while it migrates", "action")
-        } else {
-          log.add("demo", `SIGKILL the leader ${leader.name}${leader.migrating === undefined ? "" : ` in the middle of migration ${leader.migrating.id}`}`, "action")
-          cluster.kill(leader)
-        }
+      case "k":
+        killLeader(controls)
         return Effect.succeed(true)
-      }
       case "r": {
         const pod = randomOf(cluster.live())
         if (pod !== undefined) {
@@ -106,35 +142,15 @@ const onKey = (key: string, controls: Controls): Effect.Effect<boolean, never, S
         }
         return Effect.succeed(true)
       }
-      case "p": {
-        const paused = cluster.live().filter((pod) => pod.paused)
-        if (paused.length > 0) {
-          for (const pod of paused) {
-            log.add("demo", `SIGCONT ${pod.name}: it resumes where it froze`, "action")
-            cluster.pause(pod, false)
-          }
-        } else {
-          const pod = leaderOf(controls) ?? randomOf(cluster.live())
-          if (pod !== undefined) {
-            log.add("demo", `SIGSTOP ${pod.name}: frozen, it renews nothing and answers nothing (p resumes it)`, "action")
-            cluster.pause(pod, true)
-          }
-        }
+      case "p":
+        togglePause(controls)
         return Effect.succeed(true)
-      }
       case "a":
         log.add("demo", `scale up to ${cluster.replicas() + 1} pods`, "action")
         cluster.scaleTo(cluster.replicas() + 1)
         return Effect.succeed(true)
       case "c":
-        controls.api.cut = !controls.api.cut
-        if (controls.api.cut) {
-          controls.faults.hang()
-          log.add("demo", "cut the API server: every request now hangs unanswered (c restores it)", "bad")
-        } else {
-          controls.faults.resume()
-          log.add("demo", "restored the API server: held requests are answered now", "good")
-        }
+        toggleApiCut(controls)
         return Effect.succeed(true)
       case "n":
         if (cluster.rolling()) {
@@ -158,34 +174,30 @@ export const runInteractive = (options: DemoOptions): Effect.Effect<number, neve
     }
     const startedAt = Date.now()
     const log = makeEventLog()
-    const env = yield* environment({
-      serverUrl: options.serverUrl,
-      log: (text) => {
-        process.stdout.write(`${text}…\n`)
-        log.add("demo", text, "action")
-      }
-    })
-    let release = yield* firstRelease(env.dir, exampleMigrations, interactivePace).pipe(Effect.orDie)
-    const cluster = yield* makeCluster({ environment: env, replicas: options.pods, log, currentRelease: () => release })
     const apiState = { cut: false }
-    const observer = yield* makeObserver({
-      environment: env,
-      cluster,
+    const stage = yield* makeStage({
+      serverUrl: options.serverUrl,
+      replicas: options.pods,
       log,
       startedAt,
-      currentRelease: () => release,
+      pace: interactivePace,
+      progress: (text) => {
+        process.stdout.write(`${text}…\n`)
+        log.add("demo", text, "action")
+      },
       apiCut: () => apiState.cut
     })
+    const { cluster, env, observer } = stage
     const ship = (): Effect.Effect<void, never, Scope.Scope> =>
       Effect.gen(function*() {
-        release = yield* nextRelease(env.dir, release, interactivePace).pipe(Effect.orDie)
+        const release = yield* stage.shipNext()
         log.add("demo", `shipped release ${release.number}: adds migration ${release.added.id} ${release.added.name}`, "action")
         yield* cluster.rollOut(release).pipe(
           Effect.catchTag("StoryFailed", (failure) => Effect.sync(() => log.add("demo", `rollout stopped: ${failure.reason}`, "bad")))
         )
       }).pipe(Effect.forkScoped, Effect.asVoid)
     const repair = (): Effect.Effect<void, never, Scope.Scope> =>
-      repairUnfinished(env, release, observer.history(), log).pipe(Effect.forkScoped, Effect.asVoid)
+      repairUnfinished(env, stage.release(), observer.history(), log).pipe(Effect.forkScoped, Effect.asVoid)
     const controls: Controls = { cluster, observer, log, faults: env.apiserver.faults, ship, repair, api: apiState }
     // Once the pods are stopped a cut API server must not hold their last requests.
     yield* Effect.addFinalizer(() => Effect.sync(() => env.apiserver.faults.clear()))
@@ -193,7 +205,7 @@ export const runInteractive = (options: DemoOptions): Effect.Effect<number, neve
     yield* terminal
     const keys = yield* keyPresses
     yield* Effect.sync(() => draw(observer)).pipe(Effect.andThen(Effect.sleep("100 millis")), Effect.forever, Effect.forkScoped)
-    log.add("demo", `starting ${options.pods} pods of release 1 (${release.migrations.length} migrations)`, "action")
+    log.add("demo", `starting ${options.pods} pods of release 1 (${stage.release().migrations.length} migrations)`, "action")
     cluster.scaleTo(options.pods)
 
     for (;;) {

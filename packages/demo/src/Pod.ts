@@ -131,17 +131,20 @@ const pollReadyz = (pod: Pod): (() => void) => {
   return () => clearInterval(timer)
 }
 
-/** Starts a pod process. It runs until it exits or is signalled; `exited` tells when. */
-export const spawnPod = (options: PodOptions): Pod => {
-  const child: ChildProcess = spawn(process.execPath, [appMain], {
-    env: { ...process.env, ...options.env, LEASEHOLD_IDENTITY: options.name, PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"]
+/** Calls `onLine` with every non-blank line of `stream`. */
+const eachLine = (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void => {
+  let buffered = ""
+  stream?.setEncoding("utf8")
+  stream?.on("data", (chunk: string) => {
+    buffered += chunk
+    const parts = buffered.split("\n")
+    buffered = parts.pop() ?? ""
+    for (const line of parts) if (line.trim() !== "") onLine(line)
   })
-  let resolveExited: () => void = () => undefined
-  const exited = new Promise<void>((resolve) => {
-    resolveExited = resolve
-  })
-  const logTail: Array<string> = []
+}
+
+/** The state of a pod just spawned as `child`, signalled through it. */
+const newPod = (options: PodOptions, child: ChildProcess, exited: Promise<void>): Pod => {
   const pod: Pod = {
     name: options.name,
     release: options.release,
@@ -158,7 +161,7 @@ export const spawnPod = (options: PodOptions): Pod => {
     failure: undefined,
     exit: undefined,
     retired: false,
-    logTail,
+    logTail: [],
     signal: (signal) => {
       if (pod.exit !== undefined) return
       try {
@@ -171,36 +174,45 @@ export const spawnPod = (options: PodOptions): Pod => {
     },
     exited
   }
+  return pod
+}
+
+/** Records the exit of a pod's process. */
+const markExited = (pod: Pod, code: number | null, signal: string | null): void => {
+  pod.exit = { code, signal, at: Date.now() }
+  pod.role = "exited"
+  pod.readyz = "no answer"
+  pod.paused = false
+  pod.migrating = undefined
+}
+
+/** Starts a pod process. It runs until it exits or is signalled; `exited` tells when. */
+export const spawnPod = (options: PodOptions): Pod => {
+  const child: ChildProcess = spawn(process.execPath, [appMain], {
+    env: { ...process.env, ...options.env, LEASEHOLD_IDENTITY: options.name, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let resolveExited: () => void = () => undefined
+  const exited = new Promise<void>((resolve) => {
+    resolveExited = resolve
+  })
+  const pod = newPod(options, child, exited)
   const keepLog = (line: string): void => {
-    logTail.push(line)
-    if (logTail.length > 20) logTail.shift()
+    pod.logTail.push(line)
+    if (pod.logTail.length > 20) pod.logTail.shift()
   }
   const stopPolling = pollReadyz(pod)
-  const lines = (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void => {
-    let buffered = ""
-    stream?.setEncoding("utf8")
-    stream?.on("data", (chunk: string) => {
-      buffered += chunk
-      const parts = buffered.split("\n")
-      buffered = parts.pop() ?? ""
-      for (const line of parts) if (line.trim() !== "") onLine(line)
-    })
-  }
-  lines(child.stdout, (line) => {
+  eachLine(child.stdout, (line) => {
     const event = parseEventLine(line)
     if (event === undefined) return keepLog(line)
     apply(pod, event)
     options.onEvent(pod, event)
   })
-  lines(child.stderr, keepLog)
+  eachLine(child.stderr, keepLog)
   const ended = (code: number | null, signal: string | null): void => {
     if (pod.exit !== undefined) return
     stopPolling()
-    pod.exit = { code, signal, at: Date.now() }
-    pod.role = "exited"
-    pod.readyz = "no answer"
-    pod.paused = false
-    pod.migrating = undefined
+    markExited(pod, code, signal)
     options.onExit(pod)
     resolveExited()
   }
