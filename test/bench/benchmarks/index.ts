@@ -4,8 +4,9 @@ import { applyOverhead } from "./applyOverhead.ts"
 import type { Benchmark } from "./Benchmark.ts"
 import { connections } from "./connections.ts"
 import { failover } from "./failover.ts"
+import { footprint } from "./footprint.ts"
 import { readyLatency } from "./readyLatency.ts"
 import { warmStart } from "./warmStart.ts"
 
 /** The benchmarks by name, in running order; `--only` selects among them. */
-export const benchmarks: ReadonlyArray<Benchmark> = [readyLatency, failover, warmStart, apiLoad, connections, applyOverhead]
+export const benchmarks: ReadonlyArray<Benchmark> = [readyLatency, failover, warmStart, apiLoad, connections, applyOverhead, footprint]

@@ -1,0 +1,139 @@
+/**
+ * footprint: what Leasehold costs every pod on a current schema, as whole processes — peak RSS
+ * and wall time of `leasehold wait`, `leasehold migrate` and `leasehold --version`, and the RSS
+ * an app adds by importing the library — side by side with the floors on the same machine:
+ * `node -e 0` (the real binary) and `psql -c 'select 1'`.
+ *
+ * Each command runs under GNU time (`/usr/bin/time -f '%M %e'`: peak resident set in KiB and
+ * elapsed seconds), `reps` times in turn with the floors, so load drifts hit both sides alike.
+ */
+import { execFile } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { BenchEnv, namespace } from "../BenchEnv.ts"
+import { leaseholdPod } from "../LeaseholdPod.ts"
+import { psqlBinary } from "../Machine.ts"
+import type { BenchmarkResult } from "../Report.ts"
+import { ratioOf, summarize } from "../Stats.ts"
+import type { Benchmark } from "./Benchmark.ts"
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+const cliMain = `${repoRoot}packages/cli/src/main.ts`
+const exampleMigrations = `${repoRoot}migrations`
+const gnuTime = "/usr/bin/time"
+
+/** One process's peak RSS (MiB) and wall time (ms). */
+interface Usage {
+  readonly rssMiB: number
+  readonly ms: number
+}
+
+/** Runs `command` under GNU time and reads its peak RSS and elapsed time; fails unless it exits 0. */
+const measure = (command: ReadonlyArray<string>, env: Readonly<Record<string, string>>, cwd: string): Effect.Effect<Usage, Error> =>
+  Effect.callback<Usage, Error>((resume) => {
+    const t0 = performance.now()
+    execFile(
+      gnuTime,
+      ["-f", "footprint %M %e", ...command],
+      { env: { ...process.env, ...env }, cwd, maxBuffer: 1 << 24 },
+      (error, _stdout, stderr) => {
+        const ms = performance.now() - t0
+        const line = stderr.split("\n").reverse().find((l) => l.startsWith("footprint "))
+        if (error !== null || line === undefined) {
+          resume(Effect.fail(new Error(`${command.join(" ")} failed: ${error?.message ?? "no figures"}\n${stderr.slice(-2000)}`)))
+          return
+        }
+        const [, kib] = line.split(" ")
+        resume(Effect.succeed({ rssMiB: Number(kib) / 1024, ms }))
+      }
+    )
+  })
+
+/** The commands compared, by name. */
+const commandsFor = (url: string, kubeconfig: string) => {
+  const podEnv = {
+    DATABASE_URL: url,
+    LEASEHOLD_MIGRATIONS: exampleMigrations,
+    LEASEHOLD_NAMESPACE: namespace,
+    LEASEHOLD_LEASE_NAME: "footprint",
+    LEASEHOLD_LOG_FORMAT: "json",
+    KUBECONFIG: kubeconfig
+  }
+  return {
+    "node -e 0": { command: [process.execPath, "-e", "0"], env: {} },
+    "psql -c 'select 1'": { command: [psqlBinary, url, "-qAt", "-c", "select 1"], env: {} },
+    "leasehold wait": { command: [process.execPath, cliMain, "wait"], env: podEnv },
+    "leasehold migrate": { command: [process.execPath, cliMain, "migrate"], env: podEnv },
+    "leasehold --version": { command: [process.execPath, cliMain, "--version"], env: {} },
+    "import pg": { command: [process.execPath, "--input-type=module", "-e", "await import('pg')"], env: {} },
+    "import leasehold": {
+      command: [process.execPath, "--input-type=module", "-e", "await import('leasehold')"],
+      env: {}
+    }
+  } as const
+}
+
+type Name = keyof ReturnType<typeof commandsFor>
+
+const row = (
+  name: string,
+  unit: string,
+  leasehold: ReadonlyArray<number>,
+  floor: ReadonlyArray<number>,
+  what: string,
+  floorWhat: string,
+  goal: BenchmarkResult["goal"],
+  notes: ReadonlyArray<string> = []
+): BenchmarkResult => {
+  const l = summarize(leasehold)
+  const f = summarize(floor)
+  return { name, unit, leasehold: { ...l, what }, baseline: null, limit: { ...f, what: floorWhat }, ratio: ratioOf(f.median, l.median), goal, notes }
+}
+
+export const footprint: Benchmark = {
+  name: "footprint",
+  run: Effect.scoped(Effect.gen(function*() {
+    const env = yield* BenchEnv
+    if (!existsSync(gnuTime)) return yield* Effect.fail(new Error(`${gnuTime} is missing (Debian package "time")`))
+    const url = yield* env.database("footprint")
+    yield* leaseholdPod({ identity: "setup", url, migrations: exampleMigrations, leaseName: "footprint", kubeConfig: env.kubeConfig() })
+    const reps = env.options.reps ?? (env.options.quick ? 2 : 7)
+    const commands = commandsFor(url, env.kubeconfigFile)
+    const samples = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as Array<Usage>])) as Record<Name, Array<Usage>>
+    // A bare app: a folder whose node_modules has `leasehold` and `pg` (the test workspace's).
+    const cwdOf = (name: Name) => (name.startsWith("import") ? `${repoRoot}test` : repoRoot)
+    for (let rep = 0; rep < reps; rep++) {
+      for (const name of Object.keys(commands) as Array<Name>) {
+        const { command, env: extra } = commands[name]
+        samples[name].push(yield* measure(command, extra, cwdOf(name)))
+      }
+    }
+    const rss = (name: Name) => samples[name].map((u) => u.rssMiB)
+    const ms = (name: Name) => samples[name].map((u) => u.ms)
+    const nodeMs = summarize(ms("node -e 0")).median
+    const waitRss = summarize(rss("leasehold wait")).median
+    const waitMs = summarize(ms("leasehold wait")).median
+    const added = summarize(rss("import leasehold")).median - summarize(rss("node -e 0")).median
+    const pgAdded = summarize(rss("import pg")).median - summarize(rss("node -e 0")).median
+    return [
+      row("footprint/wait-rss", "MiB", rss("leasehold wait"), rss("node -e 0"), "peak RSS of `leasehold wait` on a current schema", "node -e 0", {
+        text: "≤ 80 MB",
+        met: waitRss * 1.048576 <= 80
+      }, [`psql -c 'select 1': ${summarize(rss("psql -c 'select 1'")).median.toFixed(1)} MiB.`]),
+      row("footprint/wait-time", "ms", ms("leasehold wait"), ms("node -e 0"), "wall time of `leasehold wait` on a current schema", "node -e 0", {
+        text: "≤ 5× node -e 0",
+        met: waitMs <= 5 * nodeMs
+      }, [`${(waitMs / nodeMs).toFixed(1)}× node -e 0; psql -c 'select 1': ${summarize(ms("psql -c 'select 1'")).median.toFixed(0)} ms.`]),
+      row("footprint/migrate-rss", "MiB", rss("leasehold migrate"), rss("node -e 0"), "peak RSS of `leasehold migrate` on a current schema", "node -e 0", null),
+      row("footprint/migrate-time", "ms", ms("leasehold migrate"), ms("node -e 0"), "wall time of `leasehold migrate` on a current schema", "node -e 0", null),
+      row("footprint/version-time", "ms", ms("leasehold --version"), ms("node -e 0"), "wall time of `leasehold --version`", "node -e 0", null, [
+        `peak RSS ${summarize(rss("leasehold --version")).median.toFixed(1)} MiB.`
+      ]),
+      row("footprint/import-rss", "MiB", rss("import leasehold"), rss("import pg"), "peak RSS of a bare app that imports the library", "a bare app that imports pg", {
+        text: "the library adds ≤ 25 MB until a Lease is needed",
+        met: added * 1.048576 <= 25
+      }, [`importing leasehold adds ${added.toFixed(1)} MiB to node -e 0; importing pg alone ${pgAdded.toFixed(1)} MiB.`])
+    ]
+  }))
+}
