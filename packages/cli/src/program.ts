@@ -1,5 +1,5 @@
 /**
- * The `leasehold` command tree and its run: `migrate`, `wait`, `status`, `rollback`, `repair`,
+ * The `leasehold` command tree and its run: `migrate`, `wait`, `check`, `status`, `rollback`, `repair`,
  * `lease show`, `daemon`, `apiserver` and `demo`. Configuration comes from the environment (see
  * the README), flags override it. Started by `main.ts`.
  *
@@ -14,6 +14,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, type Runtime } from "effect"
 import { Command } from "effect/cli"
 import { apiserver } from "./commands/apiserver.ts"
+import { check } from "./commands/check.ts"
 import { daemon } from "./commands/daemon.ts"
 import { demo } from "./commands/demo.ts"
 import { lease } from "./commands/lease.ts"
@@ -27,7 +28,7 @@ import { watchSignals } from "./internal/Termination.ts"
 
 const leasehold = Command.make("leasehold").pipe(
   Command.withDescription("Migrate PostgreSQL exactly once, before any Kubernetes pod serves."),
-  Command.withSubcommands([migrate, wait, status, rollback, repair, lease, daemon, demo, apiserver])
+  Command.withSubcommands([migrate, wait, check, status, rollback, repair, lease, daemon, demo, apiserver])
 )
 
 /** Exits with the command's code at once: a finished command leaves nothing worth waiting for. */

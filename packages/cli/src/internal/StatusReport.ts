@@ -23,6 +23,13 @@ export interface MigrationLine {
   readonly error: string | null
 }
 
+/** A pending migration: how it will run and why (what PostgreSQL's parser found in it). */
+export interface PendingLine extends MigrationLine {
+  readonly transactional: boolean
+  /** E.g. `"non-transactional: line 3 is CREATE INDEX CONCURRENTLY"`. */
+  readonly why: string
+}
+
 /** The Lease part: not used, not readable (and why), or its record. */
 export type LeaseReport =
   | { readonly used: false; readonly reason: string }
@@ -49,7 +56,7 @@ export interface StatusReport {
   /** Whether every migration of the bundle is applied with its checksum; `null` without a bundle. */
   readonly ready: boolean | null
   readonly applied: ReadonlyArray<MigrationLine>
-  readonly pending: ReadonlyArray<MigrationLine>
+  readonly pending: ReadonlyArray<PendingLine>
   readonly failed: ReadonlyArray<MigrationLine>
   readonly unfinished: ReadonlyArray<MigrationLine>
   readonly drifted: ReadonlyArray<MigrationLine>
@@ -152,7 +159,11 @@ const migrationLines = (history: Migrations.History, bundle: Result.Result<Migra
   return {
     states,
     applied: plan.applied.map((m) => line(m.id, m.name, states.get(m.id)?.record)),
-    pending: plan.pending.map((m) => line(m.id, m.name)),
+    pending: plan.pending.map((m): PendingLine => ({
+      ...line(m.id, m.name),
+      transactional: m.kind === "transactional",
+      why: Migrations.describeKind(m.up)
+    })),
     failed: plan.failed.map(({ migration, state }) => line(migration.id, migration.name, state.record)),
     drifted: plan.drifted.map(({ migration, state }) => line(migration.id, migration.name, state.record)),
     notInBundle: plan.unknown.map((state) => line(state.id, state.name, state.record)),
@@ -210,7 +221,9 @@ export const readStatus = (
 ): Effect.Effect<StatusReport, DatabaseUnreachable | DatabasePermissionDenied | Migrations.MigrationDatabaseError> =>
   Effect.gen(function*() {
     const url = Option.getOrElse(config.directUrl, () => config.databaseUrl)
-    const bundle = yield* Migrations.discover(config.migrations, { layout: config.layout }).pipe(Effect.result)
+    // Parsed (the parser says how each pending migration will run); a file a pod would refuse
+    // makes the bundle unreadable here too, with the refusal as its error.
+    const bundle = yield* Migrations.discoverAndAnalyse(config.migrations, { layout: config.layout }).pipe(Effect.result)
     const { namespace, report: lease } = yield* leaseReport(config)
     const client: pg.Client = yield* Database.connectOrFail(url, {
       applicationName: Postgres.applicationNameFor("leasehold-status", config.identity),
@@ -252,7 +265,7 @@ export const readStatus = (
 
 const ago = (iso: string | null): string => (iso === null ? "" : iso.replace("T", " ").replace(/\.\d+Z$/, "Z"))
 
-const list = (label: string, lines: ReadonlyArray<MigrationLine>, describe: (l: MigrationLine) => string): Array<string> =>
+const list = <L extends MigrationLine>(label: string, lines: ReadonlyArray<L>, describe: (l: L) => string): Array<string> =>
   lines.length === 0 ? [] : lines.map((l, i) => `${i === 0 ? label.padEnd(11) : " ".repeat(11)}${l.id.padEnd(6)} ${describe(l)}`)
 
 /** The report as text, one fact per line. */
@@ -266,7 +279,7 @@ export const renderStatus = (report: StatusReport): string => {
   )
   lines.push(`ready      ${report.ready === null ? "unknown (no bundle)" : report.ready ? "yes" : "no"}`)
   lines.push(...list("applied", report.applied, (l) => `${l.name}  ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}, ${l.durationMs ?? "?"} ms)`))
-  lines.push(...list("pending", report.pending, (l) => l.name))
+  lines.push(...list("pending", report.pending, (l) => `${l.name}  ${l.why}`))
   lines.push(...list("failed", report.failed, (l) => `${l.name}  ${ago(l.at)} by ${l.holder ?? "?"}: ${l.error ?? ""}`))
   lines.push(...list("unfinished", report.unfinished, (l) => `${l.name}  started ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}); resolve with repair`))
   lines.push(...list("drifted", report.drifted, (l) => `${l.name}  the file changed after it was applied; restore it or accept it with repair`))

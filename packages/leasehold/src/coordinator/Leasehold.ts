@@ -7,6 +7,7 @@
 import type { KubeConfig } from "@kubernetes/client-node"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
 import type { FenceTiming } from "../fence/Fence.ts"
+import { analyse } from "../migrations/Analysis.ts"
 import { discover } from "../migrations/Discovery.ts"
 import type { MigrationFailed } from "../migrations/MigrationErrors.ts"
 import { findMigration, latestId, type MigrationSet } from "../migrations/MigrationSet.ts"
@@ -18,6 +19,7 @@ import { exitCodeFor } from "./ExitCode.ts"
 import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
 import { coordinatorFenceTiming } from "./Lead.ts"
 import { campaignLoop, type CampaignState, leaderWork, makeCampaignState, untilIdle } from "./internal/campaign.ts"
+import { arrivalChecks } from "./internal/arrival.ts"
 import { type Checks, startChecks } from "./internal/checks.ts"
 import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts"
 import { fastPath } from "./internal/fastPath.ts"
@@ -122,6 +124,7 @@ const asFollowersSeeIt = (set: MigrationSet, checks: Checks) => (error: Migratio
 const afterFastPath = (context: FlowContext, options: ReadyOptions, first: Observation, kubeConfig: KubeConfig | undefined) =>
   Effect.gen(function*() {
     const checks = yield* startChecks(context, first, options.listenerTiming)
+    yield* arrivalChecks(context, first, checks.onDirect)
     const state = yield* makeCampaignState(checks.cancelStatement)
     const flow = Effect.gen(function*() {
       const led = context.config.role === "follow" ? Option.none() : yield* campaign(context, options, checks, state, kubeConfig)
@@ -149,17 +152,20 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
     // there); a refused migration folder is reported before anything the database said, and
     // stops the fast path without waiting for it (a connect in progress cannot be cut short).
     const reading = yield* Effect.forkDetach(fastPath({ ...context0, holder, namespace }))
-    const [set, history] = yield* Effect.gen(function*() {
+    const [discovered, history] = yield* Effect.gen(function*() {
       const set = yield* discover(config.migrations, { layout: config.layout })
       return [set, yield* Fiber.join(reading)] as const
     }).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.asVoid(Effect.forkDetach(Fiber.interrupt(reading)))))
-    const context: FlowContext = { ...context0, set, holder, namespace }
-    const finish = (outcome: Outcome) => ({ ...outcome, holder, set, version: latestId(set) })
-    const first = observe(history, set)
-    if (first.status.status === "ready") return finish({ path: "fast", observation: first, applied: [] })
-    const early = failureOf(first, set, config.role, first.history.at(-1)?.seq ?? 0)
+    const finish = (set: MigrationSet, outcome: Outcome) => ({ ...outcome, holder, set, version: latestId(set) })
+    const first = observe(history, discovered)
+    if (first.status.status === "ready") return finish(discovered, { path: "fast", observation: first, applied: [] })
+    const early = failureOf(first, discovered, config.role, first.history.at(-1)?.seq ?? 0)
     if (early !== undefined) return yield* Effect.fail(early)
-    return finish(yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath(context, options, first, kubeConfig)))
+    // Work is pending: every pod, leader or not, reads the bundle with PostgreSQL's parser before
+    // anything runs, and refuses a file the parser rejects (exit 2). Never on the fast path.
+    const set = yield* analyse(discovered)
+    const context: FlowContext = { ...context0, set, holder, namespace }
+    return finish(set, yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath(context, options, first, kubeConfig)))
   })
 
 /**

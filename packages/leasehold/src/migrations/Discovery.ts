@@ -4,8 +4,6 @@ import { join, resolve } from "node:path"
 import { Effect } from "effect"
 import { checksum, normaliseScript } from "./Checksum.ts"
 import { expectedNames, readEntryName, type NamedScript } from "./internal/fileNames.ts"
-import { splitStatements, type Statement } from "./internal/splitStatements.ts"
-import { concurrentIndexNames, isBegin, isCommit, isTransactionControl, needsNoTransaction } from "./internal/statementKinds.ts"
 import { InvalidMigrationSource, type InvalidSourceReason } from "./MigrationErrors.ts"
 import {
   compareVersions,
@@ -14,9 +12,9 @@ import {
   type Layout,
   type LayoutChoice,
   type Migration,
-  type MigrationKind,
   type MigrationScript,
-  type MigrationSet
+  type MigrationSet,
+  type ScriptMarkers
 } from "./MigrationSet.ts"
 
 /** Options of {@link discover}. */
@@ -34,6 +32,8 @@ const noTransactionMarker = /^[ \t]*--[ \t]*leasehold:no-transaction[ \t]*$/im
 const flywayInlineMarker = /^[ \t]*--[ \t]*flyway:executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
 /** Flyway's `<script>.conf` sidecar setting for the same. */
 const flywayConfSetting = /^[ \t]*executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
+/** The marker for a file to run as written, without PostgreSQL's parser (syntax newer than it). */
+const noParseMarker = /^[ \t]*--[ \t]*leasehold:no-parse[ \t]*$/im
 
 const errorCode = (cause: unknown): string =>
   typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : String(cause)
@@ -59,70 +59,40 @@ const readText = (directory: string, file: string) =>
 
 const exists = (path: string) => Effect.promise(() => stat(path).then(() => true, () => false))
 
-/** What makes a script non-transactional, given its layout's convention. */
-const kindOf = (layout: Layout, script: NamedScript, content: string, conf: string | undefined, statements: ReadonlyArray<Statement>) => {
-  const marked = noTransactionMarker.test(content) || flywayInlineMarker.test(content) ||
-    (conf !== undefined && flywayConfSetting.test(conf))
-  if (marked) return Effect.succeed<MigrationKind>("non-transactional")
-  const outside = statements.find(needsNoTransaction)
-  if (outside === undefined) return Effect.succeed<MigrationKind>("transactional")
-  // Flyway detects such statements itself, and golang-migrate runs a file as it is (outside a
-  // transaction); postgres-shift would run it in a transaction and fail, so ask for the marker.
-  if (layout !== "postgres-shift") return Effect.succeed<MigrationKind>("non-transactional")
-  return Effect.fail(invalid(
-    "needs-no-transaction",
-    script.file,
-    `"${outside.code.slice(0, 60)}" cannot run inside a transaction; add a line "-- leasehold:no-transaction" to run this migration one statement at a time`
-  ))
+/** The escape hatches a script's text (or Flyway's sidecar) holds. */
+const markersOf = (file: string, content: string, conf: string | undefined): ScriptMarkers => {
+  const noTransaction = noTransactionMarker.test(content)
+    ? "-- leasehold:no-transaction"
+    : flywayInlineMarker.test(content)
+    ? "-- flyway:executeInTransaction=false"
+    : conf !== undefined && flywayConfSetting.test(conf)
+    ? `executeInTransaction=false (in ${file}.conf)`
+    : undefined
+  return { ...(noTransaction === undefined ? {} : { noTransaction }), noParse: noParseMarker.test(content) }
 }
 
+/**
+ * Reads one script: its text, checksum and markers. Parsing (statements, kind, refusals) is
+ * `analyse`'s, so a pod whose schema is current never loads the parser.
+ */
 const readScript = Effect.fnUntraced(function*(directory: string, layout: Layout, script: NamedScript) {
   const content = normaliseScript(yield* readText(directory, script.file))
   const path = join(directory, script.file)
+  const base = { file: script.file, path, content, checksum: checksum(content), body: content, statements: [], concurrentIndexes: [] }
   if (script.language === "js") {
-    const jsScript: MigrationScript = {
-      file: script.file,
-      path,
-      language: "js",
-      content,
-      checksum: checksum(content),
-      kind: "transactional",
-      body: content,
-      statements: [],
-      concurrentIndexes: []
-    }
+    const jsScript: MigrationScript = { ...base, language: "js", markers: { noParse: false }, kind: "transactional", why: { _tag: "JavaScript" } }
     return jsScript
   }
   const conf = layout === "flyway" && (yield* exists(`${path}.conf`))
     ? yield* readText(directory, `${script.file}.conf`)
     : undefined
-  let statements = splitStatements(content)
-  const kind = yield* kindOf(layout, script, content, conf, statements)
-  let body = content
-  const first = statements[0]
-  const last = statements.at(-1)
-  if (kind === "transactional" && first !== undefined && last !== undefined && statements.length >= 2 && isBegin(first) && isCommit(last)) {
-    body = content.slice(first.end + 1, last.start)
-    statements = statements.slice(1, -1)
-  }
-  const control = statements.find(isTransactionControl)
-  if (control !== undefined) {
-    return yield* Effect.fail(invalid(
-      "transaction-control",
-      script.file,
-      `"${control.code.slice(0, 60)}" would end the runner's fenced transaction; remove transaction control from the migration`
-    ))
-  }
+  const markers = markersOf(script.file, content, conf)
   const sqlScript: MigrationScript = {
-    file: script.file,
-    path,
+    ...base,
     language: "sql",
-    content,
-    checksum: checksum(content),
-    kind,
-    body,
-    statements: statements.map((statement) => statement.text),
-    concurrentIndexes: concurrentIndexNames(statements)
+    markers,
+    kind: markers.noTransaction === undefined ? "transactional" : "non-transactional",
+    why: markers.noTransaction === undefined ? { _tag: "NotParsed" } : { _tag: "Marker", marker: markers.noTransaction }
   }
   return sqlScript
 })
@@ -231,13 +201,15 @@ const checkConsecutive = (groups: ReadonlyArray<Versioned>) => {
 }
 
 /**
- * Reads a migrations folder into a {@link MigrationSet}, before anything runs. Refuses, with an
- * {@link InvalidMigrationSource} naming the file: an empty or unreadable folder, names no layout
- * can read, mixed layouts, duplicate versions, gaps (postgres-shift only), a down migration
- * without its up, unreadable or non-UTF-8 files, transaction control inside a migration, and (for
- * postgres-shift) a statement that cannot run in a transaction without the
- * `-- leasehold:no-transaction` marker. Files that are not migrations (README, helper modules,
- * dotfiles) are ignored.
+ * Reads a migrations folder into a {@link MigrationSet}, before anything runs: files, layout,
+ * versions, checksums and markers. Refuses, with an {@link InvalidMigrationSource} naming the
+ * file: an empty or unreadable folder, names no layout can read, mixed layouts, duplicate
+ * versions, gaps (postgres-shift only), a down migration without its up, and unreadable or
+ * non-UTF-8 files. Files that are not migrations (README, helper modules, dotfiles) are ignored.
+ *
+ * Gotcha: it does not parse SQL (the set is not `parsed`). `analyse` does, and refuses what
+ * PostgreSQL's parser finds (syntax errors, transaction control, ...); the runner calls it before
+ * anything runs, and `discoverAndAnalyse` does both.
  */
 export const discover = Effect.fn("Discovery.discover")(function*(directory: string, options: DiscoverOptions = {}) {
   const absolute = resolve(directory)
@@ -268,6 +240,6 @@ export const discover = Effect.fn("Discovery.discover")(function*(directory: str
   yield* Effect.logDebug("migrations discovered").pipe(
     Effect.annotateLogs({ directory, layout, count: migrations.length })
   )
-  const set: MigrationSet = { directory: absolute, layout, migrations }
+  const set: MigrationSet = { directory: absolute, layout, migrations, parsed: false }
   return set
 })

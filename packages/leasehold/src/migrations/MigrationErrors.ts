@@ -14,19 +14,26 @@ export type InvalidSourceReason =
   | "missing-script"
   | "transaction-control"
   | "needs-no-transaction"
+  | "syntax-error"
+  | "psql-meta-command"
+  | "unsupported-setting"
 
 /**
- * The migrations folder cannot be used as it is. Raised by discovery, before anything runs.
- * `file` is the offending path relative to the folder (the folder itself for `empty` and an
- * unreadable folder); `detail` says what is wrong and how to fix it.
+ * The migrations folder cannot be used as it is. Raised by discovery and by `analyse` (what
+ * PostgreSQL's parser finds), before anything runs. `file` is the offending path relative to the
+ * folder (the folder itself for `empty` and an unreadable folder); `line` and `column` (from 1)
+ * say where in it, when a statement is at fault; `detail` says what is wrong and how to fix it.
  */
 export class InvalidMigrationSource extends Data.TaggedError("InvalidMigrationSource")<{
   readonly reason: InvalidSourceReason
   readonly file: string
   readonly detail: string
+  readonly line?: number
+  readonly column?: number
 }> {
   override get message(): string {
-    return `${this.file}: ${this.detail}`
+    const where = this.line === undefined ? "" : `:${this.line}${this.column === undefined ? "" : `:${this.column}`}`
+    return `${this.file}${where}: ${this.detail}`
   }
 }
 

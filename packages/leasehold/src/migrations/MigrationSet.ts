@@ -17,6 +17,38 @@ export type LayoutChoice = Layout | "auto"
  */
 export type MigrationKind = "transactional" | "non-transactional"
 
+/** One statement of a script, as PostgreSQL's parser delimits it. */
+export interface ScriptStatement {
+  /** The statement as written (without its `;`), sent as one query when non-transactional. */
+  readonly sql: string
+  /** Its first line in the file (from 1). */
+  readonly line: number
+}
+
+/**
+ * Why a script has its kind: the file says so (`Marker`), a statement cannot run in a transaction
+ * (`Statement`: `what` it is, e.g. `CREATE INDEX CONCURRENTLY`, and its line), every statement
+ * can (`Statements`), it is JavaScript (`JavaScript`, always transactional), or it was not parsed
+ * yet (`NotParsed`: `discover` leaves parsing to `analyse`).
+ */
+export type KindReason =
+  | { readonly _tag: "Marker"; readonly marker: string }
+  | { readonly _tag: "Statement"; readonly what: string; readonly line: number; readonly statement: string }
+  | { readonly _tag: "Statements" }
+  | { readonly _tag: "JavaScript" }
+  | { readonly _tag: "NotParsed" }
+
+/** The escape hatches a script's own text holds (see the README, "Migrations"). */
+export interface ScriptMarkers {
+  /**
+   * How the file asks to run outside a transaction, as written: `-- leasehold:no-transaction`,
+   * Flyway's `-- flyway:executeInTransaction=false` or its `<file>.conf` sidecar.
+   */
+  readonly noTransaction?: string
+  /** `-- leasehold:no-parse`: run the file as written, without PostgreSQL's parser (syntax newer than it). */
+  readonly noParse: boolean
+}
+
 /** One script (an up or a down migration) as read from the folder. */
 export interface MigrationScript {
   /** Path relative to the migrations folder, e.g. `00001_users/index.sql`. */
@@ -27,16 +59,39 @@ export interface MigrationScript {
   /** The normalised text (BOM removed, LF line endings); for JavaScript, its source. */
   readonly content: string
   readonly checksum: string
+  readonly markers: ScriptMarkers
+  /**
+   * Decided by `analyse` from the parse tree (before it, from the markers alone).
+   */
   readonly kind: MigrationKind
+  /** Why it has `kind` (what `status` and the events show). */
+  readonly why: KindReason
   /**
    * For SQL: what is executed. A transactional script's own `BEGIN; ... COMMIT;` wrapper
    * (golang-migrate's advice) is left out, since the runner's fenced transaction replaces it.
    */
   readonly body: string
-  /** For SQL: the statements of `body`, run one per query when non-transactional. */
-  readonly statements: ReadonlyArray<string>
+  /** For SQL, once analysed: the statements of `body`, run one per query when non-transactional. */
+  readonly statements: ReadonlyArray<ScriptStatement>
   /** Indexes the script creates with `CREATE INDEX CONCURRENTLY`. */
   readonly concurrentIndexes: ReadonlyArray<string>
+}
+
+/** What `status` and the events say about a script's kind: `"non-transactional: line 3 is CREATE INDEX CONCURRENTLY"`. */
+export const describeKind = (script: Pick<MigrationScript, "kind" | "why">): string => {
+  const why = script.why
+  switch (why._tag) {
+    case "Marker":
+      return `${script.kind}: the file says ${why.marker}`
+    case "Statement":
+      return `${script.kind}: line ${why.line} is ${why.what}`
+    case "Statements":
+      return `${script.kind}: every statement can run in a transaction`
+    case "JavaScript":
+      return `${script.kind}: a JavaScript migration`
+    case "NotParsed":
+      return `${script.kind} (not parsed yet)`
+  }
 }
 
 /** One migration of a bundle. */
@@ -66,6 +121,12 @@ export interface MigrationSet {
   readonly layout: Layout
   /** In version order, without duplicates. */
   readonly migrations: ReadonlyArray<Migration>
+  /**
+   * Whether `analyse` has parsed the SQL scripts (kinds, statements and refusals decided by
+   * PostgreSQL's parser). `discover` reads files and checksums only, so a pod whose schema is
+   * current never loads the parser; the runner analyses before anything runs.
+   */
+  readonly parsed: boolean
 }
 
 /** Orders two versions part by part (`1.2` < `1.10` < `2`); a missing part counts as 0. */

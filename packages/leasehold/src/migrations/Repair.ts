@@ -12,6 +12,7 @@ import {
   type RunOptions
 } from "./internal/context.ts"
 import { RepairRefused } from "./MigrationErrors.ts"
+import { analyse } from "./Analysis.ts"
 import { findMigration, type MigrationSet } from "./MigrationSet.ts"
 import { migrationStates } from "./Plan.ts"
 
@@ -46,7 +47,9 @@ export interface RepairResult {
  * Anything else is refused with `RepairRefused` (a failed transactional migration needs no
  * repair: the next `migrate` runs it again).
  */
-export const repair = Effect.fn("Repair.repair")(function*(session: FenceSession, set: MigrationSet, id: string, options: RepairOptions = {}) {
+export const repair = Effect.fn("Repair.repair")(function*(session: FenceSession, bundle: MigrationSet, id: string, options: RepairOptions = {}) {
+  // The parse only says whether the record is transactional: a file the parser refuses can still be repaired.
+  const set = yield* analyse(bundle).pipe(Effect.orElseSucceed(() => bundle))
   const context = yield* prepare(session, set, options)
   const state = migrationStates(yield* readHistoryOnFence(context)).get(id)
   const migration = findMigration(set, id)

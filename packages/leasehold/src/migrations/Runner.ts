@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
+import { analyse } from "./Analysis.ts"
 import type { History } from "./History.ts"
 import { adoptLegacy } from "./internal/adopt.ts"
 import { runSteps } from "./internal/batch.ts"
@@ -18,6 +19,7 @@ import {
 import type { AppliedMigration, Step } from "./internal/step.ts"
 import {
   ChecksumMismatch,
+  type InvalidMigrationSource,
   LegacyHistoryMismatch,
   MigrationFailed,
   NoDownMigration,
@@ -50,6 +52,7 @@ export interface MigrateResult {
 export type MigrateError =
   | FenceLost
   | StaleEpoch
+  | InvalidMigrationSource
   | ChecksumMismatch
   | MigrationFailed
   | UnfinishedMigration
@@ -136,7 +139,8 @@ const checkPlan = (current: Plan) =>
 
 /**
  * Applies the bundle's pending migrations on the fence session (DESIGN flow step 5 and 6):
- * bootstraps the history, adopts postgres-shift's table, re-reads the history under the lock,
+ * parses every script first (`analyse`: a script PostgreSQL's parser or the checks refuse fails
+ * with `InvalidMigrationSource` before anything runs), bootstraps the history, adopts postgres-shift's table, re-reads the history under the lock,
  * stops on drift (`ChecksumMismatch`) and on an unfinished non-transactional migration
  * (`UnfinishedMigration`), then runs each pending migration in order, each in its own fenced
  * transaction with `lock_timeout`/`statement_timeout` (lock timeouts retried with capped,
@@ -147,7 +151,8 @@ const checkPlan = (current: Plan) =>
  *
  * Gotcha: the session must be the fence's own dedicated client; nothing else may use it meanwhile.
  */
-export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSession, set: MigrationSet, options: RunOptions = {}) {
+export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSession, bundle: MigrationSet, options: RunOptions = {}) {
+  const set = yield* analyse(bundle)
   const context = yield* prepare(session, set, options)
   let history = yield* readHistoryOnFence(context)
   const adopted = yield* adoptLegacy(context, migrationStates(history))
@@ -173,11 +178,12 @@ export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSessi
  * migration to revert must have a down migration in the bundle, checked before anything runs
  * (`NoDownMigration`); drift and unfinished migrations stop it as they stop `migrate`.
  */
-export const rollback = Effect.fn("Runner.rollback")(function*(session: FenceSession, set: MigrationSet, to: string, options: RunOptions = {}) {
+export const rollback = Effect.fn("Runner.rollback")(function*(session: FenceSession, bundle: MigrationSet, to: string, options: RunOptions = {}) {
   const target = parseVersion(to)
   if (target === undefined) {
     return yield* Effect.die(new Error(`rollback target "${to}" is not a version`))
   }
+  const set = yield* analyse(bundle)
   const context = yield* prepare(session, set, options)
   const history = yield* readHistoryOnFence(context)
   const current = plan(history, set)

@@ -3,6 +3,7 @@
  * the history in Leasehold's schema, the plan and readiness check, and the runner that applies,
  * reverts and repairs on the fence session.
  */
+export { analyse, discoverAndAnalyse } from "./Analysis.ts"
 export { checksum, normaliseScript } from "./Checksum.ts"
 export { discover, type DiscoverOptions } from "./Discovery.ts"
 export {
@@ -29,14 +30,18 @@ export {
 } from "./MigrationErrors.ts"
 export {
   compareVersions,
+  describeKind,
   findMigration,
   latestId,
+  type KindReason,
   type Layout,
   type LayoutChoice,
   type Migration,
   type MigrationKind,
   type MigrationScript,
-  type MigrationSet
+  type MigrationSet,
+  type ScriptMarkers,
+  type ScriptStatement
 } from "./MigrationSet.ts"
 export type { MigrationHelper, MigrationQuery, MigrationRows, MigrationSql } from "./MigrationSql.ts"
 export {

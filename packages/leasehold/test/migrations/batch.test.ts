@@ -114,8 +114,10 @@ describe("batches of migrations", () => {
       expect((yield* nameOf)[0]!.name).toBe(before)
     }))
 
-  for (const [what, bad] of [["a syntax error", "selec 1;\n"], ["an unterminated quote", "select 'oops;\n"]] as const) {
-    it.live(`${what} in the third of four migrations fails the third, alone; the two before it are applied`, () =>
+  // Leasehold's parser refuses such files before anything runs; marked "-- leasehold:no-parse",
+  // they reach PostgreSQL, which is what these tests need.
+  for (const [what, bad] of [["a syntax error", "-- leasehold:no-parse\nselec 1;\n"], ["an unterminated quote", "-- leasehold:no-parse\nselect 'oops;\n"]] as const) {
+    it.live(`${what} (in a file marked no-parse) in the third of four migrations fails the third, alone; the two before it are applied`, () =>
       Effect.gen(function*() {
         // PostgreSQL reads a whole simple query before running any of it: the batch runs nothing.
         const url = yield* freshDatabase()

@@ -2,6 +2,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { checksum } from "../../src/migrations/Checksum.ts"
+import { discoverAndAnalyse } from "../../src/migrations/Analysis.ts"
 import { discover } from "../../src/migrations/Discovery.ts"
 import type { InvalidSourceReason } from "../../src/migrations/MigrationErrors.ts"
 import type { LayoutChoice } from "../../src/migrations/MigrationSet.ts"
@@ -11,7 +12,7 @@ import { migrationFolder, type FileContent } from "./support/folders.ts"
 const refusal = (files: Record<string, FileContent>, layout: LayoutChoice = "auto") =>
   Effect.gen(function*() {
     const directory = yield* migrationFolder(files)
-    const error = yield* Effect.flip(discover(directory, { layout }))
+    const error = yield* Effect.flip(discoverAndAnalyse(directory, { layout }))
     return { error, directory }
   })
 
@@ -19,11 +20,12 @@ const expectRefusal = (
   error: { readonly _tag: string; readonly reason: InvalidSourceReason; readonly file: string; readonly message: string },
   reason: InvalidSourceReason,
   file: string,
-  message: string
+  message: string,
+  lineAndColumn?: string
 ) => {
   expect(error._tag).toBe("InvalidMigrationSource")
   expect({ reason: error.reason, file: error.file }).toEqual({ reason, file })
-  expect(error.message).toBe(`${file}: ${message}`)
+  expect(error.message).toBe(`${file}${lineAndColumn === undefined ? "" : `:${lineAndColumn}`}: ${message}`)
 }
 
 describe("discovery refuses bad input before anything runs, naming the file", () => {
@@ -137,7 +139,13 @@ describe("discovery refuses bad input before anything runs, naming the file", ()
   it.effect("transaction control inside a migration", () =>
     Effect.gen(function*() {
       const { error } = yield* refusal({ "00001_a.sql": "create table a (id int);\ncommit;\ncreate table b (id int);\n" })
-      expectRefusal(error, "transaction-control", "00001_a.sql", "\"commit\" would end the runner's fenced transaction; remove transaction control from the migration")
+      expectRefusal(
+        error,
+        "transaction-control",
+        "00001_a.sql",
+        "COMMIT would end the runner's fenced transaction; remove transaction control from the migration (a BEGIN; ... COMMIT; around the whole file is fine)",
+        "2:1"
+      )
     }))
 
   it.effect("CREATE INDEX CONCURRENTLY in a postgres-shift migration without the marker", () =>
@@ -147,7 +155,8 @@ describe("discovery refuses bad input before anything runs, naming the file", ()
         error,
         "needs-no-transaction",
         "00001_a.sql",
-        "\"create index concurrently a_idx on a (id)\" cannot run inside a transaction; add a line \"-- leasehold:no-transaction\" to run this migration one statement at a time"
+        "CREATE INDEX CONCURRENTLY cannot run inside a transaction; add a line \"-- leasehold:no-transaction\" to run this migration one statement at a time",
+        "1:1"
       )
     }))
 })
@@ -164,7 +173,7 @@ describe("discovery reads the three layouts", () => {
         "00003_orders.sql": "create table orders (id int);\n",
         "00004_orders_index.sql": "-- leasehold:no-transaction\ncreate index concurrently orders_id on orders (id);\n"
       })
-      const set = yield* discover(directory)
+      const set = yield* discoverAndAnalyse(directory)
       expect(set.layout).toBe("postgres-shift")
       expect(set.directory).toBe(directory)
       expect(set.migrations.map((m) => [m.id, m.name, m.source, m.kind, m.up.language, m.up.file, m.down?.file])).toEqual([
@@ -174,7 +183,8 @@ describe("discovery reads the three layouts", () => {
         ["4", "orders_index", "00004_orders_index.sql", "non-transactional", "sql", "00004_orders_index.sql", undefined]
       ])
       expect(set.migrations[1]!.checksum).toBe(checksum("export default async (sql) => { await sql`select 1` }\n"))
-      expect(set.migrations[3]!.up.statements).toEqual(["-- leasehold:no-transaction\ncreate index concurrently orders_id on orders (id)"])
+      expect(set.migrations[3]!.up.statements).toEqual([{ sql: "create index concurrently orders_id on orders (id)", line: 2 }])
+      expect(set.migrations[3]!.up.why).toEqual({ _tag: "Marker", marker: "-- leasehold:no-transaction" })
       expect(set.migrations[3]!.up.concurrentIndexes).toEqual(["orders_id"])
     }))
 
@@ -186,7 +196,7 @@ describe("discovery reads the three layouts", () => {
         "000005_users_index.up.sql": "CREATE INDEX CONCURRENTLY users_id ON users (id);\n",
         "000005_users_index.down.sql": "DROP INDEX CONCURRENTLY users_id;\n"
       })
-      const set = yield* discover(directory)
+      const set = yield* discoverAndAnalyse(directory)
       expect(set.layout).toBe("golang-migrate")
       expect(set.migrations.map((m) => [m.id, m.name, m.kind, m.down?.kind])).toEqual([
         ["1", "users", "transactional", "transactional"],
@@ -194,7 +204,9 @@ describe("discovery reads the three layouts", () => {
       ])
       const first = set.migrations[0]!
       expect(first.up.body.trim()).toBe("create table users (id int);\ncreate table roles (id int);")
-      expect(first.up.statements).toEqual(["create table users (id int)", "create table roles (id int)"])
+      expect(first.up.statements).toEqual([{ sql: "create table users (id int)", line: 2 }, { sql: "create table roles (id int)", line: 3 }])
+      expect(set.migrations[1]!.up.why).toEqual({ _tag: "Statement", what: "CREATE INDEX CONCURRENTLY", line: 1, statement: "CREATE INDEX CONCURRENTLY users_id ON users (id)" })
+      expect(set.migrations[1]!.down?.why).toMatchObject({ _tag: "Statement", what: "DROP INDEX CONCURRENTLY", line: 1 })
       expect(first.checksum).toBe(checksum("BEGIN;\ncreate table users (id int);\ncreate table roles (id int);\nCOMMIT;\n"))
     }))
 
@@ -210,7 +222,7 @@ describe("discovery reads the three layouts", () => {
         "V3__backfill.sql": "-- flyway:executeInTransaction=false\nupdate users set id = id;\n",
         "V4__index.sql": "create index concurrently users_id on users (id);\n"
       })
-      const set = yield* discover(directory)
+      const set = yield* discoverAndAnalyse(directory)
       expect(set.layout).toBe("flyway")
       expect(set.migrations.map((m) => [m.id, m.name, m.kind, m.down?.file])).toEqual([
         ["1", "users", "transactional", undefined],
@@ -245,5 +257,27 @@ describe("discovery reads the three layouts", () => {
         ["2", "orders", "create table orders (id int);\n"],
         ["3", "users", "create table users (id int);\n"]
       ])
+    }))
+})
+
+describe("discovery reads files only; PostgreSQL's parser runs in analyse", () => {
+  it.effect("discover leaves every SQL script unparsed (a broken file is refused by analyse, not by discover)", () =>
+    Effect.gen(function*() {
+      const directory = yield* migrationFolder({
+        "00001_a.sql": "create table a (id int);\n",
+        "00002_b.sql": "-- leasehold:no-transaction\ncreate index concurrently b on a (id);\n",
+        "00003_c.sql": "selct 1;\n"
+      })
+      const set = yield* discover(directory)
+      expect(set.parsed).toBe(false)
+      expect(set.migrations.map((m) => [m.kind, m.up.why._tag, m.up.statements])).toEqual([
+        ["transactional", "NotParsed", []],
+        ["non-transactional", "Marker", []],
+        ["transactional", "NotParsed", []]
+      ])
+      const error = yield* Effect.flip(discoverAndAnalyse(directory))
+      expect(error.message).toBe(
+        "00003_c.sql:1:1: PostgreSQL's parser rejects it: syntax error at or near \"selct\". Leasehold reads migrations with the grammar of PostgreSQL 18 (libpg-query); if this is valid syntax of a newer PostgreSQL, add a line \"-- leasehold:no-parse\" to run the file as written (without statement splitting and without the checks on transaction control)"
+      )
     }))
 })

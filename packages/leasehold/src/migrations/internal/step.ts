@@ -12,7 +12,7 @@ import * as FenceQuery from "../../fence/FenceQuery.ts"
 import { type Closing, closingWith, inOneRoundTrip, proveOutsideTransaction, transactionWith } from "../../fence/FencedTransaction.ts"
 import type { HistoryAction, HistoryEntry } from "../History.ts"
 import { MigrationFailed } from "../MigrationErrors.ts"
-import type { Migration, MigrationKind, MigrationScript } from "../MigrationSet.ts"
+import type { Migration, MigrationKind, MigrationScript, ScriptStatement } from "../MigrationSet.ts"
 import type { MigrationState } from "../Plan.ts"
 import { alreadyDoneCode, raiseIfDone, setTimeouts, showRunning, timeoutSettings } from "../sql.ts"
 import {
@@ -243,13 +243,26 @@ const runTransactional = (context: RunContext, step: Step, failedInBatch?: State
   )
 }
 
-/** Each statement of a non-transactional script in its own query on the fence session, the fence proven before each. */
+/** A statement's failure, naming the statement: `line 3 of 00002_x.sql: <PostgreSQL's error>`. */
+const atStatement = (step: Step, statement: ScriptStatement) => (error: unknown) =>
+  error instanceof StatementFailed
+    ? new StatementFailed({ ...error, error: `line ${statement.line} of ${step.script.file}: ${error.error}` })
+    : error
+
+/**
+ * Each statement of a non-transactional script, exactly as PostgreSQL's parser delimited it, in
+ * its own query on the fence session, the fence proven before each; a failure names the
+ * statement's line.
+ */
 const runStatements = (context: RunContext, step: Step) =>
   Effect.gen(function*() {
     yield* FenceQuery.query(context.session, "setting timeouts", setTimeouts, timeoutValues(context, false))
     for (const statement of step.script.statements) {
       yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
-      yield* FenceQuery.query(context.session, `migration ${step.script.file}`, statement).pipe(Effect.raceFirst(context.session.lost))
+      yield* FenceQuery.query(context.session, `migration ${step.script.file}`, statement.sql).pipe(
+        Effect.raceFirst(context.session.lost),
+        Effect.mapError(atStatement(step, statement))
+      )
     }
   }).pipe(Effect.ensuring(FenceQuery.sendAfterCurrent(context.session, "reset lock_timeout; reset statement_timeout")))
 
