@@ -12,9 +12,11 @@ import {
   type Stream,
   SubscriptionRef
 } from "effect"
+import * as Backoff from "../schedule/Backoff.ts"
 import { type ElectionConfig, type ElectionOptions, jitterFactor, makeElectionConfig } from "./ElectionConfig.ts"
 import { type ElectionConfigInvalid, ElectionUnhealthy, LeadershipLost } from "./ElectionErrors.ts"
-import { type Attempt, jittered, makeCandidate, monotonicMillis } from "./internal/Candidate.ts"
+import { type Attempt, type Candidate, jittered, makeCandidate, monotonicMillis } from "./internal/Candidate.ts"
+import { type LeadershipStates, makeLeadershipStates } from "./internal/LeadershipStates.ts"
 import type { Leadership, LeadershipState } from "./Leadership.ts"
 import { describeLease } from "./LeaderRecord.ts"
 import { LeaseClient, type LeaseClientApi } from "./LeaseClient.ts"
@@ -77,191 +79,207 @@ export const makeElector = (
 export const makeElectorWith = (config: ElectionConfig, client: LeaseClientApi): Effect.Effect<ElectorApi> =>
   Effect.gen(function*() {
     const candidate = makeCandidate(config, client)
-    const stateRef = yield* SubscriptionRef.make<LeadershipState>({
-      identity: config.identity,
-      phase: "idle",
-      leader: undefined,
-      isLeader: false,
-      epoch: undefined,
-      since: undefined
-    })
+    const states = yield* makeLeadershipStates(config, candidate)
+    const election: Election = { config, candidate, states, term: { lastRenewal: undefined } }
     const runs = yield* Semaphore.make(1)
-    const renewDeadlineMillis = Duration.toMillis(config.renewDeadline)
-    const retryPeriodMillis = Duration.toMillis(config.retryPeriod)
-    /** Monotonic time when the current term's last successful write started. */
-    let lastRenewal: number | undefined
     const annotations = { lease: describeLease(config.lease), identity: config.identity }
-
-    const publish = (phase: LeadershipState["phase"]) =>
-      Effect.gen(function*() {
-        const previous = yield* SubscriptionRef.get(stateRef)
-        const record = Option.getOrUndefined(candidate.observation())?.record
-        const leader = record === undefined || record.holderIdentity === "" ? undefined : record.holderIdentity
-        const epoch = record?.leaseTransitions
-        const isLeader = phase === "leading"
-        if (
-          previous.phase === phase && previous.leader === leader && previous.epoch === epoch &&
-          previous.isLeader === isLeader
-        ) return
-        const since = leader === undefined
-          ? undefined
-          : leader === previous.leader && previous.since !== undefined
-          ? previous.since
-          : yield* Clock.currentTimeMillis
-        yield* SubscriptionRef.set(stateRef, { identity: config.identity, phase, leader, isLeader, epoch, since })
-      })
-
-    const attemptWithin = (mode: "acquire" | "renew", millis: number) =>
-      candidate.tryAcquireOrRenew(mode).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, millis))))
-
-    const logAttempt = (attempt: Option.Option<Attempt>) => {
-      if (Option.isNone(attempt)) return Effect.logDebug("Lease request timed out; round lost")
-      const value = attempt.value
-      if (value._tag === "Lost") {
-        return Effect.logDebug("round lost").pipe(Effect.annotateLogs({ error: value.error.message }))
-      }
-      return Effect.void
-    }
-
-    /** client-go's `acquire`: try, then wait a jittered retry period, until we hold the Lease. */
-    const campaign: Effect.Effect<Attempt & { readonly _tag: "Holding" }, FatalLeaseError> = Effect.gen(function*() {
-      yield* publish("campaigning")
-      yield* Effect.logDebug("campaigning for the Lease")
-      while (true) {
-        const attempt = yield* attemptWithin("acquire", renewDeadlineMillis)
-        if (Option.isSome(attempt) && attempt.value._tag === "Holding") return attempt.value
-        yield* publish("campaigning")
-        yield* logAttempt(attempt)
-        yield* Effect.sleep(jittered(config.retryPeriod, jitterFactor, yield* Random.next))
-      }
-    })
-
-    /**
-     * client-go's `renew`, with a stricter deadline: leadership ends once `renewDeadline` has
-     * passed since the start of the last successful write (client-go counts from the start of
-     * each renewal round, a retry period later), or as soon as the Lease names someone else.
-     */
-    const renewLoop = (leadership: Leadership): Effect.Effect<never, LeadershipLost | FatalLeaseError> =>
-      Effect.gen(function*() {
-        const lost = (reason: LeadershipLost["reason"], detail: string) =>
-          new LeadershipLost({ identity: config.identity, epoch: leadership.epoch, lease: config.lease, reason, detail })
-        while (true) {
-          yield* Effect.sleep(config.retryPeriod)
-          while (true) {
-            const remaining = (lastRenewal ?? 0) + renewDeadlineMillis - (yield* monotonicMillis)
-            if (remaining <= 0) {
-              return yield* lost("renew-deadline", `no renewal succeeded within renewDeadline (${renewDeadlineMillis} ms)`)
-            }
-            const attempt = yield* attemptWithin("renew", remaining)
-            yield* logAttempt(attempt)
-            if (Option.isSome(attempt)) {
-              const value = attempt.value
-              if (value._tag === "Holding") {
-                lastRenewal = value.startedAt
-                break
-              }
-              if (value._tag === "Superseded" || value._tag === "HeldByOther") {
-                const holder = value.record.holderIdentity === "" ? "nobody" : value.record.holderIdentity
-                return yield* lost("taken-over", `the Lease now names ${holder} (epoch ${value.record.leaseTransitions})`)
-              }
-            }
-            const left = (lastRenewal ?? 0) + renewDeadlineMillis - (yield* monotonicMillis)
-            if (left > 0) yield* Effect.sleep(Duration.millis(Math.min(retryPeriodMillis, left)))
-          }
-        }
-      })
-
-    const stopLeading = Effect.suspend(() => {
-      lastRenewal = undefined
-      return publish("stopped")
-    })
-
-    /** client-go's `release`, retried on 409 and on transient failures, bounded by `renewDeadline`. */
-    const release: Effect.Effect<void> = Effect.gen(function*() {
-      let backoff = 25
-      while (true) {
-        const outcome = yield* candidate.tryRelease
-        if (outcome === "released") {
-          yield* Effect.logInfo("released the Lease")
-          return
-        }
-        if (outcome === "not-holder") return
-        if (outcome === "failed") {
-          yield* Effect.sleep(Duration.millis(backoff * (0.5 + (yield* Random.next))))
-          backoff = Math.min(backoff * 2, retryPeriodMillis)
-        }
-      }
-    }).pipe(
-      Effect.interruptible,
-      Effect.timeoutOption(config.renewDeadline),
-      Effect.flatMap((done) =>
-        Option.isNone(done)
-          ? Effect.logWarning("could not release the Lease within renewDeadline; it will expire")
-          : Effect.void
-      ),
-      Effect.catchCause((cause) =>
-        Effect.logWarning("could not release the Lease; it will expire").pipe(
-          Effect.annotateLogs({ error: Cause.prettyErrors(cause).map((e) => e.message).join("; ") })
-        )
-      ),
-      Effect.ensuring(Effect.suspend(() => stopLeading))
-    )
-
-    const lead = <A, E, R>(
-      held: Attempt & { readonly _tag: "Holding" },
-      work: (leadership: Leadership) => Effect.Effect<A, E, R>
-    ) =>
-      Effect.gen(function*() {
-        lastRenewal = held.startedAt
-        const leadership: Leadership = {
-          identity: config.identity,
-          lease: config.lease,
-          epoch: held.record.leaseTransitions,
-          acquiredAt: yield* Clock.currentTimeMillis
-        }
-        yield* publish("leading")
-        yield* Effect.logInfo("became leader").pipe(Effect.annotateLogs({ epoch: leadership.epoch }))
-        return yield* Effect.raceFirst(Effect.scoped(work(leadership)), renewLoop(leadership)).pipe(
-          // Leadership is over as soon as both have stopped, before the release is attempted.
-          Effect.onExit(() => stopLeading),
-          Effect.tapError((error) =>
-            error instanceof LeadershipLost
-              ? Effect.logWarning("stopped leading").pipe(Effect.annotateLogs({ reason: error.reason, detail: error.detail }))
-              : Effect.void
-          )
-        )
-      })
-
     const run = <A, E, R>(work: (leadership: Leadership) => Effect.Effect<A, E, R>) =>
       runs.withPermits(1)(
-        campaign.pipe(
-          Effect.flatMap((held) => lead(held, work)),
+        campaign(election).pipe(
+          Effect.flatMap((held) => lead(election, held, work)),
           // Runs after `work` and the renew loop have both stopped (raceFirst awaits the loser),
           // also when interrupted mid-campaign: a create or takeover may have landed.
-          Effect.onExit(() => Effect.suspend(() => candidate.mayHold() ? release : stopLeading))
+          Effect.onExit(() => Effect.suspend(() => candidate.mayHold() ? release(election) : stopLeading(election)))
         )
       ).pipe(Effect.annotateLogs(annotations), Effect.withSpan("Elector.run"))
-
-    const healthCheck = Effect.gen(function*() {
-      const state = yield* SubscriptionRef.get(stateRef)
-      if (!state.isLeader || lastRenewal === undefined) return
-      const since = (yield* monotonicMillis) - lastRenewal
-      const limit = Duration.toMillis(config.leaseDuration) + Duration.toMillis(config.healthGrace)
-      if (since > limit) {
-        return yield* new ElectionUnhealthy({
-          identity: config.identity,
-          lease: config.lease,
-          sinceRenewalMillis: since,
-          limitMillis: limit
-        })
-      }
-    })
-
     return {
       config,
       run,
-      state: SubscriptionRef.get(stateRef),
-      states: SubscriptionRef.changes(stateRef),
-      healthCheck
+      state: SubscriptionRef.get(states.ref),
+      states: SubscriptionRef.changes(states.ref),
+      healthCheck: healthCheck(election)
     } satisfies ElectorApi
   })
+
+/** What the elector's steps share: one candidate, its published states and the current term. */
+interface Election {
+  readonly config: ElectionConfig
+  readonly candidate: Candidate
+  readonly states: LeadershipStates
+  readonly term: Term
+}
+
+/** The current term of leadership, as the renew loop and the health check measure it. */
+interface Term {
+  /** Monotonic time when the term's last successful write started; `undefined` when not leading. */
+  lastRenewal: number | undefined
+}
+
+type Held = Attempt & { readonly _tag: "Holding" }
+
+/** client-go's `acquire`: try, then wait a jittered retry period, until we hold the Lease. */
+const campaign = ({ candidate, config, states }: Election): Effect.Effect<Held, FatalLeaseError> =>
+  Effect.gen(function*() {
+    yield* states.publish("campaigning")
+    yield* Effect.logDebug("campaigning for the Lease")
+    while (true) {
+      const attempt = yield* attemptWithin(candidate, "acquire", Duration.toMillis(config.renewDeadline))
+      if (Option.isSome(attempt) && attempt.value._tag === "Holding") return attempt.value
+      yield* states.publish("campaigning")
+      yield* logAttempt(attempt)
+      yield* Effect.sleep(jittered(config.retryPeriod, jitterFactor, yield* Random.next))
+    }
+  })
+
+/**
+ * Runs `work` as leader of the term `held` began, racing the renew loop: whichever ends first
+ * ends the other. Leadership is over (published as stopped) once both have stopped.
+ */
+const lead = <A, E, R>(
+  election: Election,
+  held: Held,
+  work: (leadership: Leadership) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const { config, states, term } = election
+    term.lastRenewal = held.startedAt
+    const leadership: Leadership = {
+      identity: config.identity,
+      lease: config.lease,
+      epoch: held.record.leaseTransitions,
+      acquiredAt: yield* Clock.currentTimeMillis
+    }
+    yield* states.publish("leading")
+    yield* Effect.logInfo("became leader").pipe(Effect.annotateLogs({ epoch: leadership.epoch }))
+    return yield* Effect.raceFirst(Effect.scoped(work(leadership)), renewLoop(election, leadership)).pipe(
+      // Leadership is over as soon as both have stopped, before the release is attempted.
+      Effect.onExit(() => stopLeading(election)),
+      Effect.tapError((error) =>
+        error instanceof LeadershipLost
+          ? Effect.logWarning("stopped leading").pipe(Effect.annotateLogs({ reason: error.reason, detail: error.detail }))
+          : Effect.void
+      )
+    )
+  })
+
+/**
+ * client-go's `renew`, with a stricter deadline: every `retryPeriod`, one renewal (see
+ * `renewBeforeDeadline`). Ends only by failing.
+ */
+const renewLoop = (election: Election, leadership: Leadership): Effect.Effect<never, LeadershipLost | FatalLeaseError> =>
+  Effect.forever(Effect.andThen(Effect.sleep(election.config.retryPeriod), renewBeforeDeadline(election, leadership)))
+
+/**
+ * One renewal, retried every `retryPeriod` until a write lands. Leadership ends once
+ * `renewDeadline` has passed since the start of the last successful write (client-go counts
+ * from the start of each renewal round, a retry period later), or as soon as the Lease names
+ * someone else.
+ */
+const renewBeforeDeadline = (
+  { candidate, config, term }: Election,
+  leadership: Leadership
+): Effect.Effect<void, LeadershipLost | FatalLeaseError> =>
+  Effect.gen(function*() {
+    const deadlineMillis = Duration.toMillis(config.renewDeadline)
+    const lost = (reason: LeadershipLost["reason"], detail: string) =>
+      new LeadershipLost({ identity: config.identity, epoch: leadership.epoch, lease: config.lease, reason, detail })
+    const remaining = Effect.map(monotonicMillis, (now) => (term.lastRenewal ?? 0) + deadlineMillis - now)
+    while (true) {
+      const left = yield* remaining
+      if (left <= 0) return yield* lost("renew-deadline", `no renewal succeeded within renewDeadline (${deadlineMillis} ms)`)
+      const attempt = yield* attemptWithin(candidate, "renew", left)
+      yield* logAttempt(attempt)
+      if (Option.isSome(attempt)) {
+        const value = attempt.value
+        if (value._tag === "Holding") {
+          term.lastRenewal = value.startedAt
+          return
+        }
+        if (value._tag === "Superseded" || value._tag === "HeldByOther") {
+          const holder = value.record.holderIdentity === "" ? "nobody" : value.record.holderIdentity
+          return yield* lost("taken-over", `the Lease now names ${holder} (epoch ${value.record.leaseTransitions})`)
+        }
+      }
+      const leftAfter = yield* remaining
+      if (leftAfter > 0) yield* Effect.sleep(Duration.millis(Math.min(Duration.toMillis(config.retryPeriod), leftAfter)))
+    }
+  })
+
+/** The term is over: no renewal counts any more, and the state says stopped. */
+const stopLeading = ({ states, term }: Election): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    term.lastRenewal = undefined
+    return states.publish("stopped")
+  })
+
+/**
+ * client-go's `release`, bounded by `renewDeadline`: when it does not succeed in time, the
+ * Lease is left to expire. It never fails; the term is stopped in any case.
+ */
+const release = (election: Election): Effect.Effect<void> =>
+  releaseUntilDone(election).pipe(
+    Effect.interruptible,
+    Effect.timeoutOption(election.config.renewDeadline),
+    Effect.flatMap((done) =>
+      Option.isNone(done)
+        ? Effect.logWarning("could not release the Lease within renewDeadline; it will expire")
+        : Effect.void
+    ),
+    Effect.catchCause((cause) =>
+      Effect.logWarning("could not release the Lease; it will expire").pipe(
+        Effect.annotateLogs({ error: Cause.prettyErrors(cause).map((e) => e.message).join("; ") })
+      )
+    ),
+    Effect.ensuring(stopLeading(election))
+  )
+
+/**
+ * Release attempts until one releases the Lease or finds it not ours: a 409 is retried at
+ * once (with a fresh GET), a transient failure after the release backoff.
+ */
+const releaseUntilDone = ({ candidate, config }: Election): Effect.Effect<void, FatalLeaseError> =>
+  Effect.gen(function*() {
+    const backoff = { base: releaseBackoffBase, cap: config.retryPeriod }
+    for (let failures = 0;;) {
+      const outcome = yield* candidate.tryRelease
+      if (outcome === "released") return yield* Effect.logInfo("released the Lease")
+      if (outcome === "not-holder") return
+      if (outcome === "failed") yield* Effect.sleep(yield* Backoff.delayFor(backoff, failures++))
+    }
+  })
+
+/** The first wait after a failed release attempt; it doubles up to `retryPeriod`. */
+export const releaseBackoffBase = Duration.millis(25)
+
+/**
+ * client-go's healthz watchdog: fails when this pod believes it leads but has not renewed for
+ * longer than `leaseDuration + healthGrace`.
+ */
+const healthCheck = ({ config, states, term }: Election): Effect.Effect<void, ElectionUnhealthy> =>
+  Effect.gen(function*() {
+    const state = yield* SubscriptionRef.get(states.ref)
+    if (!state.isLeader || term.lastRenewal === undefined) return
+    const since = (yield* monotonicMillis) - term.lastRenewal
+    const limit = Duration.toMillis(config.leaseDuration) + Duration.toMillis(config.healthGrace)
+    if (since > limit) {
+      return yield* new ElectionUnhealthy({
+        identity: config.identity,
+        lease: config.lease,
+        sinceRenewalMillis: since,
+        limitMillis: limit
+      })
+    }
+  })
+
+/** One round, given up (as lost, `None`) after `millis`. */
+const attemptWithin = (candidate: Candidate, mode: "acquire" | "renew", millis: number) =>
+  candidate.tryAcquireOrRenew(mode).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, millis))))
+
+const logAttempt = (attempt: Option.Option<Attempt>): Effect.Effect<void> => {
+  if (Option.isNone(attempt)) return Effect.logDebug("Lease request timed out; round lost")
+  const value = attempt.value
+  if (value._tag === "Lost") {
+    return Effect.logDebug("round lost").pipe(Effect.annotateLogs({ error: value.error.message }))
+  }
+  return Effect.void
+}

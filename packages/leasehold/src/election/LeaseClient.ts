@@ -12,14 +12,8 @@ import { existsSync, readFileSync } from "node:fs"
 import { Context, Data, Effect, Layer, Option, type Scope } from "effect"
 import { ExactMicroTime, readMicroTime } from "./internal/microTime.ts"
 import type { LeaderElectionRecord, LeaseRef } from "./LeaderRecord.ts"
-import {
-  LeaseApiError,
-  type LeaseError,
-  LeasePermissionDenied,
-  LeaseRequestFailed,
-  leaseResource,
-  type LeaseVerb
-} from "./LeaseErrors.ts"
+import { type LeaseApiError, type LeaseError, leaseErrorForStatus, LeaseRequestFailed, type LeaseVerb } from "./LeaseErrors.ts"
+import { makeMemoryLeaseStore, type MemoryClientOptions, type MemoryLeaseStore } from "./MemoryLeaseStore.ts"
 
 /** A Lease as read or written: its election record and the resourceVersion to update it with. */
 export interface LeaseSnapshot {
@@ -50,7 +44,10 @@ export interface LeaseClientApi {
   readonly replace: (previous: LeaseSnapshot, record: LeaderElectionRecord) => Effect.Effect<LeaseSnapshot, LeaseError>
 }
 
-/** The Lease API the elector talks to. Build it with `LeaseClient.layer` or `LeaseClient.layerKubeConfig`. */
+/**
+ * The Lease API the elector talks to. Build it with `LeaseClient.layer` or
+ * `LeaseClient.layerKubeConfig`; in tests with `LeaseClient.layerMemory`.
+ */
 export class LeaseClient extends Context.Service<LeaseClient, LeaseClientApi>()("leasehold/election/LeaseClient") {
   /**
    * From the environment: in a pod the service account (token, CA, namespace file), outside one
@@ -73,6 +70,14 @@ export class LeaseClient extends Context.Service<LeaseClient, LeaseClientApi>()(
     kubeConfig: KubeConfig,
     options?: LeaseClientOptions
   ): Layer.Layer<LeaseClient, KubeConfigUnusable> => Layer.effect(LeaseClient, makeLeaseClient(kubeConfig, options))
+
+  /**
+   * In memory, with the API server's semantics (see `MemoryLeaseStore`): for tests on
+   * `TestClock`. Pass a store to share it between candidates or to inject faults; without one
+   * the layer gets a fresh store of its own.
+   */
+  static readonly layerMemory = (options?: MemoryLeaseClientOptions): Layer.Layer<LeaseClient> =>
+    Layer.sync(LeaseClient, () => makeMemoryLeaseClient(options))
 }
 
 /** The kubeconfig has no usable cluster (no current context, or it names no cluster). */
@@ -187,6 +192,20 @@ export const makeLeaseClient = (
     return { defaultNamespace, get, create, replace } satisfies LeaseClientApi
   })
 
+/** Options of `makeMemoryLeaseClient`. */
+export interface MemoryLeaseClientOptions extends MemoryClientOptions {
+  /** The store to talk to; a fresh one when absent. */
+  readonly store?: MemoryLeaseStore
+}
+
+/**
+ * A `LeaseClientApi` over an in-memory store instead of the API server: same answers, same
+ * errors (409 AlreadyExists, 409 Conflict, 404 as `None`), no HTTP and no real time. Build one
+ * per candidate over one shared store, each with its own `name`, to single one out in faults.
+ */
+export const makeMemoryLeaseClient = (options: MemoryLeaseClientOptions = {}): LeaseClientApi =>
+  (options.store ?? makeMemoryLeaseStore()).client(options)
+
 const toLease = (lease: LeaseRef, record: LeaderElectionRecord, previous: LeaseSnapshot | undefined): V1Lease => ({
   apiVersion: "coordination.k8s.io/v1",
   kind: "Lease",
@@ -240,36 +259,13 @@ const parseStatus = (body: unknown): StatusBody => {
   return typeof body === "object" && body !== null ? body as StatusBody : {}
 }
 
-const defaultReasons: Readonly<Record<number, string>> = {
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "NotFound",
-  409: "Conflict",
-  429: "TooManyRequests",
-  500: "InternalError",
-  503: "ServiceUnavailable",
-  504: "Timeout"
-}
-
 const toLeaseError = (cause: unknown, verb: LeaseVerb, lease: LeaseRef): LeaseError => {
   if (cause instanceof ApiException) {
-    const status: number = cause.code
     const body = parseStatus(cause.body)
-    const reason = typeof body.reason === "string" && body.reason.length > 0
-      ? body.reason
-      : defaultReasons[status] ?? "Unknown"
-    const message = typeof body.message === "string" ? body.message : ""
-    if (status === 401 || status === 403) {
-      return new LeasePermissionDenied({
-        status,
-        verb,
-        resource: leaseResource,
-        namespace: lease.namespace,
-        name: lease.name,
-        serverMessage: message
-      })
-    }
-    return new LeaseApiError({ status, reason, message: message.length > 0 ? message : reason, verb, lease })
+    return leaseErrorForStatus(cause.code, { verb, lease }, {
+      reason: typeof body.reason === "string" ? body.reason : undefined,
+      message: typeof body.message === "string" ? body.message : undefined
+    })
   }
   return new LeaseRequestFailed({ verb, lease, reason: errorText(cause) })
 }

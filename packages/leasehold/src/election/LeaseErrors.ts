@@ -75,6 +75,47 @@ export type LeaseError = LeaseApiError | LeasePermissionDenied | LeaseRequestFai
  */
 export type FatalLeaseError = LeasePermissionDenied | LeaseApiError
 
+/** The Status reason the API server sends with a status when the body names none. */
+export const defaultStatusReasons: Readonly<Record<number, string>> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  422: "Invalid",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout"
+}
+
+/**
+ * The error a Lease request gets for an API server answer with `status`: 401/403 become
+ * `LeasePermissionDenied`, every other status a `LeaseApiError` (reason defaulted from the
+ * status). The HTTP client and the in-memory store both build their errors with it, so they
+ * fail alike.
+ */
+export const leaseErrorForStatus = (
+  status: number,
+  request: { readonly verb: LeaseVerb; readonly lease: LeaseRef },
+  body: { readonly reason?: string | undefined; readonly message?: string | undefined } = {}
+): LeasePermissionDenied | LeaseApiError => {
+  const reason = body.reason !== undefined && body.reason.length > 0 ? body.reason : defaultStatusReasons[status] ?? "Unknown"
+  const message = body.message ?? ""
+  const { verb, lease } = request
+  if (status === 401 || status === 403) {
+    return new LeasePermissionDenied({
+      status,
+      verb,
+      resource: leaseResource,
+      namespace: lease.namespace,
+      name: lease.name,
+      serverMessage: message
+    })
+  }
+  return new LeaseApiError({ status, reason, message: message.length > 0 ? message : reason, verb, lease })
+}
+
 /** `error` when it is fatal (see `FatalLeaseError`), else `undefined`. */
 export const asFatalLeaseError = (error: LeaseError): FatalLeaseError | undefined =>
   error._tag === "LeasePermissionDenied" ||

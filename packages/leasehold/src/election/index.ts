@@ -25,6 +25,8 @@ export {
   type LeaseClientOptions,
   type LeaseSnapshot,
   makeLeaseClient,
+  makeMemoryLeaseClient,
+  type MemoryLeaseClientOptions,
   resolveNamespace
 } from "./LeaseClient.ts"
 export {
@@ -37,3 +39,12 @@ export {
   leaseResource,
   type LeaseVerb
 } from "./LeaseErrors.ts"
+export {
+  type FaultTarget,
+  makeMemoryLeaseStore,
+  type MemoryClientOptions,
+  type MemoryFailure,
+  type MemoryLeaseStore,
+  type MemoryRequest,
+  type MemoryWrite
+} from "./MemoryLeaseStore.ts"

@@ -1,235 +1,386 @@
 /**
- * The algorithm one round at a time (client-go's tryAcquireOrRenew and release), over real
- * HTTP, with time driven by TestClock so expiry is exact.
+ * One round at a time: client-go's `tryAcquireOrRenew` and `release`, table-driven like
+ * client-go's `TestTryAcquireOrRenew`. Over the memory twin of the API server and on TestClock,
+ * so expiry is exact to the millisecond and the suite runs in milliseconds.
+ *
+ * Each case sets the scene (`given`: earlier rounds, faults, time passing), plays one round
+ * (`when`: `me` campaigning unless said), and states its exact outcome and the Lease's whole
+ * write history afterwards, as `holder@leaseTransitions` (`-` for the released, empty holder).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option } from "effect"
+import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { type Attempt, jittered, makeCandidate } from "../../src/election/internal/Candidate.ts"
-import { apiServer, electionConfig, holderOf, leaseClientFor, waitUntil, withSkewedClock } from "./harness.ts"
+import { type ElectionOptions, makeElectionConfig } from "../../src/election/ElectionConfig.ts"
+import { type Attempt, type Candidate, jittered, makeCandidate, type ReleaseOutcome } from "../../src/election/internal/Candidate.ts"
+import type { LeaderElectionRecord } from "../../src/election/LeaderRecord.ts"
+import type { LeaseClientApi } from "../../src/election/LeaseClient.ts"
+import type { LeaseVerb } from "../../src/election/LeaseErrors.ts"
+import { makeMemoryLeaseStore, type MemoryLeaseStore } from "../../src/election/MemoryLeaseStore.ts"
+import { withSkewedClock } from "./clocks.ts"
 
+const lease = { namespace: "default", name: "election" }
+const timings = { leaseDuration: "10 seconds", renewDeadline: "5 seconds", retryPeriod: "1 second" } as const
 const hour = 60 * 60 * 1000
-/** A realistic wall clock for the TestClock, so skewed clocks stay after 1970. */
-const start = Date.parse("2026-11-30T05:00:00Z")
 
-const candidate = (server: Parameters<typeof leaseClientFor>[0], identity: string, leaseName: string, options = {}) =>
+/** One case's world: one store, three candidates on it, and an administrator's client. */
+interface World {
+  readonly store: MemoryLeaseStore
+  readonly me: Candidate
+  readonly other: Candidate
+  readonly rival: Candidate
+  readonly admin: LeaseClientApi
+}
+
+const makeWorld = (meOptions: ElectionOptions = {}): Effect.Effect<World> =>
   Effect.gen(function*() {
-    const config = yield* electionConfig(identity, leaseName, {
-      leaseDuration: "10 seconds",
-      renewDeadline: "5 seconds",
-      retryPeriod: "1 second",
-      ...options
-    })
-    return makeCandidate(config, yield* leaseClientFor(server, identity))
+    const store = makeMemoryLeaseStore()
+    const candidate = (identity: string, options: ElectionOptions = {}) =>
+      makeElectionConfig({ ...timings, identity, leaseName: lease.name, ...options }, "default").pipe(
+        Effect.orDie,
+        Effect.map((config) => makeCandidate(config, store.client({ name: identity })))
+      )
+    return {
+      store,
+      me: yield* candidate("me", meOptions),
+      other: yield* candidate("other"),
+      rival: yield* candidate("rival"),
+      admin: store.client({ name: "admin" })
+    }
   })
 
-const tag = (attempt: Attempt) => attempt._tag
+const acquire = (candidate: Candidate) => candidate.tryAcquireOrRenew("acquire")
+const renew = (candidate: Candidate) => candidate.tryAcquireOrRenew("renew")
+const wait = (millis: number) => TestClock.adjust(Duration.millis(millis))
+
+/** An exit as the tables write it: `Holding acquired epoch 1`, `Lost 409 Conflict`, `Fatal 403 …`. */
+const outcomeOf = (exit: Exit.Exit<Attempt | ReleaseOutcome, unknown>): string => {
+  if (Exit.isFailure(exit)) {
+    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")?.error as
+      | { readonly _tag: string; readonly status?: number }
+      | undefined
+    return error === undefined ? `Died ${String(exit.cause)}` : `Fatal ${error.status} ${error._tag}`
+  }
+  const value = exit.value
+  if (typeof value === "string") return value
+  switch (value._tag) {
+    case "Holding":
+      return `Holding ${value.acquired ? "acquired" : "renewed"} epoch ${value.record.leaseTransitions}`
+    case "HeldByOther":
+    case "Superseded":
+      return `${value._tag} ${value.record.holderIdentity}`
+    case "Lost":
+      return value.error._tag === "LeaseApiError"
+        ? `Lost ${value.error.status} ${value.error.reason}`
+        : `Lost ${value.error._tag}`
+  }
+}
+
+/** Runs `effect` and checks its outcome: for rounds inside a scene. */
+const expectOutcome = (effect: Effect.Effect<Attempt | ReleaseOutcome, unknown>, outcome: string) =>
+  Effect.map(Effect.exit(effect), (exit) => expect(outcomeOf(exit)).toBe(outcome))
+
+const historyOf = (store: MemoryLeaseStore): ReadonlyArray<string> =>
+  store.writes(lease).map(({ snapshot: { record } }) => `${record.holderIdentity || "-"}@${record.leaseTransitions}`)
+
+const stored = (store: MemoryLeaseStore): LeaderElectionRecord => Option.getOrThrow(store.peek(lease)).record
+
+/** An administrator rewrites the Lease, e.g. `kubectl edit`: a new record, or only labels. */
+const adminWrites = (
+  world: World,
+  change: { readonly record?: Partial<LeaderElectionRecord>; readonly labels?: Record<string, string> }
+) =>
+  Effect.gen(function*() {
+    const current = Option.getOrThrow(world.store.peek(lease))
+    yield* world.admin.replace({ ...current, labels: change.labels ?? current.labels }, { ...current.record, ...change.record })
+  })
+
+/**
+ * `round` with `rival` played out while `round`'s `verb` request is on its way to the server,
+ * so the rival's writes land first.
+ */
+const racing = <A, E>(world: World, verb: LeaseVerb, round: Effect.Effect<A, E>, rival: Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    world.store.hang({ client: "me", verbs: [verb], count: 1 })
+    const fiber = yield* Effect.forkChild(round)
+    yield* world.store.awaitHeld()
+    yield* rival
+    world.store.heal()
+    return yield* Fiber.join(fiber)
+  })
+
+interface Case<A> {
+  readonly name: string
+  readonly meOptions?: ElectionOptions
+  readonly given?: (world: World) => Effect.Effect<unknown, unknown>
+  readonly when?: (world: World) => Effect.Effect<A, unknown>
+  readonly outcome: string
+  readonly writes: ReadonlyArray<string>
+  /** Whatever else the case is about. */
+  readonly then?: (world: World) => unknown
+}
+
+const runCase = <A extends Attempt | ReleaseOutcome>(c: Case<A>, defaultRound: (world: World) => Effect.Effect<A, unknown>) =>
+  it.effect(c.name, () =>
+    Effect.gen(function*() {
+      const world = yield* makeWorld(c.meOptions)
+      if (c.given !== undefined) yield* c.given(world)
+      const exit = yield* Effect.exit((c.when ?? defaultRound)(world))
+      expect(outcomeOf(exit)).toBe(c.outcome)
+      expect(historyOf(world.store)).toEqual(c.writes)
+      const more = c.then?.(world)
+      if (Effect.isEffect(more)) yield* (more as Effect.Effect<unknown, unknown>)
+    }))
+
+const rounds: ReadonlyArray<Case<Attempt>> = [
+  {
+    name: "no Lease: the candidate creates it, holding it with leaseTransitions 0",
+    outcome: "Holding acquired epoch 0",
+    writes: ["me@0"],
+    then: ({ store }) => {
+      const record = stored(store)
+      expect(record).toMatchObject({ holderIdentity: "me", leaseDurationSeconds: 10 })
+      expect(record.acquireTime).toBe(record.renewTime)
+    }
+  },
+  {
+    name: "held by another, unchanged for 1 ms less than leaseDuration since we observed it: not expired, nothing written",
+    given: ({ me, other }) => Effect.all([acquire(other), acquire(me), wait(9_999)]),
+    outcome: "HeldByOther other",
+    writes: ["other@0"]
+  },
+  {
+    name: "held by another, unchanged for leaseDuration since we observed it: expired, taken over with leaseTransitions + 1",
+    given: ({ me, other }) => Effect.all([acquire(other), acquire(me), wait(10_000)]),
+    outcome: "Holding acquired epoch 1",
+    writes: ["other@0", "me@1"],
+    then: ({ store }) => {
+      const [theirs, ours] = store.writes(lease).map((w) => w.snapshot.record)
+      expect(ours!.acquireTime).not.toBe(theirs!.acquireTime)
+    }
+  },
+  {
+    name: "held by another and seen for the first time: the Lease's age does not count, only our observation",
+    given: ({ other }) => Effect.all([acquire(other), wait(60_000)]),
+    outcome: "HeldByOther other",
+    writes: ["other@0"]
+  },
+  {
+    name: "the observed record changed (its holder renewed): the observed time restarts",
+    given: ({ me, other }) => Effect.all([acquire(other), acquire(me), wait(9_000), renew(other), wait(2_000)]),
+    outcome: "HeldByOther other",
+    writes: ["other@0", "other@0"],
+    then: ({ me }) => expect(Option.getOrThrow(me.observation()).observedAt).toBe(11_000)
+  },
+  {
+    name: "the observed record is unchanged: the observed time stays when it was first seen",
+    given: ({ me, other }) => Effect.all([acquire(other), wait(1_000), acquire(me), wait(5_000)]),
+    outcome: "HeldByOther other",
+    writes: ["other@0"],
+    then: ({ me }) => expect(Option.getOrThrow(me.observation()).observedAt).toBe(1_000)
+  },
+  {
+    name: "held by us, renewing: acquireTime and leaseTransitions are kept, renewTime moves",
+    given: ({ me }) => Effect.all([acquire(me), wait(1_000)]),
+    when: ({ me }) => renew(me),
+    outcome: "Holding renewed epoch 0",
+    writes: ["me@0", "me@0"],
+    then: ({ store }) => {
+      const [created, renewed] = store.writes(lease).map((w) => w.snapshot.record)
+      expect(renewed!.acquireTime).toBe(created!.acquireTime)
+      expect(renewed!.renewTime).not.toBe(created!.renewTime)
+    }
+  },
+  {
+    name: "held by us from an earlier term, campaigning: the new term counts a transition",
+    given: ({ me }) => acquire(me),
+    outcome: "Holding acquired epoch 1",
+    writes: ["me@0", "me@1"]
+  },
+  {
+    name: "released (empty holder): taken at once, even right after it was observed",
+    given: ({ me, other }) => Effect.all([acquire(other), acquire(me), other.tryRelease]),
+    outcome: "Holding acquired epoch 1",
+    writes: ["other@0", "-@0", "me@1"]
+  },
+  ...[+hour, -hour].map((skew): Case<Attempt> => ({
+    name: `a holder whose wall clock is 1 h ${
+      skew > 0 ? "ahead" : "behind"
+    } keeps the Lease exactly leaseDuration past our last observed change`,
+    given: ({ me, other }) =>
+      Effect.all([
+        withSkewedClock(skew)(acquire(other)),
+        acquire(me),
+        wait(9_000),
+        withSkewedClock(skew)(renew(other)),
+        wait(2_000),
+        // Comparing its renewTime with our clock would take the Lease at once (behind) or never (ahead).
+        expectOutcome(acquire(me), "HeldByOther other"),
+        wait(9_999),
+        expectOutcome(acquire(me), "HeldByOther other"),
+        wait(1)
+      ]),
+    outcome: "Holding acquired epoch 1",
+    writes: ["other@0", "other@0", "me@1"]
+  })),
+  {
+    name: "create race: another creates the Lease between our GET and our POST; 409 AlreadyExists loses the round",
+    when: (world) => racing(world, "create", acquire(world.me), acquire(world.other)),
+    outcome: "Lost 409 AlreadyExists",
+    writes: ["other@0"],
+    then: ({ me }) => expect(me.mayHold()).toBe(false)
+  },
+  {
+    name: "takeover race: another takes the expired Lease between our GET and our PUT; 409 Conflict loses the round",
+    given: ({ me, other, rival }) => Effect.all([acquire(rival), acquire(me), acquire(other), wait(10_000)]),
+    when: (world) => racing(world, "update", acquire(world.me), acquire(world.other)),
+    outcome: "Lost 409 Conflict",
+    writes: ["rival@0", "other@1"],
+    then: ({ me }) => expectOutcome(acquire(me), "HeldByOther other")
+  },
+  {
+    name: "renewing, the Lease names someone else: Superseded, whatever its expiry",
+    given: (world) => Effect.all([acquire(world.me), adminWrites(world, { record: { holderIdentity: "intruder", leaseTransitions: 1 } })]),
+    when: ({ me }) => renew(me),
+    outcome: "Superseded intruder",
+    writes: ["me@0", "intruder@1"],
+    then: ({ me }) => expect(me.isLeader()).toBe(false)
+  },
+  {
+    name: "an optimistic renewal with a stale resourceVersion gets 409, then reads the Lease and renews it, keeping its labels",
+    given: (world) => Effect.all([acquire(world.me), adminWrites(world, { labels: { touched: "yes" } }), wait(1_000)]),
+    when: ({ me }) => renew(me),
+    outcome: "Holding renewed epoch 0",
+    writes: ["me@0", "me@0", "me@0"],
+    then: ({ store }) => {
+      expect(store.requests(lease).filter((r) => r.client === "me").map((r) => r.verb)).toEqual(["get", "create", "update", "get", "update"])
+      expect(Option.getOrThrow(store.peek(lease)).labels).toEqual({ touched: "yes" })
+    }
+  },
+  {
+    name: "a 500 on the GET loses the round",
+    given: ({ store }) => Effect.sync(() => store.fail(500, { client: "me", verbs: ["get"], count: 1 })),
+    outcome: "Lost 500 InternalError",
+    writes: []
+  },
+  {
+    name: "a 403 on the create fails the round with LeasePermissionDenied: no retry can fix it",
+    given: ({ store }) => Effect.sync(() => store.fail(403, { client: "me", verbs: ["create"] })),
+    outcome: "Fatal 403 LeasePermissionDenied",
+    writes: []
+  },
+  {
+    name: "a 422 on a renewal fails the round: the API server rejects the request as malformed",
+    given: ({ me, store }) => Effect.all([acquire(me), Effect.sync(() => store.fail(422, { client: "me", verbs: ["update"] }))]),
+    when: ({ me }) => renew(me),
+    outcome: "Fatal 422 LeaseApiError",
+    writes: ["me@0"]
+  },
+  {
+    name: "a create that got no answer (connection lost) loses the round, but may have landed: the candidate may hold the Lease",
+    given: ({ store }) => Effect.sync(() => store.fail("request-failed", { client: "me", verbs: ["create"], count: 1 })),
+    outcome: "Lost LeaseRequestFailed",
+    writes: [],
+    then: ({ me }) => expect([me.isLeader(), me.mayHold()]).toEqual([false, true])
+  },
+  {
+    name: "a create answered 500 did not land: the candidate does not hold the Lease",
+    given: ({ store }) => Effect.sync(() => store.fail(500, { client: "me", verbs: ["create"], count: 1 })),
+    outcome: "Lost 500 InternalError",
+    writes: [],
+    then: ({ me }) => expect(me.mayHold()).toBe(false)
+  },
+  ...canTakeOverCases()
+]
+
+/** The takeover hook is asked about a valid Lease held by another; only `true` takes it at once. */
+function canTakeOverCases(): ReadonlyArray<Case<Attempt>> {
+  const asked: Array<string> = []
+  const hook = (answer: Effect.Effect<boolean>) => ({
+    canTakeOver: (record: LeaderElectionRecord) => Effect.andThen(Effect.sync(() => asked.push(record.holderIdentity)), answer)
+  })
+  const given = ({ other }: World) => Effect.all([Effect.sync(() => (asked.length = 0)), acquire(other)])
+  const askedAbout = () => expect(asked).toEqual(["other"])
+  return [
+    {
+      name: "canTakeOver true: a valid Lease of another is taken at once",
+      meOptions: hook(Effect.succeed(true)),
+      given,
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "me@1"],
+      then: askedAbout
+    },
+    {
+      name: "canTakeOver false: the candidate waits for expiry",
+      meOptions: hook(Effect.succeed(false)),
+      given,
+      outcome: "HeldByOther other",
+      writes: ["other@0"],
+      then: askedAbout
+    },
+    {
+      name: "canTakeOver failing counts as false",
+      meOptions: hook(Effect.die("probe crashed")),
+      given,
+      outcome: "HeldByOther other",
+      writes: ["other@0"],
+      then: askedAbout
+    }
+  ]
+}
+
+const releases: ReadonlyArray<Case<ReleaseOutcome>> = [
+  {
+    name: "our Lease: an empty holder and leaseDurationSeconds 1 are written, leaseTransitions kept",
+    given: ({ me, other }) => Effect.all([acquire(other), acquire(me), wait(10_000), acquire(me)]),
+    outcome: "released",
+    writes: ["other@0", "me@1", "-@1"],
+    then: ({ store }) => expect(stored(store).leaseDurationSeconds).toBe(1)
+  },
+  {
+    name: "a Lease naming someone else is never cleared, even when we last saw ourselves holding it",
+    given: ({ me, other }) =>
+      Effect.all([
+        acquire(me),
+        acquire(other),
+        wait(10_000),
+        acquire(other),
+        Effect.sync(() => expect(me.isLeader()).toBe(true))
+      ]),
+    outcome: "not-holder",
+    writes: ["me@0", "other@1"]
+  },
+  {
+    name: "no Lease: nothing to release",
+    outcome: "not-holder",
+    writes: []
+  },
+  {
+    name: "the Lease changed between our GET and our PUT: conflict, to be read again",
+    given: ({ me }) => acquire(me),
+    when: (world) => racing(world, "update", world.me.tryRelease, adminWrites(world, { labels: { touched: "yes" } })),
+    outcome: "conflict",
+    writes: ["me@0", "me@0"]
+  },
+  {
+    name: "a 503: failed, to be tried again later",
+    given: ({ me, store }) => Effect.all([acquire(me), Effect.sync(() => store.fail(503, { client: "me", count: 1 }))]),
+    outcome: "failed",
+    writes: ["me@0"]
+  },
+  {
+    name: "a 403 on the PUT fails the release with LeasePermissionDenied",
+    given: ({ me, store }) => Effect.all([acquire(me), Effect.sync(() => store.fail(403, { client: "me", verbs: ["update"] }))]),
+    outcome: "Fatal 403 LeasePermissionDenied",
+    writes: ["me@0"]
+  }
+]
 
 describe("tryAcquireOrRenew", () => {
-  for (const skew of [-hour, +hour]) {
-    const clock = skew < 0 ? "1 h behind" : "1 h ahead"
-    it.effect(`a holder whose clock is ${clock} keeps the Lease exactly leaseDuration past the observer's last change`, () =>
-      Effect.gen(function*() {
-        yield* TestClock.setTime(start)
-        const server = yield* apiServer()
-        const holder = yield* candidate(server, "holder", "skew")
-        const observer = yield* candidate(server, "observer", "skew")
-
-        const acquired = yield* withSkewedClock(skew)(holder.tryAcquireOrRenew("acquire"))
-        expect(tag(acquired)).toBe("Holding")
-        // The holder's renewTime is an hour off the observer's clock: comparing it with the local
-        // clock would take the Lease at once (behind) or never (ahead).
-        expect(tag(yield* observer.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-
-        // A renewal changes the record; the observer restarts its timer when it sees that.
-        yield* TestClock.adjust("9 seconds")
-        expect(tag(yield* withSkewedClock(skew)(holder.tryAcquireOrRenew("renew")))).toBe("Holding")
-        yield* TestClock.adjust("2 seconds")
-        expect(tag(yield* observer.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-
-        // Now the holder stops renewing. 1 ms before leaseDuration since the change: still held.
-        yield* TestClock.adjust(10_000 - 1)
-        expect(tag(yield* observer.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-        // At leaseDuration: expired, taken over.
-        yield* TestClock.adjust(1)
-        const taken = yield* observer.tryAcquireOrRenew("acquire")
-        expect(taken).toMatchObject({ _tag: "Holding", acquired: true })
-        const writes = server.history("default", "skew")
-        expect(writes.map(holderOf)).toEqual(["holder", "holder", "observer"])
-        expect(writes.at(-1)!.object.spec.leaseTransitions).toBe(1)
-      }))
-  }
-
-  it.effect("a Lease with an empty holderIdentity is taken at once, even right after it was observed held", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "empty")
-      const b = yield* candidate(server, "b", "empty")
-      yield* a.tryAcquireOrRenew("acquire")
-      expect(tag(yield* b.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-      expect(yield* a.tryRelease).toBe("released")
-      // No time passes: b's observation of the released record is fresh (and says 1 s), yet an
-      // empty holder may be taken at once.
-      expect(yield* b.tryAcquireOrRenew("acquire")).toMatchObject({ _tag: "Holding", acquired: true })
-      const writes = server.history("default", "empty")
-      expect(writes.map(holderOf)).toEqual(["a", "", "b"])
-      expect(writes.map((w) => w.object.spec.leaseTransitions)).toEqual([0, 0, 1])
-    }))
-
-  it.effect("leaseTransitions counts takeovers; renewal keeps it and acquireTime; a new term of the same pod counts too", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "transitions")
-      const b = yield* candidate(server, "b", "transitions")
-      yield* a.tryAcquireOrRenew("acquire") // create: 0
-      yield* TestClock.adjust("1 second")
-      yield* a.tryAcquireOrRenew("renew") // renewal: 0, same acquireTime
-      yield* b.tryAcquireOrRenew("acquire") // b observes
-      yield* TestClock.adjust("10 seconds")
-      yield* b.tryAcquireOrRenew("acquire") // takeover: 1
-      yield* TestClock.adjust("1 second")
-      yield* b.tryAcquireOrRenew("renew") // renewal: 1
-      yield* b.tryRelease // release keeps 1
-      yield* a.tryAcquireOrRenew("acquire") // empty holder: 2
-      yield* a.tryAcquireOrRenew("acquire") // a new term of a, its own record: 3
-      const writes = server.history("default", "transitions")
-      expect(writes.map(holderOf)).toEqual(["a", "a", "b", "b", "", "a", "a"])
-      expect(writes.map((w) => w.object.spec.leaseTransitions)).toEqual([0, 0, 1, 1, 1, 2, 3])
-      const spec = (i: number) => writes[i]!.object.spec
-      expect(spec(1).acquireTime).toBe(spec(0).acquireTime)
-      expect(spec(1).renewTime).not.toBe(spec(0).renewTime)
-      expect(spec(2).acquireTime).not.toBe(spec(1).acquireTime)
-      expect(spec(3).acquireTime).toBe(spec(2).acquireTime)
-      expect(spec(4).leaseDurationSeconds).toBe(1)
-      expect(spec(0).leaseDurationSeconds).toBe(10)
-    }))
-
-  it.effect("a 409 Conflict on takeover loses the round and leaves the winner's Lease alone", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "conflict")
-      const b = yield* candidate(server, "b", "conflict")
-      const c = yield* candidate(server, "c", "conflict")
-      yield* a.tryAcquireOrRenew("acquire")
-      yield* a.tryRelease
-      // b reads the released Lease, then its PUT is held back while c takes the Lease.
-      server.faults.hang({ token: "b", verbs: ["update"] })
-      const bRound = yield* Effect.forkChild(b.tryAcquireOrRenew("acquire"))
-      yield* waitUntil("b's PUT is held", () => server.faults.heldCount === 1)
-      expect(tag(yield* c.tryAcquireOrRenew("acquire"))).toBe("Holding")
-      server.faults.resume()
-      const lost = yield* Fiber.join(bRound)
-      expect(lost).toMatchObject({ _tag: "Lost", error: { _tag: "LeaseApiError", status: 409, reason: "Conflict" } })
-      expect(server.history("default", "conflict").map(holderOf)).toEqual(["a", "", "c"])
-      // Next round, b sees c's fresh Lease and waits.
-      expect(tag(yield* b.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-    }))
-
-  it.effect("a 409 AlreadyExists on create loses the round", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "race")
-      const b = yield* candidate(server, "b", "race")
-      server.faults.hang({ token: "b", verbs: ["create"] })
-      const bRound = yield* Effect.forkChild(b.tryAcquireOrRenew("acquire"))
-      yield* waitUntil("b's POST is held", () => server.faults.heldCount === 1)
-      expect(tag(yield* a.tryAcquireOrRenew("acquire"))).toBe("Holding")
-      server.faults.resume()
-      expect(yield* Fiber.join(bRound)).toMatchObject({
-        _tag: "Lost",
-        error: { _tag: "LeaseApiError", status: 409, reason: "AlreadyExists" }
-      })
-      expect(server.history("default", "race").map(holderOf)).toEqual(["a"])
-    }))
-
-  it.effect("a leader's optimistic renewal that meets a 409 re-reads the Lease and renews it", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "optimistic")
-      const admin = yield* leaseClientFor(server, "admin")
-      yield* a.tryAcquireOrRenew("acquire")
-      // Someone else touches the Lease (say, a label), so a's cached resourceVersion is stale.
-      const current = Option.getOrThrow(yield* admin.get({ namespace: "default", name: "optimistic" }))
-      yield* admin.replace({ ...current, labels: { touched: "yes" } }, current.record)
-      yield* TestClock.adjust("1 second")
-      expect(yield* a.tryAcquireOrRenew("renew")).toMatchObject({ _tag: "Holding", acquired: false })
-      const writes = server.history("default", "optimistic")
-      expect(writes.map(holderOf)).toEqual(["a", "a", "a"])
-      expect(writes.at(-1)!.object.metadata.labels).toEqual({ touched: "yes" })
-    }))
-
-  it.effect("a renewal that finds someone else's record ends the term (Superseded), whatever its expiry", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "superseded")
-      const admin = yield* leaseClientFor(server, "admin")
-      yield* a.tryAcquireOrRenew("acquire")
-      const current = Option.getOrThrow(yield* admin.get({ namespace: "default", name: "superseded" }))
-      yield* admin.replace(current, { ...current.record, holderIdentity: "intruder", leaseTransitions: 1 })
-      expect(yield* a.tryAcquireOrRenew("renew")).toMatchObject({ _tag: "Superseded", record: { holderIdentity: "intruder" } })
-      expect(a.isLeader()).toBe(false)
-    }))
-
-  it.effect("canTakeOver is asked about a valid Lease held by another; true takes it at once, false or a failure waits", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const asked: Array<string> = []
-      const holder = yield* candidate(server, "holder", "hook")
-      const refuses = yield* candidate(server, "refuses", "hook", {
-        canTakeOver: (record: { holderIdentity: string }) => Effect.sync(() => (asked.push(record.holderIdentity), false))
-      })
-      const fails = yield* candidate(server, "fails", "hook", { canTakeOver: () => Effect.die("probe crashed") })
-      const proves = yield* candidate(server, "proves", "hook", {
-        canTakeOver: (record: { holderIdentity: string }) => Effect.succeed(record.holderIdentity === "holder")
-      })
-      yield* holder.tryAcquireOrRenew("acquire")
-      expect(tag(yield* refuses.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-      expect(asked).toEqual(["holder"])
-      expect(tag(yield* fails.tryAcquireOrRenew("acquire"))).toBe("HeldByOther")
-      expect(yield* proves.tryAcquireOrRenew("acquire")).toMatchObject({ _tag: "Holding", acquired: true })
-      expect(server.history("default", "hook").map((w) => [holderOf(w), w.object.spec.leaseTransitions])).toEqual([
-        ["holder", 0],
-        ["proves", 1]
-      ])
-    }))
+  for (const c of rounds) runCase(c, ({ me }) => acquire(me))
 })
 
 describe("tryRelease", () => {
-  it.effect("writes an empty holder and leaseDurationSeconds 1, keeping leaseTransitions", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "release")
-      const b = yield* candidate(server, "b", "release")
-      yield* a.tryAcquireOrRenew("acquire")
-      yield* a.tryRelease
-      yield* b.tryAcquireOrRenew("acquire")
-      expect(yield* b.tryRelease).toBe("released")
-      const last = server.history("default", "release").at(-1)!.object.spec
-      expect(last).toMatchObject({ holderIdentity: "", leaseDurationSeconds: 1, leaseTransitions: 1 })
-    }))
-
-  it.effect("never clears a Lease that names someone else, even when this candidate last saw itself holding it", () =>
-    Effect.gen(function*() {
-      yield* TestClock.setTime(start)
-      const server = yield* apiServer()
-      const a = yield* candidate(server, "a", "successor")
-      const b = yield* candidate(server, "b", "successor")
-      yield* a.tryAcquireOrRenew("acquire")
-      yield* b.tryAcquireOrRenew("acquire")
-      yield* TestClock.adjust("10 seconds")
-      yield* b.tryAcquireOrRenew("acquire")
-      expect(a.isLeader()).toBe(true) // a's stale view
-      expect(yield* a.tryRelease).toBe("not-holder")
-      expect(server.history("default", "successor").map(holderOf)).toEqual(["a", "b"])
-    }))
+  for (const c of releases) runCase(c, ({ me }) => me.tryRelease)
 })
 
 describe("jittered", () => {

@@ -1,10 +1,10 @@
 /**
- * Test helpers for the election suites: a local API server per suite, one LeaseClient per
- * candidate (each with its own bearer token, so faults can single one out), skewed clocks,
- * and a deadline-based wait.
+ * Test helpers for the election suites that go over real HTTP: a local API server per suite,
+ * one LeaseClient per candidate (each with its own bearer token, so faults can single one out).
+ * The TestClock suites use the memory store and `clocks.ts` instead.
  */
 import type { ApiServer, WriteRecord } from "@leasehold/apiserver"
-import { Clock, Duration, Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import { type ElectionConfig, type ElectionOptions, makeElectionConfig } from "../../src/election/ElectionConfig.ts"
 import { type LeaseClientApi, makeLeaseClient } from "../../src/election/LeaseClient.ts"
 import { kubeConfigFor } from "../support/apiServer.ts"
@@ -33,39 +33,6 @@ export const electionConfig = (
   overrides: ElectionOptions = {}
 ): Effect.Effect<ElectionConfig> =>
   makeElectionConfig({ ...fastTimings, identity, leaseName, ...overrides }, "default").pipe(Effect.orDie)
-
-/** Runs `effect` with a clock whose wall time is `offsetMillis` off (monotonic time and sleeps unchanged). */
-export const withSkewedClock = (offsetMillis: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Clock.clockWith(Effect.succeed), (clock) => {
-    const offsetNanos = BigInt(offsetMillis) * 1_000_000n
-    const skewed: Clock.Clock = {
-      currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe() + offsetMillis,
-      currentTimeMillis: Effect.sync(() => clock.currentTimeMillisUnsafe() + offsetMillis),
-      currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe() + offsetNanos,
-      currentTimeNanos: Effect.sync(() => clock.currentTimeNanosUnsafe() + offsetNanos),
-      monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
-      monotonicTimeNanos: clock.monotonicTimeNanos,
-      sleep: (duration) => clock.sleep(duration)
-    }
-    return Effect.provideService(effect, Clock.Clock, skewed)
-  })
-
-/**
- * Polls `condition` on the real clock until it holds; dies after `timeoutMillis`. For waiting on
- * real I/O (a request reaching the server), never for asserting how long something took.
- */
-export const waitUntil = (
-  what: string,
-  condition: () => boolean,
-  timeoutMillis = 10_000
-): Effect.Effect<void> =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + timeoutMillis
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-  })
 
 /** The holder a write left in the Lease (`""` for a release). */
 export const holderOf = (write: WriteRecord): string => write.object.spec.holderIdentity ?? ""

@@ -64,8 +64,7 @@ export interface Candidate {
   readonly tryAcquireOrRenew: (mode: "acquire" | "renew") => Effect.Effect<Attempt, FatalLeaseError>
   /**
    * One release attempt: if the fresh Lease still names us, write `holderIdentity: ""` and
-   * `leaseDurationSeconds: 1`, keeping `leaseTransitions`. `true` when released or nothing to
-   * release; `false` on a conflict or transient failure (try again).
+   * `leaseDurationSeconds: 1`, keeping `leaseTransitions`. See `ReleaseOutcome`.
    */
   readonly tryRelease: Effect.Effect<ReleaseOutcome, FatalLeaseError>
 }
@@ -81,117 +80,125 @@ export type ReleaseOutcome =
   /** A transient failure; try again later. */
   | "failed"
 
+/**
+ * What a candidate remembers between rounds: client-go's observedRecord and observedTime, the
+ * snapshot to update with, and whether a write of ours may have landed without our knowing.
+ */
+interface Memory {
+  observed: Observation | undefined
+  cached: LeaseSnapshot | undefined
+  uncertainWrite: boolean
+}
+
+/** What every step of a round works with. */
+interface Round {
+  readonly config: ElectionConfig
+  readonly client: LeaseClientApi
+  readonly memory: Memory
+}
+
 /** A fresh candidate that has observed nothing yet. */
 export const makeCandidate = (config: ElectionConfig, client: LeaseClientApi): Candidate => {
-  let observed: Observation | undefined
-  let cached: LeaseSnapshot | undefined
-  let uncertainWrite = false
-
-  /** Runs a write, remembering while it has no definite answer that it may have landed. */
-  const write = <A>(request: Effect.Effect<A, LeaseError>): Effect.Effect<A, LeaseError> =>
-    Effect.suspend(() => {
-      uncertainWrite = true
-      return request
-    }).pipe(
-      Effect.tap(() => Effect.sync(() => (uncertainWrite = false))),
-      Effect.tapError((error) => Effect.sync(() => (uncertainWrite = error._tag === "LeaseRequestFailed")))
-    )
-
-  const setObserved = (record: LeaderElectionRecord) =>
-    Effect.map(monotonicMillis, (now) => {
-      observed = { record, observedAt: now }
-    })
-  const isLeader = () => observed !== undefined && observed.record.holderIdentity === config.identity
-  // Expiry is judged from when *we* saw the record change plus the duration the Lease itself
-  // declares; `renewTime` (the holder's clock) is never compared with ours.
-  const isLeaseValid = (now: number) =>
-    observed !== undefined && observed.observedAt + observed.record.leaseDurationSeconds * 1000 > now
-
-  const logFor = (message: string, extra: Record<string, unknown> = {}) =>
-    Effect.logDebug(message).pipe(
-      Effect.annotateLogs({ lease: describeLease(config.lease), identity: config.identity, ...extra })
-    )
-
-  /** Classifies an API failure: fatal ones fail the attempt, the rest lose the round. */
-  const lostOrFatal = (error: LeaseError): Effect.Effect<Attempt, FatalLeaseError> => {
-    const fatal = asFatalLeaseError(error)
-    return fatal !== undefined ? Effect.fail(fatal) : Effect.succeed({ _tag: "Lost", error })
+  const round: Round = { config, client, memory: { observed: undefined, cached: undefined, uncertainWrite: false } }
+  return {
+    config,
+    observation: () => Option.fromNullishOr(round.memory.observed),
+    isLeader: () => namesUs(round),
+    mayHold: () => namesUs(round) || round.memory.uncertainWrite,
+    tryAcquireOrRenew: (mode) => tryAcquireOrRenew(round, mode),
+    tryRelease: tryRelease(round)
   }
-  /** Fails with `error` when fatal; otherwise succeeds so the caller can carry on. */
-  const failIfFatal = (error: LeaseError): Effect.Effect<void, FatalLeaseError> => {
-    const fatal = asFatalLeaseError(error)
-    return fatal !== undefined ? Effect.fail(fatal) : Effect.void
-  }
+}
 
-  const holding = (snapshot: LeaseSnapshot, acquired: boolean, startedAt: number) =>
-    Effect.gen(function*() {
-      cached = snapshot
-      // The record as the server stored it becomes our observation, as client-go keeps the
-      // record it wrote.
-      yield* setObserved(snapshot.record)
-      return { _tag: "Holding", acquired, record: snapshot.record, startedAt } satisfies Attempt
-    })
-
-  const tryAcquireOrRenew = (mode: "acquire" | "renew"): Effect.Effect<Attempt, FatalLeaseError> => Effect.gen(function*() {
+/** One round of client-go's `tryAcquireOrRenew` (see `Candidate.tryAcquireOrRenew`). */
+const tryAcquireOrRenew = (round: Round, mode: "acquire" | "renew"): Effect.Effect<Attempt, FatalLeaseError> =>
+  Effect.gen(function*() {
+    const { client, config, memory } = round
     const startedAt = yield* monotonicMillis
-    const now = yield* wallMicroTime
-    const desired: LeaderElectionRecord = {
-      holderIdentity: config.identity,
-      leaseDurationSeconds: config.leaseDurationSeconds,
-      acquireTime: now,
-      renewTime: now,
-      leaseTransitions: 0
-    }
+    const desired = ourRecord(config, yield* wallMicroTime)
 
     // 1. Fast path: a leader whose lease is still valid updates optimistically with the
     //    resourceVersion it cached; on any failure it falls back to the slow path.
-    if (mode === "renew" && isLeader() && isLeaseValid(startedAt) && cached !== undefined && observed !== undefined) {
-      const renewal = { ...desired, acquireTime: observed.record.acquireTime, leaseTransitions: observed.record.leaseTransitions }
-      const fast = yield* Effect.result(write(client.replace(cached, renewal)))
-      if (fast._tag === "Success") return yield* holding(fast.success, false, startedAt)
-      yield* failIfFatal(fast.failure)
-      yield* logFor("optimistic renewal failed, falling back to GET", { error: fast.failure.message })
+    if (mode === "renew") {
+      const renewed = yield* renewOptimistically(round, desired, startedAt)
+      if (Option.isSome(renewed)) return renewed.value
     }
 
     // 2. Obtain the record, or create the Lease when there is none.
     const got = yield* Effect.result(client.get(config.lease))
     if (got._tag === "Failure") return yield* lostOrFatal(got.failure)
     if (Option.isNone(got.success)) {
-      const created = yield* Effect.result(write(client.create(config.lease, desired)))
+      const created = yield* Effect.result(trackWrite(memory, client.create(config.lease, desired)))
       if (created._tag === "Failure") return yield* lostOrFatal(created.failure)
-      return yield* holding(created.success, true, startedAt)
+      return yield* holding(memory, created.success, true, startedAt)
     }
     const snapshot = got.success.value
-    cached = snapshot
+    memory.cached = snapshot
 
-    // 3. A changed record restarts our expiry timer for it.
-    if (observed === undefined || !sameRecord(observed.record, snapshot.record)) {
-      yield* setObserved(snapshot.record)
-    }
-    const current = snapshot.record
-    if (mode === "renew" && !isLeader()) return { _tag: "Superseded", record: current } satisfies Attempt
-    // A valid Lease held by someone else blocks us, unless the hook proves its holder gone.
-    if (mode === "acquire" && current.holderIdentity.length > 0 && !isLeader() && isLeaseValid(yield* monotonicMillis)) {
-      const takeOver = yield* config.canTakeOver(current).pipe(
-        Effect.catchCause(() => Effect.succeed(false))
-      )
-      if (!takeOver) return { _tag: "HeldByOther", record: current } satisfies Attempt
-      yield* Effect.logInfo("taking over a Lease whose holder was proven gone").pipe(
-        Effect.annotateLogs({ lease: describeLease(config.lease), identity: config.identity, holder: current.holderIdentity })
-      )
-    }
+    // 3. A changed record restarts our expiry timer for it; it may bar us from writing.
+    yield* observeIfChanged(memory, snapshot.record)
+    const barred = yield* barredFromWriting(round, mode, snapshot.record)
+    if (Option.isSome(barred)) return barred.value
 
     // 4. Renewal keeps acquireTime and leaseTransitions; a takeover counts one more transition.
-    const leading = mode === "renew"
-    const next: LeaderElectionRecord = leading
-      ? { ...desired, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
-      : { ...desired, leaseTransitions: current.leaseTransitions + 1 }
-    const written = yield* Effect.result(write(client.replace(snapshot, next)))
+    const written = yield* Effect.result(trackWrite(memory, client.replace(snapshot, nextRecord(mode, desired, snapshot.record))))
     if (written._tag === "Failure") return yield* lostOrFatal(written.failure)
-    return yield* holding(written.success, !leading, startedAt)
+    return yield* holding(memory, written.success, mode === "acquire", startedAt)
   })
 
-  const tryRelease: Effect.Effect<ReleaseOutcome, FatalLeaseError> = Effect.gen(function*() {
+/**
+ * Step 1: a leader whose lease is still valid (from its own observation) writes its renewal
+ * over the snapshot it cached, without a GET. `None` when it may not, or the write failed and
+ * the round goes on with a GET.
+ */
+const renewOptimistically = (
+  round: Round,
+  desired: LeaderElectionRecord,
+  startedAt: number
+): Effect.Effect<Option.Option<Attempt>, FatalLeaseError> =>
+  Effect.gen(function*() {
+    const { client, memory } = round
+    const { cached, observed } = memory
+    if (!namesUs(round) || !isLeaseValid(memory, startedAt) || cached === undefined || observed === undefined) {
+      return Option.none()
+    }
+    const renewal = { ...desired, acquireTime: observed.record.acquireTime, leaseTransitions: observed.record.leaseTransitions }
+    const fast = yield* Effect.result(trackWrite(memory, client.replace(cached, renewal)))
+    if (fast._tag === "Success") return Option.some(yield* holding(memory, fast.success, false, startedAt))
+    yield* failIfFatal(fast.failure)
+    yield* logFor(round.config, "optimistic renewal failed, falling back to GET", { error: fast.failure.message })
+    return Option.none()
+  })
+
+/**
+ * Step 3: whether the freshly read `current` record bars this round from writing. A renewal is
+ * barred by a record naming anyone else (our term is over); a campaign by a valid Lease held by
+ * someone else, unless `canTakeOver` proves its holder gone.
+ */
+const barredFromWriting = (
+  round: Round,
+  mode: "acquire" | "renew",
+  current: LeaderElectionRecord
+): Effect.Effect<Option.Option<Attempt>> =>
+  Effect.gen(function*() {
+    const { config, memory } = round
+    if (mode === "renew" && !namesUs(round)) return Option.some({ _tag: "Superseded", record: current } satisfies Attempt)
+    if (
+      mode === "renew" || current.holderIdentity.length === 0 || namesUs(round) ||
+      !isLeaseValid(memory, yield* monotonicMillis)
+    ) return Option.none()
+    const takeOver = yield* config.canTakeOver(current).pipe(Effect.catchCause(() => Effect.succeed(false)))
+    if (!takeOver) return Option.some({ _tag: "HeldByOther", record: current } satisfies Attempt)
+    yield* Effect.logInfo("taking over a Lease whose holder was proven gone").pipe(
+      Effect.annotateLogs({ lease: describeLease(config.lease), identity: config.identity, holder: current.holderIdentity })
+    )
+    return Option.none()
+  })
+
+/** One release attempt (see `Candidate.tryRelease`). */
+const tryRelease = (round: Round): Effect.Effect<ReleaseOutcome, FatalLeaseError> =>
+  Effect.gen(function*() {
+    const { client, config, memory } = round
     const got = yield* Effect.result(client.get(config.lease))
     if (got._tag === "Failure") {
       yield* failIfFatal(got.failure)
@@ -199,39 +206,101 @@ export const makeCandidate = (config: ElectionConfig, client: LeaseClientApi): C
     }
     if (Option.isNone(got.success)) return "not-holder"
     const snapshot = got.success.value
-    cached = snapshot
-    if (observed === undefined || !sameRecord(observed.record, snapshot.record)) {
-      yield* setObserved(snapshot.record)
-    }
+    memory.cached = snapshot
+    yield* observeIfChanged(memory, snapshot.record)
     // client-go decides from its cached observation; we decide from the fresh record, so a
     // leader that already lost the Lease never clears its successor's.
     if (snapshot.record.holderIdentity !== config.identity) return "not-holder"
-    const now = yield* wallMicroTime
-    const released: LeaderElectionRecord = {
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: now,
-      renewTime: now,
-      leaseTransitions: snapshot.record.leaseTransitions
-    }
-    const written = yield* Effect.result(write(client.replace(snapshot, released)))
+    const released = releasedRecord(yield* wallMicroTime, snapshot.record.leaseTransitions)
+    const written = yield* Effect.result(trackWrite(memory, client.replace(snapshot, released)))
     if (written._tag === "Failure") {
       yield* failIfFatal(written.failure)
       return written.failure._tag === "LeaseApiError" && written.failure.isConflict ? "conflict" : "failed"
     }
-    cached = written.success
-    yield* setObserved(written.success.record)
+    memory.cached = written.success
+    yield* observe(memory, written.success.record)
     return "released"
   })
 
-  return {
-    config,
-    observation: () => Option.fromNullishOr(observed),
-    isLeader,
-    mayHold: () => isLeader() || uncertainWrite,
-    tryAcquireOrRenew,
-    tryRelease
-  }
+/** The record this candidate writes at wall time `now`, before a renewal or takeover adjusts it. */
+const ourRecord = (config: ElectionConfig, now: string): LeaderElectionRecord => ({
+  holderIdentity: config.identity,
+  leaseDurationSeconds: config.leaseDurationSeconds,
+  acquireTime: now,
+  renewTime: now,
+  leaseTransitions: 0
+})
+
+/** Step 4's record: a renewal keeps `acquireTime` and `leaseTransitions`, a takeover adds one. */
+const nextRecord = (
+  mode: "acquire" | "renew",
+  desired: LeaderElectionRecord,
+  current: LeaderElectionRecord
+): LeaderElectionRecord =>
+  mode === "renew"
+    ? { ...desired, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
+    : { ...desired, leaseTransitions: current.leaseTransitions + 1 }
+
+/** A released Lease: nobody holds it, it expires in a second, the epoch stays. */
+const releasedRecord = (now: string, leaseTransitions: number): LeaderElectionRecord => ({
+  holderIdentity: "",
+  leaseDurationSeconds: 1,
+  acquireTime: now,
+  renewTime: now,
+  leaseTransitions
+})
+
+/** Runs a write, remembering while it has no definite answer that it may have landed. */
+const trackWrite = <A>(memory: Memory, request: Effect.Effect<A, LeaseError>): Effect.Effect<A, LeaseError> =>
+  Effect.suspend(() => {
+    memory.uncertainWrite = true
+    return request
+  }).pipe(
+    Effect.tap(() => Effect.sync(() => (memory.uncertainWrite = false))),
+    Effect.tapError((error) => Effect.sync(() => (memory.uncertainWrite = error._tag === "LeaseRequestFailed")))
+  )
+
+/** We wrote `snapshot`: it is what we cache and observe, as client-go keeps the record it wrote. */
+const holding = (memory: Memory, snapshot: LeaseSnapshot, acquired: boolean, startedAt: number) =>
+  Effect.gen(function*() {
+    memory.cached = snapshot
+    yield* observe(memory, snapshot.record)
+    return { _tag: "Holding", acquired, record: snapshot.record, startedAt } satisfies Attempt
+  })
+
+const observe = (memory: Memory, record: LeaderElectionRecord) =>
+  Effect.map(monotonicMillis, (now) => {
+    memory.observed = { record, observedAt: now }
+  })
+
+/** Restarts the expiry timer only when the record differs from the one observed last. */
+const observeIfChanged = (memory: Memory, record: LeaderElectionRecord): Effect.Effect<void> =>
+  memory.observed === undefined || !sameRecord(memory.observed.record, record) ? observe(memory, record) : Effect.void
+
+/** Whether the last observed record names this candidate as holder. */
+const namesUs = ({ config, memory }: Round): boolean =>
+  memory.observed !== undefined && memory.observed.record.holderIdentity === config.identity
+
+// Expiry is judged from when *we* saw the record change plus the duration the Lease itself
+// declares; `renewTime` (the holder's clock) is never compared with ours.
+const isLeaseValid = ({ observed }: Memory, now: number): boolean =>
+  observed !== undefined && observed.observedAt + observed.record.leaseDurationSeconds * 1000 > now
+
+const logFor = (config: ElectionConfig, message: string, extra: Record<string, unknown> = {}) =>
+  Effect.logDebug(message).pipe(
+    Effect.annotateLogs({ lease: describeLease(config.lease), identity: config.identity, ...extra })
+  )
+
+/** Classifies an API failure: fatal ones fail the attempt, the rest lose the round. */
+const lostOrFatal = (error: LeaseError): Effect.Effect<Attempt, FatalLeaseError> => {
+  const fatal = asFatalLeaseError(error)
+  return fatal !== undefined ? Effect.fail(fatal) : Effect.succeed({ _tag: "Lost", error })
+}
+
+/** Fails with `error` when fatal; otherwise succeeds so the caller can carry on. */
+const failIfFatal = (error: LeaseError): Effect.Effect<void, FatalLeaseError> => {
+  const fatal = asFatalLeaseError(error)
+  return fatal !== undefined ? Effect.fail(fatal) : Effect.void
 }
 
 /** `retryPeriod × (1 + random × 1.2)`: client-go's `wait.Jitter(retryPeriod, JitterFactor)`. */
