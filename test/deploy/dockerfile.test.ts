@@ -58,23 +58,41 @@ describe("the Dockerfile", () => {
     expect(workspace.devDependencies["node"]).toMatch(/^24\./)
   })
 
-  it("installs only production dependencies, from the lockfile as it is, with the workspace's pnpm", async () => {
+  it("builds the bundle in one stage and installs only the bundle's run-time dependencies for the image, from the lockfile as it is, with the workspace's pnpm", async () => {
     const workspace = JSON.parse(await read("package.json")) as { packageManager: string }
     expect(`pnpm@${args.get("PNPM_VERSION")}`).toBe(workspace.packageManager)
     const installs = instructions.filter((i) => i.keyword === "RUN" && /\bpnpm install\b/.test(i.args))
-    expect(installs).toHaveLength(1)
-    expect(installs[0]!.stage).toBeLessThan(lastStage())
-    expect(installs[0]!.args).toMatch(/--prod\b/)
-    expect(installs[0]!.args).toMatch(/--frozen-lockfile\b/)
-    expect(installs[0]!.args).toMatch(/--filter "@leasehold\/cli\.\.\."/)
+    for (const install of installs) {
+      expect(install.stage).toBeLessThan(lastStage())
+      expect(install.args).toMatch(/--frozen-lockfile\b/)
+      expect(install.args).toMatch(/--ignore-scripts\b/)
+    }
+    const build = installs.find((i) => /pnpm --filter @leasehold\/cli run build\b/.test(i.args))
+    const production = installs.find((i) => /--prod\b/.test(i.args))
+    expect(build?.args).toMatch(/--filter "@leasehold\/cli\.\.\."/)
+    expect(production?.args).toMatch(/--filter "@leasehold\/cli"(\s|$)/)
+    // The image takes node_modules from the production install only, and the bundle from the build.
+    const stageName = (stage: number) => instructions.find((i) => i.stage === stage && i.keyword === "FROM")!.args.split(/\s+AS\s+/i)[1]
+    const copies = inStage(lastStage(), "COPY").map((i) => i.args)
+    const modules = copies.filter((c) => c.includes("node_modules"))
+    expect(modules.length).toBeGreaterThan(0)
+    for (const copy of modules) expect(copy.startsWith(`--from=${stageName(production!.stage)} `)).toBe(true)
+    expect(copies).toContain(`--from=${stageName(build!.stage)} /src/packages/cli/dist ./packages/cli/dist`)
     expect(inStage(lastStage(), "RUN").filter((i) => /\b(npm|pnpm|apt-get)\b/.test(i.args))).toEqual([])
   })
 
-  it("runs `leasehold` (the CLI package's bin) as its entrypoint", async () => {
-    const cli = JSON.parse(await read("packages/cli/package.json")) as { bin: Record<string, string> }
+  it("ships as dependencies of the command exactly the packages its bundle loads from node_modules", async () => {
+    const cli = JSON.parse(await read("packages/cli/package.json")) as { dependencies: Record<string, string>; scripts: Record<string, string> }
+    const { external, optionalExternal, developmentExternal } = await import("../../packages/cli/scripts/bundle.ts")
+    const needed = external.filter((name) => !optionalExternal.includes(name) && !developmentExternal.includes(name))
+    expect(Object.keys(cli.dependencies).sort()).toEqual([...needed].sort())
+    expect(cli.scripts["build"]).toBe("node scripts/bundle.ts")
+  })
+
+  it("runs `leasehold` (the bundle the build writes) as its entrypoint", async () => {
     expect(inStage(lastStage(), "ENTRYPOINT").map((i) => JSON.parse(i.args))).toEqual([["leasehold"]])
     const wrapper = inStage(lastStage(), "RUN").find((i) => i.args.includes("/usr/local/bin/leasehold"))
-    expect(wrapper?.args).toContain(`exec node /app/packages/cli/${cli.bin["leasehold"]!.replace(/^\.\//, "")} "$@"`)
+    expect(wrapper?.args).toContain(`exec node /app/packages/cli/dist/leasehold.mjs "$@"`)
   })
 
   it("runs as a numeric non-root user, the one every overlay's Leasehold containers run as", async () => {

@@ -4,15 +4,19 @@
  * signals (SIGTERM, SIGKILL, SIGSTOP/SIGCONT) delivered to it, and every process killed at
  * teardown (`stopAllPods`, and on exit of the test process).
  *
- * The command runs under `process.execPath` with `packages/cli/src/main.ts` directly, never
- * through `pnpm`: pnpm's node wrapper does not forward SIGTERM, so a graceful stop could not be
- * tested through it.
+ * The command runs under `process.execPath` directly, never through `pnpm`: pnpm's node wrapper
+ * does not forward SIGTERM, so a graceful stop could not be tested through it. What runs is the
+ * production build (`packages/cli/dist/leasehold.mjs`) when the test run built it — the root
+ * vitest set-up does, and says so in `LEASEHOLD_TEST_CLI` — else the TypeScript sources.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-/** The command's entry point in this workspace. */
-export const leaseholdMain: string = fileURLToPath(new URL("../../cli/src/main.ts", import.meta.url))
+/** The command's sources in this workspace. */
+export const leaseholdSources: string = fileURLToPath(new URL("../../cli/src/main.ts", import.meta.url))
+
+/** The command's entry point for pod processes: the built bundle when the run built one, else the sources. */
+export const leaseholdMain: string = process.env["LEASEHOLD_TEST_CLI"] ?? leaseholdSources
 
 /** One JSON line a pod printed: `event` (or a log line's `message`) plus its fields. */
 export interface PodLine {

@@ -7,22 +7,34 @@
  * the first `analyse`; `discover` never loads it, so a pod whose schema is current never does.
  */
 import { Effect } from "effect"
-import type { ParsedStatement, ParseError } from "./internal/sqlParser.ts"
+import type { ParsedStatement, ParseError, ParseOutcome } from "./internal/sqlParser.ts"
 import { concurrentIndexName, isBegin, isCommit, outsideTransactionOnly, transactionControl, turnsOffStandardStrings } from "./internal/statementKinds.ts"
 import { discover, type DiscoverOptions } from "./Discovery.ts"
 import { InvalidMigrationSource } from "./MigrationErrors.ts"
 import type { KindReason, Layout, Migration, MigrationKind, MigrationScript, MigrationSet, ScriptStatement } from "./MigrationSet.ts"
 
-type Parser = typeof import("./internal/sqlParser.ts")
+/** What `analyseScript` asks of the parser: one script's outcome, and the grammar's PostgreSQL version. */
+interface Parser {
+  readonly parseScript: (script: string) => ParseOutcome
+  readonly parserPostgresVersion: number
+}
 
-let parserModule: Promise<Parser> | undefined
-
-/** The parser module, loaded once per process (the only place `libpg-query` is imported from). */
-const loadParser = (): Promise<Parser> =>
-  (parserModule ??= import("./internal/sqlParser.ts").then(async (parser) => {
-    await parser.load()
-    return parser
-  }))
+/**
+ * Every SQL script of `set` parsed at once, by the parser's own process (`parserClient.ts`: the
+ * only way in that keeps the parser's WebAssembly off this process's memory), then read back one
+ * script at a time.
+ */
+const parserFor = (set: MigrationSet): Promise<Parser> => {
+  const scripts = set.migrations.flatMap((m) => [m.up, ...(m.down === undefined ? [] : [m.down])])
+    .filter((script) => script.language === "sql" && !script.markers.noParse)
+    .map((script) => script.content)
+  return import("./internal/parserClient.ts").then(async ({ parseAll, parserPostgresVersion }) => {
+    const outcomes = new Map<string, ParseOutcome>()
+    const parsed = await parseAll(scripts)
+    scripts.forEach((script, index) => outcomes.set(script, parsed[index]!))
+    return { parseScript: (script) => outcomes.get(script)!, parserPostgresVersion }
+  })
+}
 
 const shorten = (sql: string): string => {
   const line = sql.replace(/\s+/g, " ").trim()
@@ -157,7 +169,7 @@ const analyseScript = (parser: Parser, layout: Layout, script: MigrationScript):
  */
 export const analyse = Effect.fn("Analysis.analyse")(function*(set: MigrationSet) {
   if (set.parsed) return set
-  const parser = yield* Effect.promise(loadParser)
+  const parser = yield* Effect.promise(() => parserFor(set))
   const migrations: Array<Migration> = []
   for (const migration of set.migrations) {
     const up = yield* analyseScript(parser, set.layout, migration.up)

@@ -2,16 +2,14 @@
  * PostgreSQL's own parser (libpg_query compiled to WebAssembly, the `libpg-query` package):
  * statement boundaries, parse trees and syntax errors of a migration script.
  *
- * Gotcha: this is the only module that imports `libpg-query` (about 40 ms and 20–26 MB to load).
- * Only `Analysis.ts` imports it, with a dynamic `import()`, so a pod whose schema is current
- * (the fast path) never loads it. Keep it that way: a static import of this module from anything
- * the coordinator imports puts the parser on every pod's start-up.
+ * Gotcha: this is the only module that imports `libpg-query`. It runs in the parser's own
+ * process (`parserProcess.ts`, started by `parserClient.ts` with `--liftoff-only`): loaded in a
+ * default Node process, its WebAssembly costs about 550 MB of peak memory (V8's optimizing
+ * compiler). Import it only from there (and `parserClient`'s in-process fallback); a static import
+ * from anything the coordinator imports would also put it on every pod's start-up.
  */
 import { loadModule, parseSync } from "libpg-query"
 import type { Node } from "libpg-query"
-
-/** The version of PostgreSQL whose grammar the parser implements. */
-export const parserPostgresVersion = 18
 
 /** One top-level statement, as PostgreSQL's parser delimits it. */
 export interface ParsedStatement {
