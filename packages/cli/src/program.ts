@@ -14,6 +14,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, type Runtime } from "effect"
 import { Command } from "effect/cli"
 import { apiserver } from "./commands/apiserver.ts"
+import { baseline } from "./commands/baseline.ts"
 import { check } from "./commands/check.ts"
 import { daemon } from "./commands/daemon.ts"
 import { demo } from "./commands/demo.ts"
@@ -28,7 +29,7 @@ import { watchSignals } from "./internal/Termination.ts"
 
 const leasehold = Command.make("leasehold").pipe(
   Command.withDescription("Migrate PostgreSQL exactly once, before any Kubernetes pod serves."),
-  Command.withSubcommands([migrate, wait, check, status, rollback, repair, lease, daemon, demo, apiserver])
+  Command.withSubcommands([migrate, wait, check, status, rollback, repair, baseline, lease, daemon, demo, apiserver])
 )
 
 /** Exits with the command's code at once: a finished command leaves nothing worth waiting for. */

@@ -30,6 +30,17 @@ export interface PendingLine extends MigrationLine {
   readonly why: string
 }
 
+/** One migration adopted from another tool's history: which tool, from which table, and when. */
+export interface AdoptedLine {
+  readonly id: string
+  readonly name: string
+  /** The tool (`prisma`, `flyway`, ...) or `baseline`. */
+  readonly source: string
+  readonly table: string
+  readonly originalAt: string | null
+  readonly adoptedAt: string
+}
+
 /** The Lease part: not used, not readable (and why), or its record. */
 export type LeaseReport =
   | { readonly used: false; readonly reason: string }
@@ -61,6 +72,8 @@ export interface StatusReport {
   readonly unfinished: ReadonlyArray<MigrationLine>
   readonly drifted: ReadonlyArray<MigrationLine>
   readonly notInBundle: ReadonlyArray<MigrationLine>
+  /** Migrations taken over from another tool's history (or a baseline), never run by Leasehold. */
+  readonly adopted: ReadonlyArray<AdoptedLine>
   readonly lease: LeaseReport
   readonly fence:
     | {
@@ -230,6 +243,7 @@ export const readStatus = (
       connectTimeoutMs: 10_000
     })
     const history = yield* Migrations.readHistory(client, config.schema)
+    const adoptions = yield* Migrations.readAdoptions(client, config.schema)
     const fence = yield* Fences.fenceStatus(client, Fences.lockKeyFor(namespace, config.leaseName), { schema: config.schema }).pipe(
       Effect.orElseSucceed(() => Option.none<Fences.FenceStatus>())
     )
@@ -249,6 +263,14 @@ export const readStatus = (
         ? { folder: config.migrations, migrations: bundle.success.migrations.length, latest: bundle.success.migrations.at(-1)?.id ?? null }
         : { folder: config.migrations, error: bundle.failure.message },
       ...lines,
+      adopted: adoptions.map((a) => ({
+        id: a.id,
+        name: a.name,
+        source: a.source,
+        table: a.table,
+        originalAt: a.originalAt?.toISOString() ?? null,
+        adoptedAt: a.adoptedAt.toISOString()
+      })),
       lease,
       fence: holder === undefined ? null : {
         holder: holder.holder,
@@ -284,6 +306,9 @@ export const renderStatus = (report: StatusReport): string => {
   lines.push(...list("unfinished", report.unfinished, (l) => `${l.name}  started ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}); resolve with repair`))
   lines.push(...list("drifted", report.drifted, (l) => `${l.name}  the file changed after it was applied; restore it or accept it with repair`))
   lines.push(...list("unknown", report.notInBundle, (l) => `${l.name}  applied, not in this bundle`))
+  lines.push(...report.adopted.map((a, i) =>
+    `${i === 0 ? "adopted".padEnd(11) : " ".repeat(11)}${a.id.padEnd(6)} ${a.name}  from ${a.source} (${a.table}${a.originalAt === null ? "" : `, applied ${ago(a.originalAt)}`}), adopted ${ago(a.adoptedAt)}`
+  ))
   const lease = report.lease
   if (!lease.used) lines.push(`lease      not used (${lease.reason})`)
   else if ("error" in lease) lines.push(`lease      ${lease.namespace}/${lease.name}: not readable (${lease.error})`)

@@ -1,10 +1,14 @@
-import { readFileSync } from "node:fs"
 import { readdir, stat } from "node:fs/promises"
 import { join, resolve } from "node:path"
+import type { InvalidMigrationSource } from "./MigrationErrors.ts"
 import { Effect } from "effect"
-import { checksum, normaliseScript } from "./Checksum.ts"
 import { expectedNames, readEntryName, type NamedScript } from "./internal/fileNames.ts"
-import { InvalidMigrationSource, type InvalidSourceReason } from "./MigrationErrors.ts"
+import { exists, invalid, jsScript, readText, sqlScript, unreadableFolder } from "./internal/scriptFiles.ts"
+import { detectToolLayout, isToolLayout, type ToolLayout } from "./layouts/detect.ts"
+import { readDrizzle } from "./layouts/Drizzle.ts"
+import { flywayChecksum } from "./layouts/Flyway.ts"
+import { readTimestampedSql } from "./layouts/NodePgMigrate.ts"
+import { readPrisma } from "./layouts/Prisma.ts"
 import {
   compareVersions,
   parseVersion,
@@ -12,9 +16,7 @@ import {
   type Layout,
   type LayoutChoice,
   type Migration,
-  type MigrationScript,
-  type MigrationSet,
-  type ScriptMarkers
+  type MigrationSet
 } from "./MigrationSet.ts"
 
 /** Options of {@link discover}. */
@@ -23,78 +25,14 @@ export interface DiscoverOptions {
   readonly layout?: LayoutChoice
 }
 
-const invalid = (reason: InvalidSourceReason, file: string, detail: string) =>
-  new InvalidMigrationSource({ reason, file, detail })
-
-/** The explicit marker for a migration that must not run in a transaction. */
-const noTransactionMarker = /^[ \t]*--[ \t]*leasehold:no-transaction[ \t]*$/im
-/** Flyway's inline script configuration for the same. */
-const flywayInlineMarker = /^[ \t]*--[ \t]*flyway:executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
-/** Flyway's `<script>.conf` sidecar setting for the same. */
-const flywayConfSetting = /^[ \t]*executeInTransaction[ \t]*=[ \t]*false[ \t]*$/im
-/** The marker for a file to run as written, without PostgreSQL's parser (syntax newer than it). */
-const noParseMarker = /^[ \t]*--[ \t]*leasehold:no-parse[ \t]*$/im
-
-const errorCode = (cause: unknown): string =>
-  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : String(cause)
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-/**
- * Read synchronously: discovery runs once, before a pod does anything else, and a folder of 200
- * small scripts takes a few milliseconds this way against ~100 through the thread pool.
- */
-const readText = (directory: string, file: string) =>
-  Effect.try({
-    try: () => readFileSync(join(directory, file)),
-    catch: (cause) => invalid("unreadable", file, `cannot be read (${errorCode(cause)})`)
-  }).pipe(
-    Effect.flatMap((bytes) =>
-      Effect.try({
-        try: () => utf8.decode(bytes),
-        catch: () => invalid("not-utf8", file, "is not valid UTF-8; save it as UTF-8")
-      })
-    )
-  )
-
-const exists = (path: string) => Effect.promise(() => stat(path).then(() => true, () => false))
-
-/** The escape hatches a script's text (or Flyway's sidecar) holds. */
-const markersOf = (file: string, content: string, conf: string | undefined): ScriptMarkers => {
-  const noTransaction = noTransactionMarker.test(content)
-    ? "-- leasehold:no-transaction"
-    : flywayInlineMarker.test(content)
-    ? "-- flyway:executeInTransaction=false"
-    : conf !== undefined && flywayConfSetting.test(conf)
-    ? `executeInTransaction=false (in ${file}.conf)`
-    : undefined
-  return { ...(noTransaction === undefined ? {} : { noTransaction }), noParse: noParseMarker.test(content) }
-}
-
-/**
- * Reads one script: its text, checksum and markers. Parsing (statements, kind, refusals) is
- * `analyse`'s, so a pod whose schema is current never loads the parser.
- */
+/** Reads one script of a file-name layout: its text, checksum and markers (Flyway: and its `.conf` sidecar). */
 const readScript = Effect.fnUntraced(function*(directory: string, layout: Layout, script: NamedScript) {
-  const content = normaliseScript(yield* readText(directory, script.file))
-  const path = join(directory, script.file)
-  const base = { file: script.file, path, content, checksum: checksum(content), body: content, statements: [], concurrentIndexes: [] }
-  if (script.language === "js") {
-    const jsScript: MigrationScript = { ...base, language: "js", markers: { noParse: false }, kind: "transactional", why: { _tag: "JavaScript" } }
-    return jsScript
-  }
-  const conf = layout === "flyway" && (yield* exists(`${path}.conf`))
+  const text = yield* readText(directory, script.file)
+  if (script.language === "js") return jsScript(directory, script.file, text)
+  const conf = layout === "flyway" && (yield* exists(join(directory, `${script.file}.conf`)))
     ? yield* readText(directory, `${script.file}.conf`)
     : undefined
-  const markers = markersOf(script.file, content, conf)
-  const sqlScript: MigrationScript = {
-    ...base,
-    language: "sql",
-    markers,
-    kind: markers.noTransaction === undefined ? "transactional" : "non-transactional",
-    why: markers.noTransaction === undefined ? { _tag: "NotParsed" } : { _tag: "Marker", marker: markers.noTransaction }
-  }
-  return sqlScript
+  return sqlScript(directory, script.file, text, conf)
 })
 
 /** The scripts of one postgres-shift directory (`index.sql` | `index.js` | `index.ts`, optional `down.sql`). */
@@ -119,7 +57,7 @@ const shiftDirectoryScripts = Effect.fnUntraced(function*(directory: string, ent
 const listScripts = Effect.fnUntraced(function*(directory: string, shown: string) {
   const entries = yield* Effect.tryPromise({
     try: () => readdir(directory, { withFileTypes: true }),
-    catch: (cause) => invalid("unreadable", shown, `the migrations folder cannot be read (${errorCode(cause)})`)
+    catch: (cause) => unreadableFolder(shown, cause)
   })
   const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const scripts: Array<NamedScript> = []
@@ -213,11 +151,46 @@ const checkConsecutive = (groups: ReadonlyArray<Versioned>) => {
  */
 export const discover = Effect.fn("Discovery.discover")(function*(directory: string, options: DiscoverOptions = {}) {
   const absolute = resolve(directory)
+  const choice = options.layout ?? "auto"
+  const tool = choice === "auto" ? yield* detectToolLayout(absolute) : isToolLayout(choice) ? choice : undefined
+  const { layout, migrations } = tool !== undefined
+    ? { layout: tool as Layout, migrations: yield* readToolLayout(tool, absolute, directory) }
+    : yield* readFileNameLayout(absolute, directory, choice)
+  yield* Effect.logDebug("migrations discovered").pipe(
+    Effect.annotateLogs({ directory, layout, count: migrations.length })
+  )
+  const set: MigrationSet = { directory: absolute, layout, migrations, parsed: false }
+  return set
+})
+
+/** Reads a folder of a layout that `layouts/` reads (Prisma, Drizzle, node-pg-migrate, Knex). */
+const readToolLayout = (layout: ToolLayout, absolute: string, shown: string): Effect.Effect<ReadonlyArray<Migration>, InvalidMigrationSource> => {
+  switch (layout) {
+    case "prisma":
+      return readPrisma(absolute, shown)
+    case "drizzle":
+      return readDrizzle(absolute)
+    case "node-pg-migrate":
+    case "knex":
+      return readTimestampedSql(absolute, shown, layout)
+  }
+}
+
+/** How Flyway records a versioned migration: script, version as written (`_` read as `.`), description, CRC32. */
+const flywayIdentity = (script: NamedScript, content: string) => ({
+  name: script.file,
+  version: script.versionText.replace(/_/g, "."),
+  description: script.name.replace(/_/g, " "),
+  checksum: String(flywayChecksum(content))
+})
+
+/** Reads a folder of a file-name layout (postgres-shift, golang-migrate, Flyway). */
+const readFileNameLayout = Effect.fnUntraced(function*(absolute: string, directory: string, choice: LayoutChoice) {
   const scripts = yield* listScripts(absolute, directory)
   if (scripts.length === 0) {
     return yield* Effect.fail(invalid("empty", directory, "holds no migrations; expected files named like one of: " + Object.values(expectedNames).join("; ")))
   }
-  const layout = yield* chooseLayout(scripts, options.layout ?? "auto")
+  const layout = yield* chooseLayout(scripts, choice)
   const groups = yield* groupByVersion(scripts)
   if (layout === "postgres-shift") yield* checkConsecutive(groups)
   const migrations = yield* Effect.forEach(groups, (group) =>
@@ -233,13 +206,10 @@ export const discover = Effect.fn("Discovery.discover")(function*(directory: str
         checksum: up.checksum,
         kind: up.kind,
         up,
-        ...(down === undefined ? {} : { down })
+        ...(down === undefined ? {} : { down }),
+        ...(layout === "flyway" ? { tool: flywayIdentity(upName, up.content) } : {})
       }
       return migration
     }))
-  yield* Effect.logDebug("migrations discovered").pipe(
-    Effect.annotateLogs({ directory, layout, count: migrations.length })
-  )
-  const set: MigrationSet = { directory: absolute, layout, migrations, parsed: false }
-  return set
+  return { layout, migrations }
 })

@@ -147,3 +147,29 @@ export class MigrationDatabaseError extends Data.TaggedError("MigrationDatabaseE
     return `${this.operation} failed: ${this.error}`
   }
 }
+
+/**
+ * The previous tool's history records something Leasehold must not guess about: a migration
+ * that `failed`, was `rolled-back` and not applied again, is `unfinished` or `dirty` (may be
+ * partly applied), or `changed` since it was applied. Nothing is adopted and nothing runs, on
+ * every pod, until it is resolved with the tool's own command (`resolve`). Exit 8 for
+ * `unfinished` and `dirty`, 6 otherwise.
+ */
+export class ForeignHistoryUnresolved extends Data.TaggedError("ForeignHistoryUnresolved")<{
+  /** The tool (`prisma`, `golang-migrate`, ...). */
+  readonly tool: string
+  /** Its table, as found in the database. */
+  readonly table: string
+  readonly state: "failed" | "rolled-back" | "unfinished" | "dirty" | "changed"
+  /** The tool's record, as the tool names it. */
+  readonly record: string
+  /** The bundle's migration it concerns, when there is one. */
+  readonly id?: string
+  /** What resolves it. */
+  readonly resolve: string
+}> {
+  override get message(): string {
+    const what = this.state === "changed" ? "was changed after it was applied" : `is ${this.state}`
+    return `${this.tool}'s ${this.table} says ${this.record}${this.id === undefined ? "" : ` (migration ${this.id})`} ${what}; nothing was adopted or applied. To resolve it: ${this.resolve}`
+  }
+}

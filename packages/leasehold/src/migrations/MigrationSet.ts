@@ -1,11 +1,40 @@
 /**
- * The folder layouts Leasehold reads:
+ * The folder layouts Leasehold reads, each as its tool reads it:
  * - `postgres-shift`: `00001_name/index.sql`, `00001_name/index.js` (or `.ts`), `00001_name.sql`;
  *   ids must be consecutive from 1. Leasehold adds an optional `00001_name/down.sql`.
  * - `golang-migrate`: `000001_name.up.sql` and `000001_name.down.sql`; gaps allowed.
  * - `flyway`: `V1__name.sql`, `V1.1__name.sql` (`V1_1__` is the same version), undo `U1__name.sql`.
+ * - `prisma`: `<timestamp>_<name>/migration.sql` (and `migration_lock.toml`), the folder
+ *   `prisma migrate` writes; the id is the timestamp.
+ * - `drizzle`: `<idx>_<name>.sql` in the order of `meta/_journal.json` (`--> statement-breakpoint`
+ *   is a comment to PostgreSQL); the id is the journal's `idx`.
+ * - `node-pg-migrate`: SQL migrations `<timestamp>_<name>.sql` with `-- Up Migration` and
+ *   `-- Down Migration` sections (JavaScript/TypeScript ones are refused).
+ * - `knex`: `<timestamp>_<name>.sql` written in place of Knex's JavaScript migrations (which are
+ *   refused), so `knex_migrations` is adopted by name.
  */
-export type Layout = "postgres-shift" | "golang-migrate" | "flyway"
+export type Layout = "postgres-shift" | "golang-migrate" | "flyway" | "prisma" | "drizzle" | "node-pg-migrate" | "knex"
+
+/** Every layout, in the order detection tries the file-name ones. */
+export const layouts: ReadonlyArray<Layout> = ["postgres-shift", "golang-migrate", "flyway", "prisma", "drizzle", "node-pg-migrate", "knex"]
+
+/**
+ * How the migration's own tool names and checksums it, to adopt its history and to keep writing
+ * it (see `adoption/`): Prisma's directory name and SHA-256 of `migration.sql` as stored; Drizzle's
+ * tag, SHA-256 of the file as read and the journal's `when`; Flyway's script name, description
+ * and CRC32; node-pg-migrate's and Knex's file name without extension.
+ */
+export interface ToolIdentity {
+  /** The name the tool records (`migration_name`, `name`, `script`, Drizzle's tag). */
+  readonly name: string
+  /** The checksum the tool records, as it records it (hex, or Flyway's signed CRC32 as text). */
+  readonly checksum?: string
+  /** Drizzle: the journal's `when` (milliseconds), recorded as `created_at`. */
+  readonly when?: number
+  /** Flyway: the version as Flyway records it (`1.1`) and the description (`add users`). */
+  readonly version?: string
+  readonly description?: string
+}
 
 /** A layout, or `auto` to detect it from the files (a folder mixing layouts is refused). */
 export type LayoutChoice = Layout | "auto"
@@ -112,6 +141,8 @@ export interface Migration {
   readonly kind: MigrationKind
   readonly up: MigrationScript
   readonly down?: MigrationScript
+  /** How the layout's own tool identifies it (absent for postgres-shift and golang-migrate, which go by id). */
+  readonly tool?: ToolIdentity
 }
 
 /** The ordered bundle of migrations a pod was built with. */

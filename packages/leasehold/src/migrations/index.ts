@@ -3,6 +3,8 @@
  * the history in Leasehold's schema, the plan and readiness check, and the runner that applies,
  * reverts and repairs on the fence session.
  */
+export { readAdoptions } from "./adoption/Adoptions.ts"
+export { baseline, BaselineRefused, type AdoptionRecord, type BaselineResult } from "./adoption/Baseline.ts"
 export { analyse, discoverAndAnalyse } from "./Analysis.ts"
 export { checksum, normaliseScript } from "./Checksum.ts"
 export { discover, type DiscoverOptions } from "./Discovery.ts"
@@ -18,6 +20,7 @@ export {
 } from "./History.ts"
 export {
   ChecksumMismatch,
+  ForeignHistoryUnresolved,
   InvalidMigrationSource,
   LegacyHistoryMismatch,
   MigrationDatabaseError,
@@ -33,6 +36,7 @@ export {
   describeKind,
   findMigration,
   latestId,
+  layouts,
   type KindReason,
   type Layout,
   type LayoutChoice,
@@ -41,7 +45,8 @@ export {
   type MigrationScript,
   type MigrationSet,
   type ScriptMarkers,
-  type ScriptStatement
+  type ScriptStatement,
+  type ToolIdentity
 } from "./MigrationSet.ts"
 export type { MigrationHelper, MigrationQuery, MigrationRows, MigrationSql } from "./MigrationSql.ts"
 export {

@@ -28,7 +28,11 @@ export type EntryName =
 export const expectedNames: Record<Layout, string> = {
   "postgres-shift": "00001_name/index.sql, 00001_name/index.js or 00001_name.sql (five digits)",
   "golang-migrate": "000001_name.up.sql and 000001_name.down.sql",
-  flyway: "V1__name.sql, V1.1__name.sql or U1__name.sql"
+  flyway: "V1__name.sql, V1.1__name.sql or U1__name.sql",
+  prisma: "<timestamp>_<name>/migration.sql beside migration_lock.toml",
+  drizzle: "<idx>_<name>.sql listed in meta/_journal.json",
+  "node-pg-migrate": "<timestamp>_<name>.sql with -- Up Migration and -- Down Migration sections",
+  knex: "<timestamp>_<name>.sql (Knex's JavaScript migrations written as SQL)"
 }
 
 const golang = /^(\d+)_(.+)\.(up|down)\.sql$/

@@ -1,43 +1,52 @@
 import { Effect } from "effect"
-import * as FenceQuery from "../../fence/FenceQuery.ts"
+import type { FenceLost, StatementFailed } from "../../fence/FenceErrors.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
-import type { Migration } from "../MigrationSet.ts"
-import { findLegacyTable, legacySql } from "../sql.ts"
+import { findDrizzle } from "../adoption/Drizzle.ts"
+import { findFlyway } from "../adoption/Flyway.ts"
+import { findGolangMigrate } from "../adoption/GolangMigrate.ts"
+import { findKnex } from "../adoption/Knex.ts"
+import { findNodePgMigrate } from "../adoption/NodePgMigrate.ts"
+import { findPostgresShift } from "../adoption/PostgresShift.ts"
+import { findPrisma } from "../adoption/Prisma.ts"
+import type { ToolTable } from "../adoption/ToolHistory.ts"
+import type { MigrationSet } from "../MigrationSet.ts"
 
-/** A postgres-shift `migrations` table found in the database (qualified, quoted name). */
-export interface LegacyTable {
-  readonly table: string
-  readonly sql: ReturnType<typeof legacySql>
-}
+export { legacyName } from "../adoption/PostgresShift.ts"
 
-/** A row of postgres-shift's table. */
-export interface LegacyRow {
-  readonly id: string
-  readonly name: string
+/** The previous tool's history table found in the database (see `adoption/ToolHistory.ts`). */
+export type LegacyTable = ToolTable
+
+/** What `findLegacy` is told by the run's options. */
+export interface LegacyOptions {
+  /** postgres-shift's table name (default `migrations`). */
+  readonly legacyTable?: string | false
+  /** Keep writing the tool's table while Leasehold applies migrations (default true). */
+  readonly writeToolHistory?: boolean
 }
 
 /**
- * Finds postgres-shift's table by the name it uses (`migrations`, through the search_path), only
- * if it has postgres-shift's columns (`migration_id`, `name`): an app's own `migrations` table
- * of another shape is left alone.
+ * Finds the history table of the tool whose layout the bundle has (postgres-shift's `migrations`,
+ * `_prisma_migrations`, `drizzle.__drizzle_migrations`, `pgmigrations`, `knex_migrations`,
+ * golang-migrate's `schema_migrations`, `flyway_schema_history`), if the database has it with
+ * that tool's columns. `legacyTable: false` ignores them all.
  */
-export const findLegacy = (session: FenceSession, name: string) =>
-  FenceQuery.query<{ table: string | null; columns: Array<string> }>(session, "finding the postgres-shift table", findLegacyTable, [name]).pipe(
-    Effect.map((result): LegacyTable | undefined => {
-      const row = result.rows[0]
-      if (row?.table == null || !row.columns.includes("migration_id") || !row.columns.includes("name")) return undefined
-      return { table: row.table, sql: legacySql(row.table) }
-    })
-  )
-
-/** Reads postgres-shift's records, by id. */
-export const readLegacy = (session: FenceSession, legacy: LegacyTable) =>
-  FenceQuery.query<{ migration_id: number; name: string | null }>(session, "reading the postgres-shift table", legacy.sql.read).pipe(
-    Effect.map((result) => result.rows.map((row): LegacyRow => ({ id: String(row.migration_id), name: row.name ?? "" })))
-  )
-
-/**
- * The name postgres-shift records for a migration: the entry name after the five digits and the
- * underscore, with `-` as spaces (a file keeps its extension: `00002_orders.sql` is `orders.sql`).
- */
-export const legacyName = (migration: Migration): string => migration.source.slice(6).replace(/-/g, " ")
+export const findLegacy = (session: FenceSession, set: MigrationSet, options: LegacyOptions): Effect.Effect<LegacyTable | undefined, FenceLost | StatementFailed> => {
+  if (options.legacyTable === false) return Effect.succeed(undefined)
+  const write = options.writeToolHistory ?? true
+  switch (set.layout) {
+    case "postgres-shift":
+      return findPostgresShift(session, options.legacyTable ?? "migrations", write)
+    case "prisma":
+      return findPrisma(session, write)
+    case "drizzle":
+      return findDrizzle(session, write)
+    case "node-pg-migrate":
+      return findNodePgMigrate(session, write)
+    case "knex":
+      return findKnex(session, write)
+    case "golang-migrate":
+      return findGolangMigrate(session, write)
+    case "flyway":
+      return findFlyway(session, write)
+  }
+}
