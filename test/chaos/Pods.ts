@@ -49,12 +49,17 @@ export interface Pods {
   readonly leaseName: string
   /** How many pods were started so far (counted before a start completes: names stay unique). */
   spawned: number
+  /**
+   * Misconfigured trials: each pod's own variables over the common ones (another Lease name or
+   * namespace, a direct URL, a role), drawn from the trial's seed; `pod` counts from 1.
+   */
+  readonly configure?: (pod: number, databaseUrl: string) => Readonly<Record<string, string>>
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Starts the next pod: a token, a kubeconfig, a proxy to PostgreSQL and the process. */
-export const spawnPod = async (pods: Pods): Promise<Pod> => {
+export const spawnPod = async (pods: Pods, overrides: Readonly<Record<string, string>> = {}): Promise<Pod> => {
   pods.spawned += 1
   const name = `p${pods.spawned}`
   const token = `token-${name}`
@@ -63,18 +68,24 @@ export const spawnPod = async (pods: Pods): Promise<Pod> => {
   writeFileSync(kubeconfig, pods.server.kubeconfigYaml({ token, namespace: "default" }))
   const database = new URL(pods.databaseUrl)
   const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || "5432") })
+  const databaseUrl = proxy.urlThrough(pods.databaseUrl)
+  const configured = { ...pods.configure?.(pods.spawned, databaseUrl), ...overrides }
+  if (Object.keys(configured).length > 0) {
+    pods.log.add(name, `configured ${Object.entries(configured).map(([k, v]) => `${k}=${k.endsWith("_URL") ? "(a URL of the trial's database)" : v}`).join(" ")}`)
+  }
   const child = startPod({
     name,
     args: [],
     entry: podScript,
     env: {
       ...electionEnv,
-      DATABASE_URL: proxy.urlThrough(pods.databaseUrl),
+      DATABASE_URL: databaseUrl,
       LEASEHOLD_MIGRATIONS: pods.folder,
       LEASEHOLD_NAMESPACE: "default",
       LEASEHOLD_LEASE_NAME: pods.leaseName,
       LEASEHOLD_IDENTITY: name,
-      KUBECONFIG: kubeconfig
+      KUBECONFIG: kubeconfig,
+      ...configured
     }
   })
   const pod: Pod = { name, token, process: child, proxy, holder: undefined, readyAt: undefined, stopped: false, paused: false, timedOut: false, seen: 0 }

@@ -41,6 +41,12 @@ export interface TrialOptions {
   readonly seed: number
   /** A migration fails in this trial (S5). */
   readonly failing: boolean
+  /**
+   * Pods of this trial are configured unlike each other, as operators get it wrong: two Lease
+   * names, two namespaces, a direct URL or none, the follow role (issue 14). The invariants
+   * are the same: the database's fence must hold whatever the configuration.
+   */
+  readonly misconfigured?: boolean
   readonly database: () => Promise<TrialDatabase>
   /** How long pods may take to finish after the last fault (S4). Default 60 s (pods take seconds
    * just to start on a loaded machine). */
@@ -54,6 +60,8 @@ export interface TrialResult {
   readonly failing: boolean
   /** What the pods were expected to end with, from the data: 0 ready, 3 failed (S5), 8 unfinished (S6). */
   readonly outcome: 0 | 3 | 8
+  /** Whether a leader resumed the interrupted non-transactional migration (ADR 0010). */
+  readonly resumed: boolean
   readonly faults: ReadonlyArray<FaultRecord>
   readonly pods: number
   readonly violations: ReadonlyArray<Violation>
@@ -83,6 +91,22 @@ const writeMigrations = async (set: ChaosMigrationSet): Promise<{ folder: string
   return { folder, bundle }
 }
 
+/**
+ * A misconfigured trial's draw for each pod: one of two Lease names and of two namespaces, a
+ * direct URL (the same database, spelled differently) or none, and the follow role for some
+ * pods after the first (the late pod always participates, so someone can finish: S4).
+ */
+const misconfiguration = (random: Prng, leaseName: string) => (pod: number, databaseUrl: string): Record<string, string> => {
+  const direct = new URL(databaseUrl)
+  direct.searchParams.set("application_name", "chaos-direct")
+  return {
+    LEASEHOLD_LEASE_NAME: random.int(0, 1) === 0 ? leaseName : `${leaseName}-other`,
+    LEASEHOLD_NAMESPACE: random.int(0, 1) === 0 ? "default" : "blue",
+    ...(random.int(0, 1) === 0 ? {} : { LEASEHOLD_DIRECT_URL: direct.toString() }),
+    ...(pod > 1 && random.int(0, 2) === 0 ? { LEASEHOLD_ROLE: "follow" } : {})
+  }
+}
+
 /** The database (with its audit table), the API server and the observer; no pods yet. */
 const setUp = async (options: TrialOptions, random: Prng, log: Timeline): Promise<Stage> => {
   const set = chaosMigrationSet(random, options.failing)
@@ -92,7 +116,17 @@ const setUp = async (options: TrialOptions, random: Prng, log: Timeline): Promis
   await admin.query(createAuditTable)
   const server = await startApiServer({ auth: { tokens: { "chaos-admin": { user: "admin" } } } })
   const observer = await startObserver(database.url, log)
-  const pods: Pods = { all: [], server, log, folder, databaseUrl: database.url, leaseName: `chaos-${options.index}`, spawned: 0 }
+  const leaseName = `chaos-${options.index}`
+  const pods: Pods = {
+    all: [],
+    server,
+    log,
+    folder,
+    databaseUrl: database.url,
+    leaseName,
+    spawned: 0,
+    ...(options.misconfigured === true ? { configure: misconfiguration(random, leaseName) } : {})
+  }
   return { set, bundle, database, admin, server, observer, pods, faults: { pods, random, set, admin, injected: [], restores: [] } }
 }
 
@@ -107,7 +141,7 @@ const runSchedule = async (stage: Stage, random: Prng, schedule: ReadonlyArray<S
   await Promise.all(stage.faults.restores)
   const lastFault = Date.now()
   stage.pods.log.add("harness", "last fault undone; a late pod joins")
-  await spawnPod(stage.pods)
+  await spawnPod(stage.pods, stage.pods.configure === undefined ? {} : { LEASEHOLD_ROLE: "participate" })
   return lastFault
 }
 
@@ -170,18 +204,24 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
   const started = Date.now()
   const random: Prng = prng(options.seed)
   const log = timeline()
-  log.add("harness", `trial ${options.index} seed ${options.seed}${options.failing ? " (failing migration)" : ""}`)
+  log.add(
+    "harness",
+    `trial ${options.index} seed ${options.seed}${options.failing ? " (failing migration)" : ""}${options.misconfigured === true ? " (misconfigured pods)" : ""}`
+  )
   const stage = await setUp(options, random, log)
   const schedule = drawSchedule(random)
   log.add("harness", `schedule: ${schedule.map((s) => `${s.kind}@${s.aim}`).join(", ")}`)
 
   let result: { outcome: 0 | 3 | 8; violations: ReadonlyArray<Violation> } = { outcome: 0, violations: [] }
+  let resumed = false
   try {
     const lastFault = await runSchedule(stage, random, schedule)
     await awaitEnd(stage.pods, lastFault, options.boundMs ?? 60_000)
     const leftovers = await settledLeftovers(stage.observer)
     const observed = await stage.observer.stop()
-    result = verdict(observed, observationOf(stage, observed, leftovers))
+    const observation = observationOf(stage, observed, leftovers)
+    result = verdict(observed, observation)
+    resumed = observation.history.filter((row) => row.id === observation.nonTransactionalId && row.status === "started").length > 1
     log.add("harness", `outcome ${result.outcome}; ${result.violations.length} violation(s)`)
   } finally {
     await tearDown(stage)
@@ -191,6 +231,7 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
     seed: options.seed,
     failing: options.failing,
     ...result,
+    resumed,
     faults: stage.faults.injected,
     pods: stage.pods.all.length,
     timeline: formatTimeline(log.entries, started),

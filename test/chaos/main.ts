@@ -44,7 +44,7 @@ try {
       const kinds = result.faults.map((f) => f.kind).join(", ")
       process.stdout.write(
         `trial ${result.index} seed ${result.seed}: ${result.pods} pods, outcome ${result.outcome}, faults [${kinds}], ` +
-          `${result.violations.length} violation(s), ${result.durationMs} ms\n`
+          `${result.violations.length} violation(s)${result.resumed ? ", resumed" : ""}, ${result.durationMs} ms\n`
       )
       for (const violation of result.violations) {
         process.stdout.write(`  VIOLATION ${violation.invariant}: ${violation.message}\n`)
@@ -54,7 +54,7 @@ try {
   })
   process.stdout.write(
     `${report.trials} trials, seed ${report.seed}: ${report.violations.length} violation(s); faults ${JSON.stringify(report.faults)}; ` +
-      `outcomes ${JSON.stringify(report.outcomes)}; ${report.durationMs} ms\n`
+      `outcomes ${JSON.stringify(report.outcomes)}; resumed ${report.resumed}; ${report.durationMs} ms\n`
   )
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
   exitCode = report.violations.length > 0 ? 1 : 0

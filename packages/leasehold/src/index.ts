@@ -7,7 +7,8 @@
  * - `Fences` — the advisory-lock fence with epochs on a dedicated session;
  * - `Migrations` — discovery, checksums, history and the fenced runner;
  * - `Signal` — NOTIFY hints and the listen-then-check waiter;
- * - `Postgres` — connections, quoting and the one error classifier (`SqlError`).
+ * - `Postgres` — connections, quoting and the one error classifier (`SqlError`);
+ * - `Backoff` — the one capped, jittered backoff every retry waits by.
  */
 export * from "./coordinator/index.ts"
 export * as Election from "./election/index.ts"
@@ -16,3 +17,4 @@ export * as Migrations from "./migrations/index.ts"
 export * as Signal from "./signal/index.ts"
 export * as Configuration from "./coordinator/Config.ts"
 export * as Postgres from "./postgres/index.ts"
+export * as Backoff from "./schedule/Backoff.ts"

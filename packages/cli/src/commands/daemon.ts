@@ -65,7 +65,7 @@ export const daemon = Command.make("daemon", commonFlags, (flags) =>
         )
         yield* Effect.sleep(Duration.millis(wait))
       }
-    }).pipe(Effect.scoped), { fixed: { LEASEHOLD_ROLE: "participate" } })).pipe(
+    }).pipe(Effect.scoped), { fixed: { LEASEHOLD_ROLE: "participate" }, command: "daemon" })).pipe(
     Command.withDescription("Run the leader daemon: migrate whenever work is pending, serve /readyz, /livez and /metrics.")
   )
 

@@ -12,5 +12,5 @@ import { readyWithProgress } from "../internal/readyWithProgress.ts"
 export const migrate = Command.make(
   "migrate",
   { ...commonFlags, timeout: timeoutFlag },
-  (flags) => runCommand(flags, ({ config, output }) => readyWithProgress(config, output), { fixed: { LEASEHOLD_ROLE: "participate" } })
+  (flags) => runCommand(flags, ({ config, output }) => readyWithProgress(config, output), { fixed: { LEASEHOLD_ROLE: "participate" }, command: "migrate" })
 ).pipe(Command.withDescription("Take part until the schema is ready (migrating when elected), then exit 0."))

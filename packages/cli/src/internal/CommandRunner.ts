@@ -7,7 +7,7 @@
 import { hostname } from "node:os"
 import { Cause, Effect, Exit, Option } from "effect"
 import { GlobalFlag } from "effect/cli"
-import type { ConfigInvalid, LeaseholdConfig } from "leasehold"
+import { ConfigInvalid, type LeaseholdConfig } from "leasehold"
 import { type CommonFlagValues, environmentWith, loadConfigWith } from "./CommonFlags.ts"
 import { exitCodeOfError, internalErrorExitCode } from "./exitCodes.ts"
 import { withLogging } from "./Logging.ts"
@@ -27,6 +27,28 @@ export interface RunCommandOptions {
   readonly fixed?: Readonly<Record<string, string>>
   /** Used for a variable the command does not need but the configuration requires. */
   readonly defaults?: Readonly<Record<string, string>>
+  /** The command's name, for a refusal that names it (see `roleConflict`). */
+  readonly command?: string
+}
+
+/**
+ * A command that leads when elected (`fixed` role `participate`: `migrate`, `daemon`) refuses to
+ * run where `LEASEHOLD_ROLE=follow` says this pod must never lead (exit 2, naming both): the
+ * variable is an operator's promise about the pod, and a command must not silently break it.
+ * `leasehold wait` is what a follower runs. (`wait` under `participate` is no conflict: it
+ * only never leads where it might have.)
+ */
+export const roleConflict = (env: Readonly<Record<string, string | undefined>>, options: RunCommandOptions): ConfigInvalid | undefined => {
+  const given = env["LEASEHOLD_ROLE"]?.trim()
+  if (options.fixed?.["LEASEHOLD_ROLE"] !== "participate" || given !== "follow") return undefined
+  const command = options.command ?? "this command"
+  return new ConfigInvalid({
+    problems: [{
+      variable: "LEASEHOLD_ROLE",
+      message: `is follow (this pod must never lead), but \`leasehold ${command}\` takes part in the election and migrates when elected; ` +
+        "run `leasehold wait` on a pod that must never lead, or unset LEASEHOLD_ROLE (or set it to participate)"
+    }]
+  })
 }
 
 /** Reports how `self` ended: a failure (once) with its exit code, an interruption, a defect. */
@@ -71,7 +93,8 @@ export const runCommand = <A, E, R>(
       stderr: process.stderr
     })
     const logLevel = yield* GlobalFlag.LogLevel
-    return yield* loadConfigWith(flags, env).pipe(
+    const conflict = roleConflict(environmentWith(flags, { ...options.defaults, ...process.env }), options)
+    return yield* (conflict === undefined ? loadConfigWith(flags, env) : Effect.fail(conflict)).pipe(
       Effect.flatMap((config): Effect.Effect<A, E | ConfigInvalid, R> => work({ config, output })),
       reportEnd(output),
       // For a person (pretty), the progress lines tell the story: the library's logs only from warnings on.

@@ -31,7 +31,7 @@ const describe = (state: TickerState, now: number): string => {
 const activityOf = (event: ProgressEvent): TickerState["activity"] | null => {
   switch (event._tag) {
     case "Elected":
-      return { text: `${event.holder} leads (epoch ${event.epoch})`, since: event.at }
+      return { text: `${event.holder} leads${event.epoch === undefined ? "" : ` (epoch ${event.epoch})`}`, since: event.at }
     case "MigrationStarted":
       return { text: `${event.holder} applies ${event.id} (${event.name})`, since: event.at }
     case "WaitingForLeader":

@@ -237,14 +237,14 @@ export const readStatus = (
     // Parsed (the parser says how each pending migration will run); a file a pod would refuse
     // makes the bundle unreadable here too, with the refusal as its error.
     const bundle = yield* Migrations.discoverAndAnalyse(config.migrations, { layout: config.layout }).pipe(Effect.result)
-    const { namespace, report: lease } = yield* leaseReport(config)
+    const { report: lease } = yield* leaseReport(config)
     const client: pg.Client = yield* Database.connectOrFail(url, {
       applicationName: Postgres.applicationNameFor("leasehold-status", config.identity),
       connectTimeoutMs: 10_000
     })
     const history = yield* Migrations.readHistory(client, config.schema)
     const adoptions = yield* Migrations.readAdoptions(client, config.schema)
-    const fence = yield* Fences.fenceStatus(client, Fences.lockKeyFor(namespace, config.leaseName), { schema: config.schema }).pipe(
+    const fence = yield* Fences.fenceStatus(client, Fences.historyKeyFor(config.schema), { schema: config.schema }).pipe(
       Effect.orElseSucceed(() => Option.none<Fences.FenceStatus>())
     )
     const { states, firstPending, ...lines } = migrationLines(history, bundle)

@@ -5,7 +5,14 @@ import type { OutputApi } from "./Output.ts"
 
 /** `lead`'s options for a command: say who leads once elected. */
 export const leadOptions = (output: OutputApi): LeadOptions => ({
-  onElected: (term) => Effect.sync(() => output.notice("Elected", { holder: term.holder, epoch: term.epoch }, `${term.holder} leads (epoch ${term.epoch})`))
+  onElected: (term) =>
+    Effect.sync(() =>
+      output.notice(
+        "Elected",
+        { holder: term.holder, ...(term.epoch === undefined ? {} : { epoch: term.epoch }) },
+        `${term.holder} leads${term.epoch === undefined ? " (no Lease)" : ` (epoch ${term.epoch})`}`
+      )
+    )
 })
 
 /** The runner's options from the configuration: schema, the Lease's channel, timeouts. */

@@ -10,7 +10,10 @@ import {
   parseDurationOrNone,
   parseNonEmpty,
   parsePort,
-  parsePostgresUrl
+  parsePostgresTimeout,
+  parsePostgresTimeoutOrNone,
+  parsePostgresUrl,
+  parseSchemaName
 } from "./internal/parse.ts"
 
 /** How this pod takes part: `participate` may lead (the default), `follow` never leads. */
@@ -36,6 +39,11 @@ export interface LeaseholdConfig {
   readonly clusterEnabled: boolean
   readonly skipDbCreate: boolean
   readonly schema: string
+  /**
+   * `true`: a new history in `schema` is intended although another Leasehold history exists in
+   * the database (otherwise such a start is refused: `OtherHistoryExists`).
+   */
+  readonly newHistory: boolean
   readonly leaseDurationMs: Option.Option<number>
   readonly renewDeadlineMs: Option.Option<number>
   readonly retryPeriodMs: Option.Option<number>
@@ -80,7 +88,11 @@ export const variables: ReadonlyArray<Variable> = [
   },
   { name: "LEASEHOLD_MIGRATIONS", description: "The migrations folder (`--migrations` on the command line).", default: "./migrations" },
   { name: "LEASEHOLD_MIGRATIONS_LAYOUT", description: "auto, postgres-shift, golang-migrate or flyway.", default: "auto" },
-  { name: "LEASEHOLD_LEASE_NAME", description: "The Lease (and advisory lock) that guards the migrations.", default: "leasehold-migrations" },
+  {
+    name: "LEASEHOLD_LEASE_NAME",
+    description: "The Lease that elects who migrates (the database's fence serializes runners whatever their Lease).",
+    default: "leasehold-migrations"
+  },
   {
     name: "LEASEHOLD_NAMESPACE",
     aliases: ["POD_NAMESPACE"],
@@ -91,12 +103,30 @@ export const variables: ReadonlyArray<Variable> = [
   { name: "LEASEHOLD_ROLE", description: "participate (may lead) or follow (never leads).", default: "participate" },
   { name: "CLUSTER_ENABLED", description: "false: no Lease, the advisory lock alone.", default: "true" },
   { name: "SKIP_DB_CREATE", description: "true: never create the database when it is missing.", default: "false" },
-  { name: "LEASEHOLD_SCHEMA", description: "Schema of Leasehold's own tables.", default: "leasehold" },
+  {
+    name: "LEASEHOLD_SCHEMA",
+    description: "Schema of Leasehold's own tables: the migration history, which the fence guards (lowercase letters, digits and _).",
+    default: "leasehold"
+  },
+  {
+    name: "LEASEHOLD_NEW_HISTORY",
+    description:
+      "true: start a new history in LEASEHOLD_SCHEMA although another Leasehold history exists in the database (refused otherwise, exit 2).",
+    default: "false"
+  },
   { name: "LEASEHOLD_LEASE_DURATION", description: "How long a Lease is valid without renewal (whole seconds).", default: "4s" },
   { name: "LEASEHOLD_RENEW_DEADLINE", description: "How long a leader keeps trying to renew before it steps down.", default: "3s" },
   { name: "LEASEHOLD_RETRY_PERIOD", description: "How often candidates retry and leaders renew (jittered ×1.2).", default: "500ms" },
-  { name: "LEASEHOLD_LOCK_TIMEOUT", description: "lock_timeout of each migration transaction (retried with backoff).", default: "10s" },
-  { name: "LEASEHOLD_STATEMENT_TIMEOUT", description: "statement_timeout of each migration statement.", default: "none" },
+  {
+    name: "LEASEHOLD_LOCK_TIMEOUT",
+    description: "lock_timeout of each migration transaction (retried with backoff); at most 2147483647ms (PostgreSQL's limit).",
+    default: "10s"
+  },
+  {
+    name: "LEASEHOLD_STATEMENT_TIMEOUT",
+    description: "statement_timeout of each migration statement; at most 2147483647ms (PostgreSQL's limit).",
+    default: "none"
+  },
   { name: "LEASEHOLD_WAIT_TIMEOUT", description: "Give up waiting for the schema after this long (exit 4).", default: "none" },
   { name: "LEASEHOLD_POLL_INTERVAL", description: "Fallback re-check while waiting, in case a NOTIFY is lost.", default: "5s" },
   {
@@ -143,7 +173,8 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
     const withDefault = <A>(name: string, parse: (raw: string) => A, fallback: A, aliases?: ReadonlyArray<string>): A =>
       Option.getOrElse(read(name, parse, aliases), () => fallback)
     /** A duration whose default is "none": unset, `none` and zero all mean none. */
-    const optionalDuration = (name: string): Option.Option<number> => Option.filter(read(name, parseDurationOrNone), (ms) => ms > 0)
+    const optionalDuration = (name: string, parse: (raw: string) => number = parseDurationOrNone): Option.Option<number> =>
+      Option.filter(read(name, parse), (ms) => ms > 0)
 
     const databaseUrl = read("DATABASE_URL", parsePostgresUrl)
     if (raw("DATABASE_URL") === undefined) {
@@ -161,12 +192,13 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       role: withDefault("LEASEHOLD_ROLE", parseChoice(["participate", "follow"]), "participate"),
       clusterEnabled: withDefault("CLUSTER_ENABLED", parseBoolean, true),
       skipDbCreate: withDefault("SKIP_DB_CREATE", parseBoolean, false),
-      schema: withDefault("LEASEHOLD_SCHEMA", parseDnsLabel, "leasehold"),
+      schema: withDefault("LEASEHOLD_SCHEMA", parseSchemaName, "leasehold"),
+      newHistory: withDefault("LEASEHOLD_NEW_HISTORY", parseBoolean, false),
       leaseDurationMs: read("LEASEHOLD_LEASE_DURATION", parseDuration),
       renewDeadlineMs: read("LEASEHOLD_RENEW_DEADLINE", parseDuration),
       retryPeriodMs: read("LEASEHOLD_RETRY_PERIOD", parseDuration),
-      lockTimeoutMs: withDefault("LEASEHOLD_LOCK_TIMEOUT", parseDuration, 10_000),
-      statementTimeoutMs: optionalDuration("LEASEHOLD_STATEMENT_TIMEOUT"),
+      lockTimeoutMs: withDefault("LEASEHOLD_LOCK_TIMEOUT", parsePostgresTimeout, 10_000),
+      statementTimeoutMs: optionalDuration("LEASEHOLD_STATEMENT_TIMEOUT", parsePostgresTimeoutOrNone),
       waitTimeoutMs: optionalDuration("LEASEHOLD_WAIT_TIMEOUT"),
       pollIntervalMs: withDefault("LEASEHOLD_POLL_INTERVAL", parseDuration, 5_000),
       connectRetryMs: withDefault("LEASEHOLD_CONNECT_RETRY", parseDurationOrNone, 10_000),

@@ -112,3 +112,52 @@ export class ReadyAborted extends Data.TaggedError("ReadyAborted")<{
     return `waiting for the schema was aborted: ${this.reason}`
   }
 }
+
+/** What identifies the database a URL reaches (see `DatabasesDiffer`). */
+export interface DatabaseIdentity {
+  /** `host:port/database` of the URL (never a user or password). */
+  readonly endpoint: string
+  readonly database: string
+  readonly databaseOid: string
+  /** `pg_control_system().system_identifier`; `undefined` where the role may not read it. */
+  readonly systemIdentifier: string | undefined
+  /** `pg_postmaster_start_time()`, compared when a system identifier is missing on either side. */
+  readonly serverStartedAt: string
+}
+
+/**
+ * `DATABASE_URL` and `LEASEHOLD_DIRECT_URL` (or `MIGRATION_DATABASE_URL`) reach different
+ * databases: migrations applied through the direct URL would never reach the app's database
+ * (DESIGN S3). Both are read at start (`system_identifier`, else the server's start time, plus
+ * the database's OID and name); nothing was written. Exit code 2.
+ */
+export class DatabasesDiffer extends Data.TaggedError("DatabasesDiffer")<{
+  readonly app: DatabaseIdentity
+  readonly direct: DatabaseIdentity
+}> {
+  override get message(): string {
+    const describe = (identity: DatabaseIdentity) =>
+      `${identity.endpoint} (database "${identity.database}", oid ${identity.databaseOid}, ` +
+      (identity.systemIdentifier === undefined ? `server started ${identity.serverStartedAt}` : `cluster ${identity.systemIdentifier}`) + ")"
+    return `DATABASE_URL and LEASEHOLD_DIRECT_URL (or MIGRATION_DATABASE_URL) reach different databases: DATABASE_URL reaches ` +
+      `${describe(this.app)}, LEASEHOLD_DIRECT_URL reaches ${describe(this.direct)}; the direct URL must reach the app's own ` +
+      "database, only bypassing the pooler"
+  }
+}
+
+/**
+ * `LEASEHOLD_SCHEMA` names a schema without a migration history while another Leasehold
+ * history exists in the database (`others`): most likely `LEASEHOLD_SCHEMA` changed, and a new
+ * history would re-run every migration. Set `LEASEHOLD_NEW_HISTORY=true` when a second history
+ * is intended. Nothing was written. Exit code 2.
+ */
+export class OtherHistoryExists extends Data.TaggedError("OtherHistoryExists")<{
+  readonly schema: string
+  readonly others: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `LEASEHOLD_SCHEMA is ${this.schema}, which holds no migration history, but this database has the Leasehold history of ` +
+      `schema ${this.others.join(", ")}; starting a new one would run every migration again. Set LEASEHOLD_SCHEMA=${this.others[0]} ` +
+      `to keep that history, or LEASEHOLD_NEW_HISTORY=true if a second history in schema ${this.schema} is intended`
+  }
+}

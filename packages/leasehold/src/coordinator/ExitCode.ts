@@ -25,7 +25,9 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
  * The exit code for an error of `Leasehold.ready` (pure; the command's only mapping):
  *
  * - 2 usage or configuration: bad environment, unusable migrations folder, invalid election
- *   options or kubeconfig, a pooler where a direct URL is needed, a Lease request the API
+ *   options or kubeconfig, a pooler where a direct URL is needed, a direct URL that reaches
+ *   another database than `DATABASE_URL`, a `LEASEHOLD_SCHEMA` that would start a second
+ *   history, a `leasehold migrate` told `LEASEHOLD_ROLE=follow`, a Lease request the API
  *   server rejects as malformed (400/422);
  * - 3 a migration failed (also an unexpected database error in the runner's bookkeeping);
  * - 4 timed out waiting;
@@ -42,6 +44,8 @@ export const exitCodeFor = (error: ReadyError | ReadyAborted): ExitCode => {
     case "ElectionConfigInvalid":
     case "KubeConfigUnusable":
     case "PoolerDetected":
+    case "DatabasesDiffer":
+    case "OtherHistoryExists":
       return ExitCode.Usage
     case "MigrationFailed":
       return ExitCode.MigrationFailed
@@ -64,6 +68,8 @@ export const exitCodeFor = (error: ReadyError | ReadyAborted): ExitCode => {
     case "OutOfOrderMigration":
     case "LegacyHistoryMismatch":
       return ExitCode.Conflict
+    case "ForeignHistoryUnresolved":
+      return error.state === "unfinished" || error.state === "dirty" ? ExitCode.Unfinished : ExitCode.Conflict
     case "LeasePermissionDenied":
     case "DatabasePermissionDenied":
       return ExitCode.PermissionDenied

@@ -15,7 +15,7 @@ import type { FatalLeaseError } from "../election/LeaseErrors.ts"
 import * as Fence from "../fence/Fence.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { fenceStatus } from "../fence/FenceStatus.ts"
-import { lockKeyFor } from "../fence/LockKey.ts"
+import { historyKeyFor } from "../fence/LockKey.ts"
 import { pool, withPooled } from "../postgres/Connection.ts"
 import { applicationNameFor } from "../postgres/DirectConnection.ts"
 import type { Url } from "../postgres/Url.ts"
@@ -24,11 +24,15 @@ import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
 import { singleNodeRounds } from "./internal/singleNode.ts"
 import { takeOverWhenHolderGone } from "./Takeover.ts"
 
-/** One term of leadership: the Lease it guards, who holds it, and the epoch to fence with. */
+/**
+ * One term of leadership: the Lease it came through, who holds it, and the Lease's term
+ * (`epoch`: its `leaseTransitions`; `undefined` without a Lease). The fence records the term
+ * and assigns its own epoch, the database's (ADR 0009).
+ */
 export interface Term {
   readonly lease: LeaseRef
   readonly holder: string
-  readonly epoch: number
+  readonly epoch: number | undefined
 }
 
 /** What leading needs to know, besides the configuration. */
@@ -65,8 +69,8 @@ export const coordinatorFenceTiming: Partial<Fence.FenceTiming> = {
 }
 
 /**
- * Takes the fence for `term` in the current scope (released when it closes) and runs `work`
- * on its session, guarded: the work is interrupted, and the result is `FenceLost`, as soon as
+ * Takes the fence on the history (`config.schema`) for `term` in the current scope (released
+ * when it closes) and runs `work` on its session, guarded: the work is interrupted, and the result is `FenceLost`, as soon as
  * the session is lost.
  */
 export const withFence = <A, E>(
@@ -79,7 +83,7 @@ export const withFence = <A, E>(
       connection: context.directUrl,
       namespace: context.namespace,
       name: context.leaseName,
-      epoch: term.epoch,
+      ...(term.epoch === undefined ? {} : { epoch: term.epoch }),
       holder: term.holder,
       schema: context.config.schema,
       timing: context.fenceTiming
@@ -109,7 +113,7 @@ export const electorFor = (
     (config) => makeElectorWith(config, client)
   )
 
-/** Lease rounds: each is one `elector.run`, the term's epoch the Lease's `leaseTransitions`. */
+/** Lease rounds: each is one `elector.run`, the term the Lease's `leaseTransitions`. */
 export const leaseRounds = (elector: ElectorApi): Rounds => (work) =>
   elector.run((leadership) =>
     Effect.scoped(work({ lease: leadership.lease, holder: leadership.identity, epoch: leadership.epoch }))
@@ -139,7 +143,8 @@ const takeoverProbe = (context: LeadContext) =>
     }),
     (probe) =>
       takeOverWhenHolderGone(
-        withPooled(probe, (client) => fenceStatus(client, lockKeyFor(context.namespace, context.leaseName), { schema: context.config.schema }))
+        `${context.namespace}/${context.leaseName}`,
+        withPooled(probe, (client) => fenceStatus(client, historyKeyFor(context.config.schema), { schema: context.config.schema }))
       )
   )
 

@@ -11,7 +11,27 @@ import type { ReadyResult } from "./ReadyResult.ts"
  */
 export type ProgressEvent =
   | { readonly _tag: "DatabaseCreated"; readonly at: number; readonly database: string }
-  | { readonly _tag: "Elected"; readonly at: number; readonly holder: string; readonly epoch: number }
+  | {
+    readonly _tag: "Elected"
+    readonly at: number
+    readonly holder: string
+    /** The Lease's term (`leaseTransitions`); `undefined` without a Lease (`CLUSTER_ENABLED=false`). */
+    readonly epoch: number | undefined
+  }
+  | {
+    /**
+     * A warning: the database's migration history (`schema`) is coordinated by another Lease
+     * (`otherLease`, `namespace/name`, or `single-node` without one) than this pod's (`lease`).
+     * Both serialize on the database's fence, so nothing is applied twice, but the pods of the two
+     * Leases wait for each other's terms: give every pod the same `LEASEHOLD_LEASE_NAME` and namespace.
+     */
+    readonly _tag: "OtherLease"
+    readonly at: number
+    readonly schema: string
+    readonly lease: string
+    readonly otherLease: string
+    readonly otherHolder: string
+  }
   | {
     readonly _tag: "TermLost"
     readonly at: number
@@ -48,7 +68,11 @@ export const describeEvent = (event: ProgressEvent): string => {
     case "DatabaseCreated":
       return `created database ${event.database}`
     case "Elected":
-      return `${event.holder} leads (epoch ${event.epoch})`
+      return `${event.holder} leads${event.epoch === undefined ? " (no Lease)" : ` (epoch ${event.epoch})`}`
+    case "OtherLease":
+      return `warning: the migration history in schema ${event.schema} is coordinated by Lease ${event.otherLease} ` +
+        `(holder ${event.otherHolder}), this pod uses Lease ${event.lease}; both serialize on the database's fence, ` +
+        "but give every pod of this database the same LEASEHOLD_LEASE_NAME and namespace"
     case "TermLost":
       return `${event.holder} stopped leading${event.epoch === undefined ? "" : ` (epoch ${event.epoch})`}: ${event.reason}; ` +
         `campaigning again in ${event.retryInMs} ms`

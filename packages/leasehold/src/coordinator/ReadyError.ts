@@ -4,6 +4,7 @@ import type { LeaseApiError, LeasePermissionDenied } from "../election/LeaseErro
 import type { PoolerDetected } from "../fence/FenceErrors.ts"
 import type {
   ChecksumMismatch,
+  ForeignHistoryUnresolved,
   InvalidMigrationSource,
   LegacyHistoryMismatch,
   MigrationDatabaseError,
@@ -17,7 +18,9 @@ import type {
   CampaignGaveUp,
   DatabaseMissing,
   DatabasePermissionDenied,
+  DatabasesDiffer,
   DatabaseUnreachable,
+  OtherHistoryExists,
   WaitTimedOut
 } from "./CoordinatorErrors.ts"
 
@@ -36,11 +39,14 @@ export type ReadyError =
   | ElectionConfigInvalid
   | KubeConfigUnusable
   | PoolerDetected
+  | DatabasesDiffer
+  | OtherHistoryExists
   // the migrations themselves
   | MigrationFailed
   | ChecksumMismatch
   | OutOfOrderMigration
   | LegacyHistoryMismatch
+  | ForeignHistoryUnresolved
   | UnfinishedMigration
   | MigrationDatabaseError
   // the database and the API server

@@ -1,6 +1,7 @@
 /**
  * The second fence: a PostgreSQL session advisory lock on a dedicated, direct connection,
- * ordered by the Lease's epoch through the epoch registry (DESIGN S1, S2, S4).
+ * keyed by the migration history it protects (the schema, in this database) and ordered by
+ * epochs the database assigns in the epoch registry (DESIGN S1, S2, S4; ADR 0009).
  *
  * Use it as a module: `import * as Fence from "./fence/Fence.ts"`, then
  * `Fence.acquire(options)` in a scope, `Fence.transaction(session, body)` (or the other forms of
@@ -11,8 +12,8 @@ import type pg from "pg"
 import { Deferred, Duration, Effect, Exit, Schedule, Scope } from "effect"
 import { FenceLost, FenceUnavailable, type PoolerDetected, type StaleEpoch } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
-import { lockKeyFor } from "./LockKey.ts"
-import { pollUntilLocked, unlockStatement } from "../postgres/AdvisoryLock.ts"
+import { historyKeyFor } from "./LockKey.ts"
+import { tryLockStatement, unlockStatement } from "../postgres/AdvisoryLock.ts"
 import { query, queryOne } from "../postgres/Connection.ts"
 import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
 import { quoteIdentifier } from "../postgres/Quote.ts"
@@ -20,7 +21,19 @@ import { openSession, type Session } from "../postgres/Session.ts"
 import type { SqlError } from "../postgres/SqlError.ts"
 import * as sql from "./sql.ts"
 import { detectPooler, probeRounds } from "./internal/detectPooler.ts"
-import { ensureRegistry, findOlderHolder, register, type Registrant, terminateStale } from "./internal/epochRegistry.ts"
+import {
+  claim,
+  type Claimed,
+  ensureRegistry,
+  judge,
+  readRecorded,
+  type Recorded,
+  staleEpoch,
+  type Registered,
+  type Registrant,
+  supersede,
+  terminateStale
+} from "./internal/epochRegistry.ts"
 import { heartbeatOnce } from "./internal/heartbeat.ts"
 import { proofOf } from "./internal/proof.ts"
 import { failOrLost, withInternals } from "./internal/session.ts"
@@ -72,18 +85,28 @@ export const defaultFenceTiming: FenceTiming = {
   terminateWait: "5 seconds"
 }
 
-/** What `acquire` needs: where to connect, which Lease, and this holder's epoch and identity. */
+/** What `acquire` needs: where to connect, which history, which Lease and term, and who. */
 export interface FenceOptions {
   /** A direct connection (never PgBouncer in transaction or statement mode). */
   readonly connection: DirectConnection
-  /** The Lease's namespace and name: together they derive the lock key (`lockKeyFor`). */
+  /**
+   * The Lease's namespace and name, recorded with the holder (`lease` in the registry): they
+   * no longer key the lock (the history does, `historyKeyFor(schema)`), but decide who may
+   * supersede whom: only a newer term of the same Lease.
+   */
   readonly namespace: string
   readonly name: string
-  /** The Lease's `leaseTransitions` when this holder acquired it. */
-  readonly epoch: number
-  /** The Lease's `holderIdentity` (the pod). */
+  /**
+   * The Lease's `leaseTransitions` when this holder acquired it (its term); `undefined` without
+   * a Lease (`CLUSTER_ENABLED=false`, operator work), which never supersedes anyone. Recorded
+   * for information and a lower bound of the epoch: the epoch itself is assigned by the
+   * database at acquisition (the newest recorded plus one), so a new Lease on a database with
+   * history works at once.
+   */
+  readonly epoch?: number | undefined
+  /** The Lease's `holderIdentity` (the pod): unique per process. */
   readonly holder: string
-  /** Schema of the epoch registry; `leasehold` by default. */
+  /** The history's schema (`LEASEHOLD_SCHEMA`), which keys the lock and holds the registry; `leasehold` by default. */
   readonly schema?: string
   readonly timing?: Partial<FenceTiming>
 }
@@ -127,12 +150,13 @@ const openFenceSession = (config: pg.ClientConfig, role: string, closeTimeout: D
 const sessionLost = (session: Session): Effect.Effect<never, FenceLost> =>
   Effect.mapError(Deferred.await(session.died), (died) => new FenceLost({ reason: died.message, cause: died.cause }))
 
-/** This holder as the epoch registry records it. */
+/** This holder as the epoch registry records it (the epoch is assigned on claiming). */
 const registrantOf = (options: FenceOptions): Registrant => ({
   schema: quoteIdentifier(options.schema ?? "leasehold"),
-  key: lockKeyFor(options.namespace, options.name),
+  key: historyKeyFor(options.schema ?? "leasehold"),
   lease: `${options.namespace}/${options.name}`,
-  epoch: options.epoch,
+  leaseTerm: options.epoch,
+  epochFloor: options.epoch ?? 1,
   holder: options.holder
 })
 
@@ -175,32 +199,58 @@ const openSessions = (options: FenceOptions, timing: FenceTiming): Effect.Effect
     return { fence, monitor, backendPid }
   })
 
-/** Records `who` (`register`), failing with `FenceUnavailable` (`reason`) on a database error; terminates the older holder it displaced. */
-const registerStep = (client: pg.ClientBase, who: Registrant, overwriteSelf: boolean, reason: string, timing: FenceTiming) =>
-  register(client, who, overwriteSelf).pipe(
-    Effect.catchTag("SqlError", (failure) => Effect.fail(unavailable(reason)(failure))),
-    Effect.flatMap((displaced) => displaced === undefined ? Effect.void : terminateStale(client, displaced, timing.terminateWait))
-  )
+/** What the registry said on the way to the lock: our pre-lock claim, and the other Lease seen. */
+interface Claiming {
+  /** The epoch `supersede` recorded for us before the lock, if it did. */
+  own: number | undefined
+  /** The holder of another Lease (or of none) recorded for this history, as last seen. */
+  other: Recorded | undefined
+}
+
+const registryError = (reason: string) => (failure: SqlError | StaleEpoch): FenceUnavailable | StaleEpoch =>
+  failure._tag === "StaleEpoch" ? failure : unavailable(reason)(failure)
 
 /**
- * Step 2: the session settings; the epoch registry, created if missing; the older holder's
- * backend terminated; our epoch registered (`StaleEpoch` if a newer one is recorded).
+ * Looks at the recorded holder once: `Stale` fails with `StaleEpoch`; `Supersede` terminates
+ * its backend (read without a row lock first: a stale holder paused inside a fenced transaction
+ * share-locks the row, and the claim would otherwise wait for its session to time out), then
+ * records us with the next epoch (`supersede`) and terminates what that displaced.
  */
-const registerEpoch = (client: pg.ClientBase, who: Registrant, timing: FenceTiming): Effect.Effect<void, FenceUnavailable | StaleEpoch> =>
+const lookAtRecord = (client: pg.ClientBase, who: Registrant, claiming: Claiming, timing: FenceTiming) =>
+  Effect.gen(function*() {
+    const recorded = yield* readRecorded(client, who).pipe(Effect.mapError(unavailable("reading the epoch registry")))
+    const verdict = judge(who, recorded)
+    if (verdict._tag === "Wait" && verdict.other.lease !== who.lease) claiming.other = verdict.other
+    if (verdict._tag === "Stale") return yield* staleEpoch(who, verdict.newer)
+    if (verdict._tag !== "Supersede") return
+    yield* terminateStale(client, verdict.stale, timing.terminateWait)
+    const claimed = yield* supersede(client, who).pipe(Effect.mapError(registryError("registering the epoch")))
+    if (claimed === undefined) return
+    claiming.own = claimed.epoch
+    if (claimed.previous !== undefined && claimed.previous.pid !== verdict.stale.pid) {
+      yield* terminateStale(client, claimed.previous, timing.terminateWait)
+    }
+  })
+
+/**
+ * Step 2: the session settings; the epoch registry, created if missing; a first look at the
+ * recorded holder (`StaleEpoch` if a live holder of a newer term of our Lease is recorded; an
+ * older term of our Lease is superseded and its backend terminated).
+ */
+const prepare = (client: pg.ClientBase, who: Registrant, claiming: Claiming, timing: FenceTiming): Effect.Effect<void, FenceUnavailable | StaleEpoch> =>
   Effect.gen(function*() {
     yield* applySessionSettings(client, timing).pipe(Effect.mapError(unavailable("applying session settings")))
     yield* ensureRegistry(client, who.schema).pipe(Effect.mapError(unavailable("creating the epoch registry")))
-    const older = yield* findOlderHolder(client, who).pipe(Effect.mapError(unavailable("reading the epoch registry")))
-    if (older !== undefined) yield* terminateStale(client, older, timing.terminateWait)
-    yield* registerStep(client, who, false, "registering the epoch", timing)
+    yield* lookAtRecord(client, who, claiming, timing)
   })
 
 /**
  * Step 3: polls `pg_try_advisory_lock` until the lock is ours (registered from here on: whatever
- * happens, the session lets go of the lock on close), registers again with our backend and
- * checks `pg_locks`.
+ * happens, the session lets go of the lock on close), looking at the recorded holder between
+ * attempts (a holder of an older term of our Lease that took the lock meanwhile is superseded);
+ * then claims the registry row (`claim`: the database assigns our epoch) and checks `pg_locks`.
  */
-const takeLock = (fence: Session, who: Registrant, timing: FenceTiming): Effect.Effect<void, FenceAcquireError, Scope.Scope> =>
+const takeLock = (fence: Session, who: Registrant, claiming: Claiming, timing: FenceTiming): Effect.Effect<Claimed, FenceAcquireError, Scope.Scope> =>
   Effect.gen(function*() {
     const client = fence.client
     const key = who.key.toString()
@@ -213,21 +263,37 @@ const takeLock = (fence: Session, who: Registrant, timing: FenceTiming): Effect.
           Effect.ignore
         )
     )
-    yield* pollUntilLocked(client, who.key, {
-      interval: timing.pollInterval,
-      busyMessage: "the fence is held by another session; polling pg_try_advisory_lock"
-    }).pipe(Effect.mapError(unavailable("trying the advisory lock")), Effect.raceFirst(sessionLost(fence)))
-    yield* registerStep(client, who, true, "recording the lock holder", timing)
+    // After the first attempt (`prepare` just looked), each attempt looks at the record first,
+    // so between attempts the session's last statement is the try-lock.
+    let attempts = 0
+    const tryLock = queryOne<{ readonly locked: boolean }>(client, tryLockStatement, [key]).pipe(
+      Effect.mapError(unavailable("trying the advisory lock")),
+      Effect.tap((row) =>
+        row.locked || attempts > 1 ? Effect.void : Effect.log("the fence is held by another session; polling pg_try_advisory_lock")
+      )
+    )
+    const attempt = Effect.suspend(() => {
+      attempts++
+      return attempts === 1 ? tryLock : Effect.andThen(lookAtRecord(client, who, claiming, timing), tryLock)
+    })
+    yield* attempt.pipe(
+      Effect.repeat({ schedule: Schedule.spaced(timing.pollInterval).pipe(Schedule.jittered), until: (row) => row.locked }),
+      Effect.raceFirst(sessionLost(fence))
+    )
+    const claimed = yield* claim(client, who, claiming.own).pipe(Effect.mapError(registryError("recording the lock holder")))
+    const displaced = claimed.previous
+    if (displaced !== undefined && displaced.lease !== who.lease) claiming.other = displaced
     const owned = yield* queryOne<{ readonly holds: boolean }>(client, sql.holdsLock, [key]).pipe(
       Effect.mapError(unavailable("checking pg_locks"))
     )
     if (!owned.holds) {
       return yield* new FenceLost({ reason: "pg_try_advisory_lock succeeded but pg_locks does not show the lock as ours" })
     }
+    return claimed
   })
 
 /** Step 4: the heartbeat kills the fence session when ownership is lost; a lost fence is logged. */
-const startHeartbeat = (opened: OpenedSessions, who: Registrant, timing: FenceTiming): Effect.Effect<void, never, Scope.Scope> =>
+const startHeartbeat = (opened: OpenedSessions, who: Registered, timing: FenceTiming): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { backendPid, fence, monitor } = opened
     yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
@@ -244,7 +310,7 @@ const startHeartbeat = (opened: OpenedSessions, who: Registrant, timing: FenceTi
   })
 
 /** Step 5: the session handed out, with the fence's internals (proof, query queue, cancel). */
-const sessionOf = (opened: OpenedSessions, who: Registrant, timing: FenceTiming): FenceSession => {
+const sessionOf = (opened: OpenedSessions, who: Registered, other: Recorded | undefined, timing: FenceTiming): FenceSession => {
   const { backendPid, fence, monitor } = opened
   const session: FenceSession = {
     client: fence.client,
@@ -252,7 +318,8 @@ const sessionOf = (opened: OpenedSessions, who: Registrant, timing: FenceTiming)
     epoch: who.epoch,
     holder: who.holder,
     backendPid,
-    lost: sessionLost(fence)
+    lost: sessionLost(fence),
+    ...(other === undefined ? {} : { otherLease: { lease: other.lease, holder: other.holder } })
   }
   return withInternals(session, {
     proof: proofOf(who),
@@ -267,19 +334,24 @@ const sessionOf = (opened: OpenedSessions, who: Registrant, timing: FenceTiming)
 }
 
 /**
- * Takes the fence for `options.epoch` and holds it until the enclosing scope closes.
+ * Takes the fence on the history in `options.schema` and holds it until the enclosing scope
+ * closes.
  *
  * Steps: open a dedicated direct connection (`application_name` `leasehold:<holder>`) and, at
  * the same time, the monitor's (for the heartbeat once the lock is ours); refuse
  * transaction/statement poolers (`PoolerDetected`); apply the keep-alive and timeout session
- * settings; create the epoch registry if missing; register the epoch (failing with
- * `StaleEpoch` if a newer one is recorded) and terminate the backend of an older holder; poll
- * `pg_try_advisory_lock` on a jittered schedule until it is ours; register again with our
- * backend and check `pg_locks`; start the heartbeat.
+ * settings; create the epoch registry if missing; look at the recorded holder — a live holder
+ * of a newer term of the same Lease fails this with `StaleEpoch`, an older term of the same
+ * Lease is superseded at once (recorded with the next epoch, its backend terminated); poll
+ * `pg_try_advisory_lock` on a jittered schedule until it is ours, looking again between
+ * attempts; claim the registry row, where the database assigns the epoch (the newest recorded
+ * plus one, at least `options.epoch`); check `pg_locks`; start the heartbeat.
  *
- * Registration happens before the lock so that a newer epoch fences out an older holder that
- * still holds the lock: the older one cannot prove another transaction, and its backend is
- * terminated, which frees the lock.
+ * The lock is keyed by the history, not the Lease, so runners given different Lease names,
+ * namespaces or clusters serialize on one database; a holder of another Lease is never
+ * superseded (terms of different Leases say nothing about each other), only waited for; a
+ * warning names it (`FenceSession.otherLease`). See ADR 0009 for why a stale holder can never
+ * commit.
  *
  * Gotcha: the lock is never awaited with a blocking `pg_advisory_lock` (that deadlocks with
  * CREATE INDEX CONCURRENTLY on the holder's session). `acquire` polls until it gets the lock or
@@ -290,18 +362,25 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
   .fn("Fence.acquire")(
     function*(options: FenceOptions) {
       const timing: FenceTiming = { ...defaultFenceTiming, ...options.timing }
-      const who = registrantOf(options)
+      const registrant = registrantOf(options)
+      const claiming: Claiming = { own: undefined, other: undefined }
       const opened = yield* openSessions(options, timing)
-      yield* registerEpoch(opened.fence.client, who, timing)
-      yield* takeLock(opened.fence, who, timing)
+      yield* prepare(opened.fence.client, registrant, claiming, timing)
+      const claimed = yield* takeLock(opened.fence, registrant, claiming, timing)
+      const who: Registered = { ...registrant, epoch: claimed.epoch }
       yield* startHeartbeat(opened, who, timing)
-      yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid: opened.backendPid }))
-      return sessionOf(opened, who, timing)
+      if (claiming.other !== undefined) {
+        yield* Effect.logWarning("another Lease coordinates this database's migration history; both serialize on its fence").pipe(
+          Effect.annotateLogs({ otherLease: claiming.other.lease, otherHolder: claiming.other.holder })
+        )
+      }
+      yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid: opened.backendPid, epoch: claimed.epoch }))
+      return sessionOf(opened, who, claiming.other, timing)
     },
     (effect, options) =>
       Effect.annotateLogs(effect, {
         lease: `${options.namespace}/${options.name}`,
-        epoch: options.epoch,
+        ...(options.epoch === undefined ? {} : { leaseTerm: options.epoch }),
         holder: options.holder
       })
   )

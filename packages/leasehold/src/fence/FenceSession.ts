@@ -14,14 +14,20 @@ export interface FenceSession {
    * `FenceQuery` and `FencedTransaction` to using it directly: they queue behind each other.
    */
   readonly client: pg.Client
-  /** The advisory lock key (signed int64) derived from the Lease namespace and name. */
+  /** The advisory lock key (signed int64) of the history it guards (`historyKeyFor(schema)`). */
   readonly key: bigint
-  /** The Lease's `leaseTransitions` when this holder acquired it. */
+  /** The epoch the database assigned at acquisition: newer than every epoch recorded before. */
   readonly epoch: number
   /** The holder identity (the pod), as in the Lease's `holderIdentity`. */
   readonly holder: string
   /** `pg_backend_pid()` of `client`. */
   readonly backendPid: number
+  /**
+   * Set when the registry named a holder of another Lease (`namespace/name`) for this history
+   * while this one acquired: two Leases coordinate one database (a misconfiguration the fence
+   * survives; the coordinator warns about it).
+   */
+  readonly otherLease?: { readonly lease: string; readonly holder: string }
   /** Fails with `FenceLost` as soon as the session is known to be lost; never succeeds. */
   readonly lost: Effect.Effect<never, FenceLost>
 }

@@ -7,8 +7,10 @@ import { query } from "../postgres/Connection.ts"
 
 /** The epoch registry's view of one fence, with what the server says about its backend now. */
 export interface FenceStatus {
-  /** `namespace/name` of the Lease. */
+  /** `namespace/name` of the Lease the holder came with. */
   readonly lease: string
+  /** That Lease's term (`leaseTransitions`) when the holder acquired it; `undefined` without a Lease. */
+  readonly leaseTerm: number | undefined
   /** The newest recorded epoch and its holder. */
   readonly epoch: number
   readonly holder: string
@@ -23,6 +25,7 @@ export interface FenceStatus {
 
 interface StatusRow {
   readonly lease: string
+  readonly lease_term: string | null
   readonly epoch: string
   readonly holder: string
   readonly backend_pid: number
@@ -32,7 +35,7 @@ interface StatusRow {
 }
 
 /**
- * Reads the fence on `key` without taking anything: `None` when no epoch was ever recorded
+ * Reads the fence on `key` (`historyKeyFor(schema)`) without taking anything: `None` when no epoch was ever recorded
  * (or the registry does not exist yet). Any connection will do, pooled ones included.
  *
  * For fast failover: when the current epoch's backend is no longer alive, its holder is gone
@@ -49,6 +52,7 @@ export const fenceStatus = (
       Option.fromNullishOr(rows[0]).pipe(
         Option.map((row): FenceStatus => ({
           lease: row.lease,
+          leaseTerm: row.lease_term === null ? undefined : Number(row.lease_term),
           epoch: Number(row.epoch),
           holder: row.holder,
           backendPid: row.backend_pid,

@@ -16,5 +16,5 @@ export {
 } from "./FenceErrors.ts"
 export type { FenceSession } from "./FenceSession.ts"
 export { fenceStatus, type FenceStatus } from "./FenceStatus.ts"
-export { bootstrapLockKey, lockKeyFor } from "./LockKey.ts"
+export { bootstrapLockKey, gateKeyFor, historyKeyFor, lockKeyFor } from "./LockKey.ts"
 export { SqlError } from "../postgres/SqlError.ts"

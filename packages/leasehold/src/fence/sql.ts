@@ -28,7 +28,7 @@ const advisoryLockHeldBy = (key: string, pid: string): string => `EXISTS (
 export const proofFailedCode = "LHF00"
 
 /** The proof function's name in the schema; the suffix changes whenever its body does. */
-const proofFunction = "prove_fence_v1"
+const proofFunction = "prove_fence_v2"
 
 // --- session --------------------------------------------------------------------------------
 
@@ -51,7 +51,11 @@ export const readSessionMark = `
 
 // --- epoch registry -------------------------------------------------------------------------
 
-/** Whether the epoch registry table and the proof function exist (so the DDL below can be skipped). */
+/**
+ * Whether the epoch registry table and the current proof function exist (so the DDL below can
+ * be skipped). The proof function's name changes with the registry's shape, so a registry made
+ * by an older version is brought up to date once.
+ */
 export const registryExists = (schema: string): string => `
   SELECT to_regclass('${schema.replace(/'/g, "''")}.fence_epochs') IS NOT NULL
      AND to_regprocedure('${schema.replace(/'/g, "''")}.${proofFunction}(bigint,bigint,text)') IS NOT NULL AS exists`
@@ -59,7 +63,12 @@ export const registryExists = (schema: string): string => `
 /** Serialises Leasehold's DDL across concurrent first starts; `$1` is the bootstrap key. */
 export const lockBootstrap = `SELECT pg_advisory_xact_lock($1)`
 
-/** The epoch registry: one row per lock key, naming the newest holder and its backend; and the proof function. */
+/**
+ * The epoch registry: one row per lock key (since 0009 the history's key, `historyKeyFor`),
+ * naming the newest holder, its backend, the Lease it came with (`lease`, `namespace/name`) and
+ * that Lease's term (`lease_term`, its `leaseTransitions`; null without a Lease); and the proof
+ * function. `lease_term` is added to a registry made by an older version.
+ */
 export const createRegistry = (schema: string): ReadonlyArray<string> => [
   `CREATE SCHEMA IF NOT EXISTS ${schema}`,
   `CREATE TABLE IF NOT EXISTS ${schema}.fence_epochs (
@@ -69,41 +78,56 @@ export const createRegistry = (schema: string): ReadonlyArray<string> => [
      holder        text        NOT NULL,
      backend_pid   integer     NOT NULL,
      backend_start timestamptz,
-     acquired_at   timestamptz NOT NULL DEFAULT now()
+     acquired_at   timestamptz NOT NULL DEFAULT now(),
+     lease_term    bigint
    )`,
+  `ALTER TABLE ${schema}.fence_epochs ADD COLUMN IF NOT EXISTS lease_term bigint`,
   createProofFunction(schema)
 ]
+
+/** What the registry says about the holder of `$1`, and whether its backend still exists. */
+const recordedColumns = (schema: string): string => `
+  SELECT e.epoch, e.holder, e.lease, e.lease_term, e.backend_pid, e.backend_start::text AS backend_start,
+         EXISTS (
+           SELECT 1 FROM pg_stat_activity a
+           WHERE a.pid = e.backend_pid
+             AND (e.backend_start IS NULL OR a.backend_start IS NULL OR a.backend_start = e.backend_start)
+         ) AS backend_alive
+  FROM ${schema}.fence_epochs e
+  WHERE e.lock_key = $1`
 
 /**
  * The recorded holder of `$1`, row-locked until the claiming transaction ends.
  * `backend_start` is read as text: a JavaScript Date would drop its microseconds.
  */
-export const readForClaim = (schema: string): string => `
-  SELECT epoch, holder, backend_pid, backend_start::text AS backend_start
-  FROM ${schema}.fence_epochs
-  WHERE lock_key = $1
-  FOR UPDATE`
+export const readForClaim = (schema: string): string => `${recordedColumns(schema)}
+  FOR UPDATE OF e`
 
 /**
  * The recorded holder of `$1` as last committed, without waiting for any row lock: a stale
  * holder that is paused inside a fenced transaction share-locks the row until its session ends.
  */
-export const readRecorded = (schema: string): string => `
-  SELECT epoch, holder, backend_pid, backend_start::text AS backend_start
-  FROM ${schema}.fence_epochs
-  WHERE lock_key = $1`
+export const readRecorded = (schema: string): string => recordedColumns(schema)
 
 /**
- * Records this session as the holder of epoch `$3` for key `$1` (lease `$2`, holder `$4`).
- * Guarded: an existing row with a newer epoch is left alone and no row is returned.
+ * Records this session as the holder for key `$1` (lease `$2`, holder `$4`, Lease term `$5`,
+ * null without a Lease) with epoch `$3` when given (re-recording our own epoch), else with the
+ * next epoch the database assigns: one more than the newest recorded in the registry, and at
+ * least `$6` (the Lease term, or 1 without one: a fresh history's first epoch is the Lease's
+ * term, as before 0009). Run only inside the claiming transaction, which row-locks the current
+ * record (`readForClaim`). Guarded: an existing row with a newer epoch is left alone and no row
+ * is returned. Returns the epoch recorded.
  */
 export const recordEpoch = (schema: string): string => `
   INSERT INTO ${schema}.fence_epochs AS e
-    (lock_key, lease, epoch, holder, backend_pid, backend_start, acquired_at)
-  VALUES ($1, $2, $3, $4, pg_backend_pid(),
-          (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), now())
+    (lock_key, lease, epoch, holder, backend_pid, backend_start, acquired_at, lease_term)
+  VALUES ($1, $2,
+          COALESCE($3::bigint, GREATEST((SELECT COALESCE(max(epoch) + 1, 0) FROM ${schema}.fence_epochs), $6::bigint)),
+          $4, pg_backend_pid(),
+          (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), now(), $5::bigint)
   ON CONFLICT (lock_key) DO UPDATE
     SET lease = EXCLUDED.lease,
+        lease_term = EXCLUDED.lease_term,
         epoch = EXCLUDED.epoch,
         holder = EXCLUDED.holder,
         backend_pid = EXCLUDED.backend_pid,
@@ -169,7 +193,7 @@ export const heartbeat = (schema: string): string => `
 
 /** Read-only status of the fence on `$1`, for `fenceStatus`. */
 export const status = (schema: string): string => `
-  SELECT e.lease, e.epoch, e.holder, e.backend_pid, e.acquired_at,
+  SELECT e.lease, e.lease_term, e.epoch, e.holder, e.backend_pid, e.acquired_at,
          EXISTS (
            SELECT 1 FROM pg_stat_activity a
            WHERE a.pid = e.backend_pid

@@ -7,7 +7,7 @@ import { startApiServer } from "@leasehold/apiserver"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { median, query, waitUntil } from "@leasehold/testkit/support"
 import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
-import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { historyKeyFor } from "../../src/fence/LockKey.ts"
 import type { ProgressEvent } from "../../src/coordinator/ProgressEvent.ts"
 import { apiServer, appliedCounts, configFor, failureOf, freshDatabase, kubeConfigFor, migrationFolder, resultOf, runPod, threeMigrations } from "./support.ts"
 
@@ -251,7 +251,7 @@ describe("pods getting ready with a Lease: roles and failures", () => {
       )
       expect(columns.map((c) => c.column_name)).toEqual(["id"])
       const [lock] = yield* query<{ locked: boolean }>(url, "select pg_try_advisory_lock($1) as locked", [
-        lockKeyFor("default", "interrupt").toString()
+        historyKeyFor("leasehold").toString()
       ])
       expect(lock!.locked).toBe(true)
       expect(server.history("default", "interrupt").at(-1)?.object.spec.holderIdentity).toBe("")

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { knownVariableNames, loadConfig, variables } from "../../src/coordinator/Config.ts"
+import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
 
 const secretUrl = "postgres://app:s3cr3t-pass@db.internal:5432/app"
 
@@ -80,6 +81,36 @@ describe("configuration from the environment", () => {
       )
       expect(error.message).toContain("LEASEHOLD_ROLE must be one of participate, follow (got \"boss\")")
       expect(error.message).not.toContain("s3cr3t-pass")
+    }))
+
+  it.effect("LEASEHOLD_LOCK_TIMEOUT and LEASEHOLD_STATEMENT_TIMEOUT beyond PostgreSQL's limit are refused at load, naming the variable (exit 2)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        loadConfig({ DATABASE_URL: secretUrl, LEASEHOLD_LOCK_TIMEOUT: "600h", LEASEHOLD_STATEMENT_TIMEOUT: "2147483648ms" })
+      )
+      expect(error.problems).toEqual([
+        {
+          variable: "LEASEHOLD_LOCK_TIMEOUT",
+          message: "must be at most 2147483647ms (about 24.8 days), PostgreSQL's limit for a timeout (got \"600h\")"
+        },
+        {
+          variable: "LEASEHOLD_STATEMENT_TIMEOUT",
+          message: "must be at most 2147483647ms (about 24.8 days), PostgreSQL's limit for a timeout (got \"2147483648ms\")"
+        }
+      ])
+      expect(exitCodeFor(error)).toBe(2)
+      const atLimit = yield* loadConfig({ DATABASE_URL: secretUrl, LEASEHOLD_LOCK_TIMEOUT: "2147483647ms", LEASEHOLD_STATEMENT_TIMEOUT: "596h" })
+      expect([atLimit.lockTimeoutMs, atLimit.statementTimeoutMs]).toEqual([2_147_483_647, Option.some(2_145_600_000)])
+    }))
+
+  it.effect("LEASEHOLD_SCHEMA accepts any lowercase identifier, underscores included, and refuses what is no lowercase name", () =>
+    Effect.gen(function*() {
+      const schemaOf = (value: string) => loadConfig({ DATABASE_URL: secretUrl, LEASEHOLD_SCHEMA: value }).pipe(Effect.map((c) => c.schema))
+      for (const ok of ["app_meta", "_leasehold", "leasehold2", "lh$x", "app-meta"]) expect(yield* schemaOf(ok)).toBe(ok)
+      for (const bad of ["App", "-x", "x y", "pg_leasehold", "a".repeat(64)]) {
+        const error = yield* Effect.flip(schemaOf(bad))
+        expect(error.problems.map((p) => p.variable)).toEqual(["LEASEHOLD_SCHEMA"])
+      }
     }))
 
   it.effect("requires DATABASE_URL", () =>

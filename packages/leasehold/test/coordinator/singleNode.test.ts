@@ -1,19 +1,19 @@
 /**
- * `CLUSTER_ENABLED=false`: no Lease, the advisory lock alone, epochs taken from the fence
- * registry behind the single-node gate.
+ * `CLUSTER_ENABLED=false`: no Lease, the advisory lock alone, epochs assigned by the database
+ * at fence acquisition, one pod at a time behind the single-node gate of the history.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { query } from "@leasehold/testkit/support"
 import { gateKeyFor } from "../../src/coordinator/internal/singleNode.ts"
-import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { historyKeyFor } from "../../src/fence/LockKey.ts"
 import { appliedCounts, configFor, freshDatabase, migrationFolder, resultOf, runPod, threeMigrations } from "./support.ts"
 
 const registered = (url: string) =>
   query<{ epoch: string; holder: string }>(
     url,
     "select epoch, holder from leasehold.fence_epochs where lock_key = $1",
-    [lockKeyFor("default", "leasehold-migrations").toString()]
+    [historyKeyFor("leasehold").toString()]
   ).pipe(Effect.map((rows) => rows.map((row) => ({ epoch: Number(row.epoch), holder: row.holder }))))
 
 describe("single-node mode (CLUSTER_ENABLED=false)", () => {
@@ -46,7 +46,7 @@ describe("single-node mode (CLUSTER_ENABLED=false)", () => {
       expect(yield* registered(url)).toEqual([{ epoch: 2, holder: nextLeader.identity }])
       // The gate is free again once everyone is ready.
       const [gate] = yield* query<{ locked: boolean }>(url, "select pg_try_advisory_lock($1) as locked", [
-        gateKeyFor("default", "leasehold-migrations").toString()
+        gateKeyFor("leasehold").toString()
       ])
       expect(gate!.locked).toBe(true)
     }))

@@ -10,7 +10,7 @@ import { holderProvablyGone, takeOverWhenHolderGone } from "../../src/coordinato
 import type { LeaderElectionRecord } from "../../src/election/LeaderRecord.ts"
 import * as Fence from "../../src/fence/Fence.ts"
 import { fenceStatus, type FenceStatus } from "../../src/fence/FenceStatus.ts"
-import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { historyKeyFor } from "../../src/fence/LockKey.ts"
 import { freshDatabase } from "./support.ts"
 
 const record = (holderIdentity: string, leaseTransitions: number): LeaderElectionRecord => ({
@@ -24,7 +24,8 @@ const record = (holderIdentity: string, leaseTransitions: number): LeaderElectio
 const fence = (overrides: Partial<FenceStatus>): Option.Option<FenceStatus> =>
   Option.some({
     lease: "default/x",
-    epoch: 3,
+    leaseTerm: 3,
+    epoch: 17,
     holder: "pod-a",
     backendPid: 42,
     since: new Date(0),
@@ -33,28 +34,36 @@ const fence = (overrides: Partial<FenceStatus>): Option.Option<FenceStatus> =>
     ...overrides
   })
 
+const lease = "default/x"
+
 describe("holderProvablyGone", () => {
   it("takes a released Lease (empty holder) at once", () => {
-    expect(holderProvablyGone(record("", 3), Option.none())).toBe(true)
+    expect(holderProvablyGone(lease, record("", 3), Option.none())).toBe(true)
   })
-  it("takes over when the registered fence of the holder's current epoch has no backend any more", () => {
-    expect(holderProvablyGone(record("pod-a", 3), fence({}))).toBe(true)
+  it("takes over when the holder's fence, registered for the Lease's current term, has no backend any more (whatever the fence's epoch)", () => {
+    expect(holderProvablyGone(lease, record("pod-a", 3), fence({}))).toBe(true)
   })
   it("waits while that backend is alive", () => {
-    expect(holderProvablyGone(record("pod-a", 3), fence({ backendAlive: true }))).toBe(false)
+    expect(holderProvablyGone(lease, record("pod-a", 3), fence({ backendAlive: true }))).toBe(false)
   })
-  it("waits when the fence registry names an older epoch (the holder has not fenced yet)", () => {
-    expect(holderProvablyGone(record("pod-a", 4), fence({}))).toBe(false)
+  it("waits when the fence registry names an older term of the holder (it has not fenced for this term yet)", () => {
+    expect(holderProvablyGone(lease, record("pod-a", 4), fence({}))).toBe(false)
   })
-  it("waits when the registry names another holder for that epoch", () => {
-    expect(holderProvablyGone(record("pod-a", 3), fence({ holder: "pod-b" }))).toBe(false)
+  it("waits when the registry names another holder", () => {
+    expect(holderProvablyGone(lease, record("pod-a", 3), fence({ holder: "pod-b" }))).toBe(false)
+  })
+  it("waits when the registry names a holder that came with another Lease on the same database", () => {
+    expect(holderProvablyGone(lease, record("pod-a", 3), fence({ lease: "other/x" }))).toBe(false)
+  })
+  it("waits when the registry names a holder without a Lease term (single node, operator)", () => {
+    expect(holderProvablyGone(lease, record("pod-a", 3), fence({ leaseTerm: undefined }))).toBe(false)
   })
   it("waits when nothing is registered", () => {
-    expect(holderProvablyGone(record("pod-a", 3), Option.none())).toBe(false)
+    expect(holderProvablyGone(lease, record("pod-a", 3), Option.none())).toBe(false)
   })
   it.effect("answers false when the status cannot be read", () =>
     Effect.gen(function*() {
-      const canTakeOver = takeOverWhenHolderGone(Effect.fail("connection refused"))
+      const canTakeOver = takeOverWhenHolderGone(lease, Effect.fail("connection refused"))
       expect(yield* canTakeOver(record("pod-a", 3))).toBe(false)
     }))
 })
@@ -71,8 +80,8 @@ describe("takeOverWhenHolderGone over a real fence", () => {
         }),
         (c) => Effect.promise(() => c.end())
       )
-      const key = lockKeyFor("default", "takeover")
-      const canTakeOver = takeOverWhenHolderGone(fenceStatus(client, key))
+      const key = historyKeyFor("leasehold")
+      const canTakeOver = takeOverWhenHolderGone("default/takeover", fenceStatus(client, key))
       const scope = yield* Scope.make()
       const session = yield* Fence.acquire({ connection: url, namespace: "default", name: "takeover", epoch: 3, holder: "pod-a" }).pipe(
         Scope.provide(scope)

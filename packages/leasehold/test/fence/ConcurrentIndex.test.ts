@@ -22,6 +22,7 @@ const options = (name: string): Fence.FenceOptions => ({
   name,
   epoch: 1,
   holder: "pod-a",
+  schema: `f_${name.replace(/-/g, "_")}`,
   timing: { pollInterval: "20 millis", heartbeatInterval: "200 millis" }
 })
 

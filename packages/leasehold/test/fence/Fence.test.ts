@@ -8,7 +8,7 @@ import { rows, waitFor } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
 import { FenceLost, StaleEpoch } from "../../src/fence/FenceErrors.ts"
 import { fenceStatus } from "../../src/fence/FenceStatus.ts"
-import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { historyKeyFor } from "../../src/fence/LockKey.ts"
 import { adminSession, nowMillis } from "./support.ts"
 
 let db: TestDatabase
@@ -27,6 +27,10 @@ const fast: Partial<Fence.FenceTiming> = {
   closeTimeout: "2 seconds"
 }
 
+/** Each test fences its own history (a schema of its own), so the tests share one database. */
+const schemaOf = (name: string): string => `f_${name.replace(/-/g, "_")}`
+const keyOf = (name: string): bigint => historyKeyFor(schemaOf(name))
+
 const options = (
   name: string,
   epoch: number,
@@ -38,10 +42,11 @@ const options = (
   name,
   epoch,
   holder,
+  schema: schemaOf(name),
   timing: { ...fast, ...extra.timing }
 })
 
-const statusOf = (admin: pg.Client, name: string) => fenceStatus(admin, lockKeyFor("test", name)).pipe(Effect.orDie)
+const statusOf = (admin: pg.Client, name: string) => fenceStatus(admin, keyOf(name), { schema: schemaOf(name) }).pipe(Effect.orDie)
 
 const backendAlive = (admin: pg.Client, pid: number) =>
   rows<{ readonly alive: boolean }>(admin, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1) AS alive", [pid]).pipe(
@@ -49,7 +54,7 @@ const backendAlive = (admin: pg.Client, pid: number) =>
   )
 
 const tryLockFrom = (admin: pg.Client, name: string) =>
-  rows<{ readonly locked: boolean }>(admin, "SELECT pg_try_advisory_lock($1) AS locked", [lockKeyFor("test", name).toString()]).pipe(
+  rows<{ readonly locked: boolean }>(admin, "SELECT pg_try_advisory_lock($1) AS locked", [keyOf(name).toString()]).pipe(
     Effect.map((found) => found[0]?.locked === true)
   )
 
@@ -63,12 +68,12 @@ describe("Fence", () => {
   it.live("acquires on a dedicated session named after the pod, with the keep-alive settings, and lets go on scope close", () =>
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)
-      expect(yield* fenceStatus(admin, lockKeyFor("test", "basic"), { schema: "nowhere" }).pipe(Effect.orDie)).toEqual(Option.none())
+      expect(yield* fenceStatus(admin, keyOf("basic"), { schema: "nowhere" }).pipe(Effect.orDie)).toEqual(Option.none())
 
       const backendPid = yield* Effect.scoped(
         Effect.gen(function*() {
           const session = yield* Fence.acquire(options("basic", 3, "pod-a"))
-          expect([session.key, session.epoch, session.holder]).toEqual([lockKeyFor("test", "basic"), 3, "pod-a"])
+          expect([session.key, session.epoch, session.holder]).toEqual([keyOf("basic"), 3, "pod-a"])
 
           const activity = yield* rows(admin, "SELECT application_name FROM pg_stat_activity WHERE pid = $1", [session.backendPid])
           expect(activity).toEqual([{ application_name: "leasehold:pod-a" }])
@@ -146,8 +151,10 @@ describe("Fence", () => {
       yield* Scope.close(firstScope, Exit.void)
       const taken = yield* Fiber.join(second)
       expect(taken.backendPid).toBe(secondPid)
+      // Every acquisition gets a newer epoch from the database, even by the same holder name.
+      expect(taken.epoch).toBe(2)
       expect(Option.getOrThrow(yield* statusOf(admin, "pair"))).toMatchObject({
-        epoch: 1,
+        epoch: 2,
         holder: "pod-a",
         backendPid: secondPid,
         holdsLock: true
@@ -261,8 +268,8 @@ describe("Fence", () => {
       const stale = yield* Fence.acquire(options("stale", 1, "pod-a", { timing: { heartbeatInterval: "1 hour" } })).pipe(
         Scope.provide(staleScope)
       )
-      yield* rows(admin, `GRANT USAGE ON SCHEMA leasehold TO ${role}`)
-      yield* rows(admin, `GRANT SELECT, INSERT, UPDATE ON leasehold.fence_epochs TO ${role}`)
+      yield* rows(admin, `GRANT USAGE ON SCHEMA ${schemaOf("stale")} TO ${role}`)
+      yield* rows(admin, `GRANT SELECT, INSERT, UPDATE ON ${schemaOf("stale")}.fence_epochs TO ${role}`)
       yield* rows(admin, `GRANT INSERT, SELECT ON stale_work TO ${role}`)
 
       const url = new URL(db.url)
@@ -301,7 +308,7 @@ describe("Fence", () => {
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)
       const session = yield* Fence.acquire(options("overtaken", 1, "pod-a"))
-      yield* rows(admin, "UPDATE leasehold.fence_epochs SET epoch = 2, holder = 'pod-b' WHERE lock_key = $1", [
+      yield* rows(admin, `UPDATE ${schemaOf("overtaken")}.fence_epochs SET epoch = 2, holder = 'pod-b' WHERE lock_key = $1`, [
         session.key.toString()
       ])
       const lost = yield* session.lost.pipe(Effect.flip)
@@ -309,5 +316,74 @@ describe("Fence", () => {
       expect(yield* waitFor("the stale session is closed", backendAlive(admin, session.backendPid), (alive) => !alive)).toBe(
         false
       )
+    }))
+  it.live("holders that came with two different Leases serialize on the history's fence: the second waits, supersedes nothing, and gets the next epoch", () =>
+    Effect.gen(function*() {
+      const admin = yield* adminSession(db.url)
+      yield* rows(admin, "CREATE TABLE two_leases_work (x int)")
+      const firstScope = yield* Scope.make()
+      const first = yield* Fence.acquire(options("two-leases", 5, "pod-a")).pipe(Scope.provide(firstScope))
+      // Same history (schema), another Lease with a higher term: terms of different Leases say nothing.
+      const other: Fence.FenceOptions = { ...options("two-leases", 9, "pod-b"), namespace: "blue", name: "other-lease" }
+      const second = yield* Fence.acquire(other).pipe(Effect.forkScoped)
+      yield* waitFor(
+        "the second holder polls",
+        rows(admin, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'leasehold:pod-b' AND query LIKE '%pg_try_advisory_lock%'"),
+        (found) => found.length === 1
+      )
+      // The first holder is neither terminated nor superseded: it still commits.
+      yield* Fence.transaction(first, insertInto("two_leases_work"))
+      expect(yield* countOf(admin, "two_leases_work")).toBe(1)
+      expect(yield* backendAlive(admin, first.backendPid)).toBe(true)
+      expect(second.pollUnsafe()).toBeUndefined()
+
+      yield* Scope.close(firstScope, Exit.void)
+      const taken = yield* Fiber.join(second)
+      expect(taken.epoch).toBe(9)
+      expect(taken.otherLease).toEqual({ lease: "test/two-leases", holder: "pod-a" })
+      expect(Option.getOrThrow(yield* statusOf(admin, "two-leases"))).toMatchObject({
+        lease: "blue/other-lease",
+        leaseTerm: 9,
+        epoch: 9,
+        holder: "pod-b",
+        holdsLock: true
+      })
+      // The first holder's session is gone: nothing of it can commit any more.
+      yield* Fence.transaction(taken, insertInto("two_leases_work"))
+      expect(yield* countOf(admin, "two_leases_work")).toBe(2)
+    }))
+
+  it.live("a new Lease (term 0) on a history with newer epochs recorded fences on the first try, with the next epoch", () =>
+    Effect.gen(function*() {
+      const admin = yield* adminSession(db.url)
+      // An old cluster's Lease left term 7 and epoch 7 behind, its holder gone.
+      yield* Effect.scoped(Fence.acquire(options("new-lease", 7, "old-pod")))
+      // The Lease is recreated (transitions restart at 0), or another cluster's Lease arrives.
+      const recreated = yield* Effect.scoped(Effect.map(Fence.acquire(options("new-lease", 0, "pod-a")), (session) => session.epoch))
+      expect(recreated).toBe(8)
+      const otherCluster = yield* Effect.scoped(
+        Effect.map(Fence.acquire({ ...options("new-lease", 0, "pod-b"), namespace: "elsewhere" }), (session) => session.epoch)
+      )
+      expect(otherCluster).toBe(9)
+      expect(Option.getOrThrow(yield* statusOf(admin, "new-lease"))).toMatchObject({ lease: "elsewhere/new-lease", leaseTerm: 0, epoch: 9 })
+    }))
+
+  it.live("a holder without a Lease term (single node) never supersedes, and gets the next epoch", () =>
+    Effect.gen(function*() {
+      const firstScope = yield* Scope.make()
+      const first = yield* Fence.acquire(options("no-term", 3, "pod-a")).pipe(Scope.provide(firstScope))
+      const { epoch: _unused, ...noTerm } = options("no-term", 0, "pod-b")
+      const second = yield* Fence.acquire(noTerm).pipe(Effect.forkScoped)
+      const admin = yield* adminSession(db.url)
+      yield* waitFor(
+        "the holder without a term polls",
+        rows(admin, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'leasehold:pod-b' AND query LIKE '%pg_try_advisory_lock%'"),
+        (found) => found.length === 1
+      )
+      expect(second.pollUnsafe()).toBeUndefined()
+      expect(yield* backendAlive(admin, first.backendPid)).toBe(true)
+      yield* Fence.transaction(first, () => Effect.void)
+      yield* Scope.close(firstScope, Exit.void)
+      expect((yield* Fiber.join(second)).epoch).toBe(4)
     }))
 })

@@ -7,7 +7,7 @@ import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
 import { median, rows, waitFor } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
-import { lockKeyFor } from "../../src/fence/LockKey.ts"
+import { historyKeyFor } from "../../src/fence/LockKey.ts"
 import { adminSession, nowMillis } from "./support.ts"
 
 let db: TestDatabase
@@ -24,7 +24,7 @@ const holderScript = fileURLToPath(new URL("./fixtures/holdFence.ts", import.met
 const takenBy = (observer: pg.Client, name: string) =>
   waitFor(
     `the fence on ${name} is free`,
-    rows<{ readonly locked: boolean }>(observer, "SELECT pg_try_advisory_lock($1) AS locked", [lockKeyFor("test", name).toString()]),
+    rows<{ readonly locked: boolean }>(observer, "SELECT pg_try_advisory_lock($1) AS locked", [historyKeyFor(name.replace(/-/g, "_")).toString()]),
     (found) => found[0]?.locked === true,
     { every: "1 millis", within: "30 seconds" }
   ).pipe(Effect.andThen(rows(observer, "SELECT pg_advisory_unlock_all()")))
@@ -57,7 +57,7 @@ describe("a fence whose holder dies is freed", () => {
       for (let run = 0; run < runs; run++) {
         const name = `terminated-${run}`
         const scope = yield* Scope.make()
-        const session = yield* Fence.acquire({ connection: db.url, namespace: "test", name, epoch: 1, holder: "pod-a" }).pipe(
+        const session = yield* Fence.acquire({ connection: db.url, namespace: "test", name, epoch: 1, holder: "pod-a", schema: name.replace(/-/g, "_") }).pipe(
           Scope.provide(scope)
         )
         const killedAt = nowMillis()
@@ -79,7 +79,7 @@ describe("a fence whose holder dies is freed", () => {
         const scope = yield* Scope.make()
         const holder = yield* childHolder(name).pipe(Scope.provide(scope))
         const [held] = yield* rows<{ readonly locked: boolean }>(observer, "SELECT pg_try_advisory_lock($1) AS locked", [
-          lockKeyFor("test", name).toString()
+          historyKeyFor(name.replace(/-/g, "_")).toString()
         ])
         expect(held?.locked).toBe(false)
         const killedAt = nowMillis()

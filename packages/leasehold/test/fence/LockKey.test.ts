@@ -4,7 +4,7 @@ import { testDatabase } from "@leasehold/testkit/vitest"
 import type { TestDatabase } from "@leasehold/testkit"
 import { rows } from "@leasehold/testkit/support"
 import { applicationNameFor } from "../../src/postgres/DirectConnection.ts"
-import { bootstrapLockKey, lockKeyFor } from "../../src/fence/LockKey.ts"
+import { bootstrapLockKey, gateKeyFor, historyKeyFor, lockKeyFor } from "../../src/fence/LockKey.ts"
 import { adminSession } from "./support.ts"
 
 let db: TestDatabase
@@ -35,6 +35,16 @@ describe("lockKeyFor", () => {
         expect(BigInt(row!.key)).toBe(lockKeyFor(namespace, name))
       }
     }))
+})
+
+describe("historyKeyFor and gateKeyFor", () => {
+  it("key by the history's schema alone, apart from every Lease key, and are pinned", () => {
+    expect(historyKeyFor("leasehold")).toBe(historyKeyFor("leasehold"))
+    expect(historyKeyFor("leasehold")).not.toBe(historyKeyFor("app_meta"))
+    expect(historyKeyFor("leasehold")).not.toBe(gateKeyFor("leasehold"))
+    expect(historyKeyFor("leasehold")).not.toBe(lockKeyFor("leasehold-history", "leasehold"))
+    expect([historyKeyFor("leasehold"), gateKeyFor("leasehold")]).toEqual([6815340027373979596n, 2089757040027324050n])
+  })
 })
 
 describe("applicationNameFor", () => {

@@ -15,7 +15,7 @@ import { migrate, type MigrateError, type MigrateResult } from "../../migrations
 import * as Backoff from "../../schedule/Backoff.ts"
 import { CampaignGaveUp } from "../CoordinatorErrors.ts"
 import { type Term, withFence } from "../Lead.ts"
-import type { FlowContext } from "./context.ts"
+import { type FlowContext, leaseOf } from "./context.ts"
 import type { BundleFailure, Observation, Observer } from "./observer.ts"
 
 /** A term that ended without a result: campaign again. */
@@ -72,7 +72,7 @@ export const whenIdle = (state: CampaignState) => <A, E, R>(self: Effect.Effect<
   Effect.tap(self, () => untilIdle(state))
 
 /**
- * The leader's work for one term: mark leading, take the fence for the term's epoch (released
+ * The leader's work for one term: mark leading, take the fence for the term (released
  * when the term's scope closes, before the Lease), then apply the bundle on the fence session,
  * guarded.
  */
@@ -86,6 +86,15 @@ export const leaderWork = (context: FlowContext, state: CampaignState, observer:
     const config = context.config
     return yield* withFence(context, term, (session) =>
       Effect.gen(function*() {
+        if (session.otherLease !== undefined) {
+          yield* context.emit({
+            _tag: "OtherLease",
+            schema: config.schema,
+            lease: leaseOf(context),
+            otherLease: session.otherLease.lease,
+            otherHolder: session.otherLease.holder
+          })
+        }
         observer.setLeading(term.holder)
         yield* observer.leaderMovesOn(term.holder)
         return yield* migrate(session, context.set, {

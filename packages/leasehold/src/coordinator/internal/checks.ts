@@ -6,7 +6,7 @@ import type pg from "pg"
 import { Deferred, Duration, Effect, Option, type Scope } from "effect"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
-import { lockKeyFor } from "../../fence/LockKey.ts"
+import { historyKeyFor } from "../../fence/LockKey.ts"
 import { readHistory } from "../../migrations/History.ts"
 import { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { latestId } from "../../migrations/MigrationSet.ts"
@@ -15,7 +15,8 @@ import type { CheckResult } from "../../signal/CheckResult.ts"
 import type { ListenerTiming } from "../../signal/Listener.ts"
 import * as Waiter from "../../signal/Waiter.ts"
 import * as sql from "../sql.ts"
-import type { FlowContext } from "./context.ts"
+import type { OnDirect } from "./arrival.ts"
+import { type FlowContext, leaseOf } from "./context.ts"
 import { pool as openPool, query, withPooled } from "../../postgres/Connection.ts"
 import { isConnectionLoss } from "../../postgres/SqlError.ts"
 import { type BundleFailure, makeObserver, type Observation, type Observer, observe, pendingIds } from "./observer.ts"
@@ -29,7 +30,7 @@ export interface Checks {
   readonly read: Effect.Effect<Observation, MigrationDatabaseError>
   /** Completed by the waiter: ready, or a failure waiting cannot change. */
   readonly ready: Deferred.Deferred<Observation, BundleFailure | MigrationDatabaseError>
-  /** The fence registry's view of this Lease's key (one query), for fast failover. */
+  /** The fence registry's view of the history's fence (one query), for fast failover and who leads. */
   readonly readFence: Effect.Effect<Option.Option<FenceStatus>, unknown>
   /** Cancels the statement a backend runs (best effort), for a leader being interrupted. */
   readonly cancelStatement: (backendPid: number) => Effect.Effect<void>
@@ -37,6 +38,8 @@ export interface Checks {
   readonly reportLeader: (leader: string | undefined) => Effect.Effect<void>
   /** The last leader reported. */
   readonly currentLeader: () => string | undefined
+  /** Runs statements on a client of the direct URL's check pool. */
+  readonly onDirect: OnDirect
 }
 
 /** Reports who leads as `WaitingForLeader`, deduplicated and never naming this pod. */
@@ -56,7 +59,7 @@ const leaderReporter = (context: FlowContext, observer: Observer) => {
 /** The reads of the waiting side, each one query on a client of `pool`. */
 const pooledReads = (context: FlowContext, pool: pg.Pool) => {
   const counted = <A, E>(effect: Effect.Effect<A, E>) => Effect.andThen(Effect.sync(() => context.counters.queries++), effect)
-  const fenceKey = lockKeyFor(context.namespace, context.leaseName)
+  const fenceKey = historyKeyFor(context.config.schema)
   return {
     readFence: withPooled(pool, (client) => counted(fenceStatus(client, fenceKey, { schema: context.config.schema }))),
     cancelStatement: (backendPid: number) =>
@@ -112,7 +115,8 @@ const startWaiter = (
   })
 
 /**
- * Starts the waiter for the scope, over a small pool on the direct URL. Followers and
+ * Starts the waiter for the scope, over a small pool on the direct URL, and warns
+ * (`OtherLease`, one query) when the fence registry names another Lease. Followers and
  * single-node pods learn who leads from the fence registry (one more query on a pending look);
  * Lease candidates report the Lease holder they watch anyway (`reportLeader`).
  */
@@ -130,6 +134,22 @@ export const startChecks = (
     })
     const leader = leaderReporter(context, observer)
     const { read, readFence, cancelStatement } = pooledReads(context, pool)
+    // On arrival (off the fast path): warn when another Lease coordinates this history.
+    yield* readFence.pipe(
+      Effect.flatMap((fence) =>
+        Option.isSome(fence) && fence.value.lease !== leaseOf(context)
+          ? context.emit({
+            _tag: "OtherLease",
+            schema: config.schema,
+            lease: leaseOf(context),
+            otherLease: fence.value.lease,
+            otherHolder: fence.value.holder
+          })
+          : Effect.void
+      ),
+      Effect.ignore,
+      Effect.forkScoped
+    )
     // Followers and single-node pods learn who leads from the history while migrations land
     // (the holder of the newest record since this pod started looking), from the fence
     // registry (one more query) only before that.
@@ -157,6 +177,7 @@ export const startChecks = (
       readFence,
       cancelStatement,
       reportLeader: leader.report,
-      currentLeader: leader.current
+      currentLeader: leader.current,
+      onDirect: (use) => withPooled(pool, use)
     }
   })

@@ -21,7 +21,7 @@ export interface FlowContext {
   readonly set: MigrationSet
   /** This pod's holder identity in the Lease and the fence. */
   readonly holder: string
-  /** The Lease's namespace and name: they key the fence and the NOTIFY channel. */
+  /** The Lease's namespace and name: they key the Lease and the NOTIFY channel (the fence is keyed by the history). */
   readonly namespace: string
   readonly leaseName: string
   readonly appUrl: Url
@@ -33,15 +33,37 @@ export interface FlowContext {
   readonly emit: (event: EventBody) => Effect.Effect<void>
 }
 
-/** An event sink over a plain callback; a throwing callback never breaks the flow. */
-export const makeEmit = (onEvent: ((event: ProgressEvent) => void) | undefined) => (event: EventBody): Effect.Effect<void> =>
-  onEvent === undefined
-    ? Effect.void
-    : Effect.flatMap(Clock.currentTimeMillis, (at) =>
-      Effect.sync(() => {
-        try {
-          onEvent({ ...event, at } as ProgressEvent)
-        } catch {
-          // The app's logging must not decide whether the schema is ready.
-        }
-      }))
+/**
+ * An event sink over a plain callback; a throwing callback never breaks the flow. An
+ * `OtherLease` warning is emitted (and logged) once per other Lease.
+ */
+export const makeEmit = (onEvent: ((event: ProgressEvent) => void) | undefined) => {
+  const warnedLeases = new Set<string>()
+  return (event: EventBody): Effect.Effect<void> => {
+    if (event._tag === "OtherLease") {
+      if (warnedLeases.has(event.otherLease)) return Effect.void
+      warnedLeases.add(event.otherLease)
+    }
+    const logged = event._tag === "OtherLease"
+      ? Effect.logWarning("another Lease coordinates this database's migration history").pipe(
+        Effect.annotateLogs({ schema: event.schema, lease: event.lease, otherLease: event.otherLease, otherHolder: event.otherHolder })
+      )
+      : Effect.void
+    return onEvent === undefined
+      ? logged
+      : Effect.andThen(
+        logged,
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          Effect.sync(() => {
+            try {
+              onEvent({ ...event, at } as ProgressEvent)
+            } catch {
+              // The app's logging must not decide whether the schema is ready.
+            }
+          }))
+      )
+  }
+}
+
+/** This pod's Lease as the fence registry records it: `namespace/name`. */
+export const leaseOf = (context: Pick<FlowContext, "namespace" | "leaseName">): string => `${context.namespace}/${context.leaseName}`

@@ -28,7 +28,7 @@ export const leaseCampaign = (
       options.apiUnreachableAfterMs,
       context.counters
     )
-    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(checks.readFence))
+    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(`${context.namespace}/${context.leaseName}`, checks.readFence))
     yield* elector.states.pipe(
       Stream.runForEach((view) => (view.isLeader || view.phase === "idle" ? Effect.void : checks.reportLeader(view.leader))),
       Effect.forkScoped

@@ -4,9 +4,9 @@
  */
 import { Effect } from "effect"
 import type { History, HistoryEntry } from "../../migrations/History.ts"
-import { ChecksumMismatch, MigrationFailed, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
-import { findMigration, type MigrationSet } from "../../migrations/MigrationSet.ts"
-import { type BundleStatus, bundleStatus, migrationStates } from "../../migrations/Plan.ts"
+import { ChecksumMismatch, MigrationFailed, OutOfOrderMigration, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
+import { compareVersions, findMigration, type MigrationSet } from "../../migrations/MigrationSet.ts"
+import { type BundleStatus, bundleStatus, migrationStates, plan } from "../../migrations/Plan.ts"
 import type { AppliedMigration } from "../../migrations/Runner.ts"
 import { type CheckResult, failed, pending, ready } from "../../signal/CheckResult.ts"
 import type { Role } from "../Config.ts"
@@ -19,7 +19,7 @@ export interface Observation {
 }
 
 /** A state of the bundle that waiting cannot change. */
-export type BundleFailure = MigrationFailed | ChecksumMismatch | UnfinishedMigration
+export type BundleFailure = MigrationFailed | ChecksumMismatch | UnfinishedMigration | OutOfOrderMigration
 
 /** Reads an observation from a history. */
 export const observe = (history: History, set: MigrationSet): Observation => ({ history, status: bundleStatus(history, set) })
@@ -56,10 +56,27 @@ export const appliedByHolder = (
 const newestSeq = (history: History): number => history.at(-1)?.seq ?? 0
 
 /**
+ * The runner's refusal of a bundle with a pending migration that sorts before an applied one
+ * (the same rule, from `Plan.plan`): every pod refuses such a bundle, whatever its role, instead
+ * of waiting for a leader that will never apply it (exit 6).
+ */
+export const outOfOrderIn = (history: History, set: MigrationSet): OutOfOrderMigration | undefined => {
+  const current = plan(history, set)
+  const latest = current.applied.at(-1)
+  if (latest === undefined) return undefined
+  const early = current.pending.find((migration) => compareVersions(migration.version, latest.version) < 0)
+  return early === undefined ? undefined : new OutOfOrderMigration({ id: early.id, name: early.name, latestApplied: latest.id })
+}
+
+/**
  * The failure an observation proves, if any:
  * - drift: always final;
- * - a non-transactional migration that failed part-way or was interrupted and reported: always
- *   final, as `UnfinishedMigration` (S6; only `repair` helps; its leader reports it the same way);
+ * - a pending migration that sorts before an applied one (`OutOfOrderMigration`): always final,
+ *   for every role (the runner refuses it the same way);
+ * - a non-transactional migration that failed part-way, or was interrupted and reported by a
+ *   leader that could not resume it: always final, as `UnfinishedMigration` (S6; only `repair`
+ *   helps; its leader reports it the same way). One that was interrupted and is only `started`
+ *   is no failure: the next leader resumes it (ADR 0010), or reports it if it cannot;
  * - a transactional failure for this bundle's content: final for a follower; for a pod that may
  *   lead, only when recorded after `baselineSeq` (an older one is retried by the next leader,
  *   and that run's outcome decides).
@@ -81,6 +98,10 @@ export const failureOf = (
       current: status.current
     })
   }
+  if (status.status === "pending") {
+    const early = outOfOrderIn(observation.history, set)
+    if (early !== undefined) return early
+  }
   if (status.status !== "failed") return undefined
   const state = migrationStates(observation.history).get(status.id)
   if (state !== undefined && !state.transactional) {
@@ -99,6 +120,14 @@ export const failureOf = (
   if (role === "participate" && state !== undefined && state.record.seq <= baselineSeq) return undefined
   return new MigrationFailed({ id: status.id, name: status.name, error: status.error })
 }
+
+/**
+ * What a pending look says: the migrations missing, and the non-transactional ones started and
+ * not finished (running, or interrupted: the next leader resumes them, ADR 0010).
+ */
+const pendingText = (status: Extract<BundleStatus, { status: "pending" }>): string =>
+  `missing ${status.missing.join(", ")}` +
+  (status.inProgress.length === 0 ? "" : `; started, not finished: ${status.inProgress.join(", ")} (running, or resumed by the next leader if interrupted)`)
 
 /** Options of `makeObserver`. */
 export interface ObserverOptions {
@@ -173,13 +202,16 @@ export const makeObserver = (options: ObserverOptions): Observer => {
         } else if (now.status === "started" && !startedReported.has(migration.id)) {
           startedReported.add(migration.id)
           yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+        } else if (now.status === "started" && was?.status === "started" && was.record.holder !== now.record.holder) {
+          // Another leader resumed an interrupted run (ADR 0010): its start is reported again, with the new holder.
+          yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
         }
       }
       if (appliedAny && leading !== undefined) yield* leaderMovesOn(leading)
       if (observation.status.status === "ready") return ready(observation)
       const failure = failureOf(observation, set, options.role, baselineSeq)
       if (failure !== undefined) return failed(failure)
-      return pending(observation.status.status === "pending" ? `missing ${observation.status.missing.join(", ")}` : undefined)
+      return pending(observation.status.status === "pending" ? pendingText(observation.status) : undefined)
     })
 
   return {

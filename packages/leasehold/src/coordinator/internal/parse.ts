@@ -14,6 +14,28 @@ export const parseDuration = (raw: string): number => {
   return ms
 }
 
+/** PostgreSQL's largest `lock_timeout` / `statement_timeout` (an int of milliseconds): about 24.8 days. */
+export const maxPostgresTimeoutMs = 2_147_483_647
+
+/**
+ * `parseDuration` for a value PostgreSQL takes as a timeout in milliseconds (`lock_timeout`,
+ * `statement_timeout`): at most `maxPostgresTimeoutMs`, which PostgreSQL would otherwise reject
+ * when the first migration runs.
+ */
+export const parsePostgresTimeout = (raw: string): number => {
+  const ms = parseDuration(raw)
+  if (ms > maxPostgresTimeoutMs) {
+    throw new Error(`must be at most ${maxPostgresTimeoutMs}ms (about 24.8 days), PostgreSQL's limit for a timeout (got "${raw}")`)
+  }
+  return ms
+}
+
+/** `parseDurationOrNone` for a PostgreSQL timeout (see `parsePostgresTimeout`). */
+export const parsePostgresTimeoutOrNone = (raw: string): number => {
+  const ms = parseDurationOrNone(raw)
+  return ms === 0 ? 0 : parsePostgresTimeout(raw)
+}
+
 const zeroDuration = /^0+(?:\.0+)?(ms|s|m|h)?$/
 
 /** A duration as `parseDuration` reads it, or `none` (or a zero duration) for "not at all": 0. */
@@ -65,6 +87,21 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 export const parseDnsLabel = (raw: string): string => {
   if (raw.length <= 63 && dnsLabel.test(raw)) return raw
   throw new Error(`must be a lowercase DNS label (letters, digits and '-', at most 63 characters) (got "${raw}")`)
+}
+
+const sqlIdentifier = /^[a-z_][a-z0-9_$]*$/
+
+/**
+ * A schema name for Leasehold's tables (always quoted in our SQL): a lowercase PostgreSQL
+ * identifier (letters, digits, `_` and `$`, starting with a letter or `_`), or — as accepted
+ * before — a DNS label (letters, digits and `-`); at most 63 bytes (PostgreSQL's NAMEDATALEN),
+ * and not a `pg_` name (reserved for system schemas).
+ */
+export const parseSchemaName = (raw: string): string => {
+  if (raw.length <= 63 && (sqlIdentifier.test(raw) || dnsLabel.test(raw)) && !raw.startsWith("pg_")) return raw
+  throw new Error(
+    `must be a lowercase schema name (letters, digits, '_' or '-', at most 63 characters, not pg_…), e.g. app_meta (got "${raw}")`
+  )
 }
 
 /** A `postgres://` or `postgresql://` URL. The value is never echoed: it may hold a password. */

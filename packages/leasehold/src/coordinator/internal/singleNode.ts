@@ -1,28 +1,24 @@
 /**
- * `CLUSTER_ENABLED=false`: no Lease, the advisory lock alone. Without a Lease there is no
- * `leaseTransitions` to fence with, so epochs come from the fence registry itself: the newest
- * recorded epoch plus one.
+ * `CLUSTER_ENABLED=false`: no Lease, the advisory lock alone. Terms carry no Lease term; the
+ * fence assigns each holder the next epoch (ADR 0009) and never supersedes a holder without a
+ * Lease term, only waits for its lock.
  *
- * That is only safe if a single pod registers at a time: `Fence.acquire` registers its epoch
- * *before* it polls for the lock (so that a newer Lease holder fences out an older one), and two
- * pods that both read epoch N would register N+1 and N+2 and terminate each other's sessions in
- * turn. The gate — a second session advisory lock, polled with `pg_try_advisory_lock` — makes
- * its holder the only pod that reads the newest epoch and registers, until its session ends.
+ * The gate — a second session advisory lock on the history (`gateKeyFor(schema)`), polled with
+ * `pg_try_advisory_lock` — lets one single-node pod at a time campaign, so the others wait on
+ * the gate instead of all polling the fence.
  */
 import type pg from "pg"
-import { Duration, Effect, Option, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import { applySessionSettings, defaultFenceTiming } from "../../fence/Fence.ts"
 import { FenceUnavailable } from "../../fence/FenceErrors.ts"
-import { fenceStatus } from "../../fence/FenceStatus.ts"
-import { lockKeyFor } from "../../fence/LockKey.ts"
+import { gateKeyFor } from "../../fence/LockKey.ts"
 import { pollUntilLocked } from "../../postgres/AdvisoryLock.ts"
 import { connect } from "../../postgres/Connection.ts"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import type { SqlError } from "../../postgres/SqlError.ts"
 import type { LeadContext, Rounds, Term } from "../Lead.ts"
 
-/** The gate's key: the Lease's namespace and name plus a suffix no Lease name can have. */
-export const gateKeyFor = (namespace: string, name: string): bigint => lockKeyFor(namespace, `${name}/single-node-gate`)
+export { gateKeyFor }
 
 const unavailable = (reason: string) => (cause: SqlError) => new FenceUnavailable({ reason: `${reason}: ${cause.message}`, cause })
 
@@ -41,29 +37,22 @@ const holdGate = (context: LeadContext): Effect.Effect<pg.Client, FenceUnavailab
     yield* applySessionSettings(client, timing, { idleInTransaction: false }).pipe(
       Effect.mapError(unavailable("applying the gate's session settings"))
     )
-    yield* pollUntilLocked(client, gateKeyFor(context.namespace, context.leaseName), {
+    yield* pollUntilLocked(client, gateKeyFor(context.config.schema), {
       interval: Duration.fromInputUnsafe(timing.pollInterval),
       busyMessage: "another pod holds the single-node gate; polling"
     }).pipe(Effect.mapError(unavailable("trying the single-node gate")))
     return client
   })
 
-/**
- * Single-node rounds: hold the gate, read the newest registered epoch, and run the term with
- * the next one (the fence then terminates any older holder's backend that is still around).
- */
+/** Single-node rounds: hold the gate, then run the term, without a Lease term. */
 export const singleNodeRounds = (context: LeadContext): Rounds => (work) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const gate = yield* holdGate(context)
-      const key = lockKeyFor(context.namespace, context.leaseName)
-      const newest = yield* fenceStatus(gate, key, { schema: context.config.schema }).pipe(
-        Effect.mapError(unavailable("reading the newest epoch"))
-      )
+      yield* holdGate(context)
       const term: Term = {
         lease: { namespace: context.namespace, name: context.leaseName },
         holder: context.holder,
-        epoch: Option.match(newest, { onNone: () => 1, onSome: (status) => status.epoch + 1 })
+        epoch: undefined
       }
       return yield* work(term)
     })

@@ -12,25 +12,88 @@ import { inTransaction } from "./transaction.ts"
 export interface Registrant {
   readonly schema: string
   readonly key: bigint
+  /** `namespace/name` of the Lease this holder came with (informational, and who may supersede whom). */
   readonly lease: string
-  readonly epoch: number
+  /** The Lease's `leaseTransitions` for this term; `undefined` without a Lease (single node, operator). */
+  readonly leaseTerm: number | undefined
+  /** The lowest epoch the database may assign (the Lease term, so epochs never read below it). */
+  readonly epochFloor: number
   readonly holder: string
 }
 
-interface RecordedHolder {
+/** A registrant once the database assigned its epoch. */
+export interface Registered extends Registrant {
+  readonly epoch: number
+}
+
+interface RecordedRow {
   readonly epoch: string
   readonly holder: string
+  readonly lease: string
+  readonly lease_term: string | null
   readonly backend_pid: number
   readonly backend_start: string | null
+  readonly backend_alive: boolean
+}
+
+/** The registry's record of the current holder of a key. */
+export interface Recorded {
+  readonly epoch: number
+  readonly holder: string
+  readonly lease: string
+  readonly leaseTerm: number | undefined
+  readonly pid: number
+  readonly backendStart: string | null
+  /** Its backend still exists (same pid and start time). */
+  readonly alive: boolean
 }
 
 /** The backend of an older holder that should be terminated. */
-export interface StaleBackend {
-  readonly pid: number
-  readonly backendStart: string | null
-  readonly epoch: number
-  readonly holder: string
+export type StaleBackend = Pick<Recorded, "pid" | "backendStart" | "epoch" | "holder">
+
+const recordedOf = (row: RecordedRow | undefined): Recorded | undefined =>
+  row === undefined ? undefined : {
+    epoch: Number(row.epoch),
+    holder: row.holder,
+    lease: row.lease,
+    leaseTerm: row.lease_term === null ? undefined : Number(row.lease_term),
+    pid: row.backend_pid,
+    backendStart: row.backend_start,
+    alive: row.backend_alive
+  }
+
+/**
+ * What a registrant may do about the recorded holder (ADR 0009):
+ *
+ * - `Free`: nobody is recorded, or we are: poll the lock, then claim.
+ * - `Wait`: another Lease's holder (or one without a Lease) is recorded: terms of different
+ *   Leases say nothing about each other, so never supersede it; poll the lock (the database
+ *   serializes us), then claim.
+ * - `Supersede`: a holder of the same Lease with an older term is recorded: the Lease moved on,
+ *   so record ourselves at once (the stale holder can no longer prove a transaction) and
+ *   terminate its backend.
+ * - `Stale`: a live holder of the same Lease with the same or a newer term is recorded: we are
+ *   the stale one. A dead one is `Free` (a recreated Lease restarts at term 0).
+ */
+export type Verdict =
+  | { readonly _tag: "Free" }
+  | { readonly _tag: "Wait"; readonly other: Recorded }
+  | { readonly _tag: "Supersede"; readonly stale: Recorded }
+  | { readonly _tag: "Stale"; readonly newer: Recorded }
+
+/** The verdict for `who` on `recorded` (pure). */
+export const judge = (who: Registrant, recorded: Recorded | undefined): Verdict => {
+  if (recorded === undefined || recorded.holder === who.holder) return { _tag: "Free" }
+  if (who.leaseTerm === undefined || recorded.leaseTerm === undefined || recorded.lease !== who.lease) {
+    return { _tag: "Wait", other: recorded }
+  }
+  if (recorded.leaseTerm < who.leaseTerm) return { _tag: "Supersede", stale: recorded }
+  return recorded.alive ? { _tag: "Stale", newer: recorded } : { _tag: "Free" }
 }
+
+/** `StaleEpoch` for `who` against a newer record. */
+export const staleEpoch = (who: Registrant, newer: Recorded): StaleEpoch =>
+  new StaleEpoch({ epoch: who.leaseTerm ?? who.epochFloor, newest: newer.epoch, newestHolder: newer.holder })
 
 /** Creates the Leasehold schema and the epoch registry if missing, serialised by the bootstrap key. */
 export const ensureRegistry = (client: pg.ClientBase, schema: string): Effect.Effect<void, SqlError> =>
@@ -44,62 +107,72 @@ export const ensureRegistry = (client: pg.ClientBase, schema: string): Effect.Ef
     )
   })
 
+/** The recorded holder of `who`'s key as last committed, without waiting for any row lock. */
+export const readRecorded = (client: pg.ClientBase, who: Registrant): Effect.Effect<Recorded | undefined, SqlError> =>
+  query<RecordedRow>(client, sql.readRecorded(who.schema), [who.key.toString()]).pipe(Effect.map((rows) => recordedOf(rows[0])))
+
+/** What a claim recorded: our epoch, and the record it replaced (if another holder's). */
+export interface Claimed {
+  readonly epoch: number
+  readonly previous: Recorded | undefined
+}
+
+const write = (client: pg.ClientBase, who: Registrant, keepEpoch: number | null) =>
+  query<{ readonly epoch: string }>(client, sql.recordEpoch(who.schema), [
+    who.key.toString(),
+    who.lease,
+    keepEpoch,
+    who.holder,
+    who.leaseTerm ?? null,
+    who.epochFloor
+  ])
+
 /**
- * Records `who` in the epoch registry, in one transaction that row-locks the current record
- * (waiting for any fenced transaction of the previous holder to end, since those share-lock
- * it):
- *
- * - a newer epoch is recorded, or our epoch by another holder → `StaleEpoch`, nothing written;
- * - an older epoch is recorded → our epoch, identity and backend are written, and the older
- *   holder's backend is returned for termination;
- * - our own epoch and holder are recorded → written again when `overwriteSelf` (after we took
- *   the lock: the row then names our backend), left alone otherwise (before the lock: the
- *   recorded backend may be a sibling session of ours that still holds it).
+ * Before the lock: when the verdict on the current record (row-locked, so this waits for any
+ * fenced transaction of the recorded holder to end) is `Supersede`, records `who` with the next
+ * epoch and returns the claim (the displaced holder's backend is then terminated by the caller);
+ * `Stale` fails with `StaleEpoch`; otherwise nothing is written (`undefined`).
  */
-export const register = (
-  client: pg.ClientBase,
-  who: Registrant,
-  overwriteSelf: boolean
-): Effect.Effect<StaleBackend | undefined, StaleEpoch | SqlError> =>
+export const supersede = (client: pg.ClientBase, who: Registrant): Effect.Effect<Claimed | undefined, StaleEpoch | SqlError> =>
   inTransaction(
     client,
     Effect.gen(function*() {
-      const key = who.key.toString()
-      const rows = yield* query<RecordedHolder>(client, sql.readForClaim(who.schema), [key])
-      const current = rows[0]
-      const recordedEpoch = current === undefined ? undefined : Number(current.epoch)
-      if (current !== undefined && recordedEpoch !== undefined) {
-        const newer = recordedEpoch > who.epoch
-        const sameEpochOtherHolder = recordedEpoch === who.epoch && current.holder !== who.holder
-        if (newer || sameEpochOtherHolder) {
-          return yield* new StaleEpoch({ epoch: who.epoch, newest: recordedEpoch, newestHolder: current.holder })
-        }
-        if (recordedEpoch === who.epoch && !overwriteSelf) return undefined
-      }
-      const written = yield* query(client, sql.recordEpoch(who.schema), [key, who.lease, who.epoch, who.holder])
-      if (written.length === 0) {
-        // Unreachable while the row lock is held; kept as the guard the SQL promises.
-        return yield* new StaleEpoch({ epoch: who.epoch, newest: recordedEpoch ?? who.epoch, newestHolder: current?.holder ?? "" })
-      }
-      return current !== undefined && recordedEpoch !== undefined && recordedEpoch < who.epoch
-        ? { pid: current.backend_pid, backendStart: current.backend_start, epoch: recordedEpoch, holder: current.holder }
-        : undefined
+      const current = recordedOf((yield* query<RecordedRow>(client, sql.readForClaim(who.schema), [who.key.toString()]))[0])
+      const verdict = judge(who, current)
+      if (verdict._tag === "Stale") return yield* staleEpoch(who, verdict.newer)
+      if (verdict._tag !== "Supersede") return undefined
+      const written = yield* write(client, who, null)
+      return { epoch: Number(written[0]?.epoch), previous: current }
     })
   )
 
 /**
- * The backend of a holder whose recorded epoch is older than `who`'s, read without a row lock.
- * Terminating it before claiming the row matters: a stale holder paused inside a fenced
- * transaction (SIGSTOP, a frozen VM) share-locks the row, and the claim would otherwise wait
- * until that session times out. Terminating an older epoch's backend is always right: its
- * Lease term ended before ours began.
+ * Once this session holds the lock: records `who` (and this backend) in one transaction that
+ * row-locks the current record. Our own record (`ownEpoch`, written by `supersede`) is written
+ * again with this backend and keeps its epoch; otherwise the database assigns the next epoch,
+ * unless the verdict is `Stale` (`StaleEpoch`, nothing written).
  */
-export const findOlderHolder = (client: pg.ClientBase, who: Registrant): Effect.Effect<StaleBackend | undefined, SqlError> =>
-  query<RecordedHolder>(client, sql.readRecorded(who.schema), [who.key.toString()]).pipe(
-    Effect.map((rows) => {
-      const current = rows[0]
-      if (current === undefined || Number(current.epoch) >= who.epoch) return undefined
-      return { pid: current.backend_pid, backendStart: current.backend_start, epoch: Number(current.epoch), holder: current.holder }
+export const claim = (
+  client: pg.ClientBase,
+  who: Registrant,
+  ownEpoch: number | undefined
+): Effect.Effect<Claimed, StaleEpoch | SqlError> =>
+  inTransaction(
+    client,
+    Effect.gen(function*() {
+      const current = recordedOf((yield* query<RecordedRow>(client, sql.readForClaim(who.schema), [who.key.toString()]))[0])
+      const ours = current !== undefined && current.holder === who.holder && current.epoch === ownEpoch
+      if (!ours) {
+        const verdict = judge(who, current)
+        if (verdict._tag === "Stale") return yield* staleEpoch(who, verdict.newer)
+      }
+      const written = yield* write(client, who, ours ? ownEpoch ?? null : null)
+      const epoch = written[0]?.epoch
+      if (epoch === undefined) {
+        // Unreachable while the row lock is held; kept as the guard the SQL promises.
+        return yield* staleEpoch(who, current ?? { epoch: 0, holder: "", lease: "", leaseTerm: undefined, pid: 0, backendStart: null, alive: false })
+      }
+      return { epoch: Number(epoch), previous: current !== undefined && current.holder !== who.holder ? current : undefined }
     })
   )
 

@@ -7,7 +7,7 @@ import { Duration, Effect } from "effect"
 import { FenceLost, StaleEpoch } from "../FenceErrors.ts"
 import * as sql from "../sql.ts"
 import { queryOne } from "../../postgres/Connection.ts"
-import type { Registrant } from "./epochRegistry.ts"
+import type { Registered } from "./epochRegistry.ts"
 
 interface HeartbeatRow {
   readonly holds_lock: boolean
@@ -16,7 +16,7 @@ interface HeartbeatRow {
 }
 
 /** Why the heartbeat's row means the fence is lost, if it does. */
-const lossIn = (row: HeartbeatRow, who: Registrant, backendPid: number): FenceLost | undefined => {
+const lossIn = (row: HeartbeatRow, who: Registered, backendPid: number): FenceLost | undefined => {
   if (!row.holds_lock) return new FenceLost({ reason: `pg_locks no longer shows the lock held by backend ${backendPid}` })
   if (row.epoch !== null && Number(row.epoch) === who.epoch && row.holder === who.holder) return undefined
   return new FenceLost({
@@ -32,7 +32,7 @@ const lossIn = (row: HeartbeatRow, who: Registrant, backendPid: number): FenceLo
 /** One ownership check from the monitor session; an answer later than `timeout` is a loss too. */
 export const heartbeatOnce = (
   monitor: pg.ClientBase,
-  who: Registrant,
+  who: Registered,
   backendPid: number,
   timeout: Duration.Input
 ): Effect.Effect<void, FenceLost> =>

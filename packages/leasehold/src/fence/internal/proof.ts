@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { FenceLost, StaleEpoch } from "../FenceErrors.ts"
 import * as sql from "../sql.ts"
 import { inline } from "../../postgres/Quote.ts"
-import type { Registrant } from "./epochRegistry.ts"
+import type { Registered } from "./epochRegistry.ts"
 
 /** The proof of one session, ready to send. */
 export interface Proof {
@@ -29,7 +29,7 @@ interface ProofRow {
 }
 
 /** What the proof's row says: this session may still commit, or why not. */
-const checkProof = (who: Registrant, row: ProofRow | undefined): Effect.Effect<void, FenceLost | StaleEpoch> => {
+const checkProof = (who: Registered, row: ProofRow | undefined): Effect.Effect<void, FenceLost | StaleEpoch> => {
   if (row === undefined) return Effect.fail(new FenceLost({ reason: "no epoch is recorded for this lock" }))
   if (!row.holds_lock) {
     return Effect.fail(new FenceLost({ reason: "this session no longer holds the advisory lock (pg_locks)" }))
@@ -57,7 +57,7 @@ const rowOf = (detail: string | undefined): ProofRow | undefined => {
 }
 
 /** The proof of `who`'s session. */
-export const proofOf = (who: Registrant): Proof => ({
+export const proofOf = (who: Registered): Proof => ({
   call: inline(sql.proveOrRaise(who.schema), [who.key, who.epoch, who.holder]),
   explain: (detail) =>
     Effect.suspend(() =>
