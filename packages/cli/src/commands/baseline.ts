@@ -8,11 +8,11 @@
  */
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { lead, Migrations } from "leasehold"
+import { lead, Migrations, runOptionsFor } from "leasehold"
 import { UsageError } from "../internal/CliErrors.ts"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { leadOptions, runOptions, versionArgument } from "../internal/runOptions.ts"
+import { leadOptions, versionArgument } from "../internal/runOptions.ts"
 
 const config = {
   ...commonFlags,
@@ -30,7 +30,7 @@ export const baseline = Command.make("baseline", config, (flags) =>
         return yield* new UsageError({ message: `baseline records migrations up to ${to} as applied without running them; check the database is at ${to}, then add --yes` })
       }
       const set = yield* Migrations.discover(config.migrations, { layout: config.layout })
-      const result = yield* lead(config, (session, term) => Migrations.baseline(session, set, to, runOptions(config, term)), leadOptions(output)).pipe(
+      const result = yield* lead(config, (session, term) => Migrations.baseline(session, set, to, runOptionsFor(config, term)), leadOptions(output)).pipe(
         Effect.catchTag("BaselineRefused", (error) => Effect.fail(new UsageError({ message: error.message })))
       )
       output.notice(

@@ -6,11 +6,11 @@
  */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { lead, Migrations } from "leasehold"
+import { lead, Migrations, runOptionsFor } from "leasehold"
 import { UsageError } from "../internal/CliErrors.ts"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { leadOptions, runOptions, versionArgument } from "../internal/runOptions.ts"
+import { leadOptions, versionArgument } from "../internal/runOptions.ts"
 
 const config = {
   ...commonFlags,
@@ -31,7 +31,7 @@ export const repair = Command.make("repair", config, (flags) =>
       const set = yield* Migrations.discover(config.migrations, { layout: config.layout })
       const result = yield* lead(config, (session, term) =>
         Migrations.repair(session, set, id, {
-          ...runOptions(config, term),
+          ...runOptionsFor(config, term),
           by: config.identity,
           ...Option.match(flags.resolution, { onNone: () => ({}), onSome: (resolution) => ({ resolution }) }),
           ...Option.match(flags.reason, { onNone: () => ({}), onSome: (reason) => ({ reason }) })

@@ -6,11 +6,11 @@
  */
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { lead, Migrations } from "leasehold"
+import { lead, Migrations, runOptionsFor } from "leasehold"
 import { UsageError } from "../internal/CliErrors.ts"
 import { commonFlags } from "../internal/CommonFlags.ts"
 import { runCommand } from "../internal/CommandRunner.ts"
-import { leadOptions, runOptions, versionArgument } from "../internal/runOptions.ts"
+import { leadOptions, versionArgument } from "../internal/runOptions.ts"
 
 const flags = {
   ...commonFlags,
@@ -27,7 +27,7 @@ export const rollback = Command.make("rollback", flags, (flags) =>
       const to = versionArgument(flags.to)
       if (to === undefined) return yield* new UsageError({ message: `--to must be a version such as 3 or 1.2 (got "${flags.to}")` })
       const set = yield* Migrations.discover(config.migrations, { layout: config.layout })
-      const result = yield* lead(config, (session, term) => Migrations.rollback(session, set, to, runOptions(config, term)), leadOptions(output))
+      const result = yield* lead(config, (session, term) => Migrations.rollback(session, set, to, runOptionsFor(config, term)), leadOptions(output))
       for (const migration of result.reverted) {
         output.notice(
           "MigrationReverted",

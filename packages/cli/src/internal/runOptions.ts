@@ -1,6 +1,6 @@
-/** What `rollback` and `repair` pass to the library (`lead`, the runner), and how they read a version. */
-import { Effect, Option } from "effect"
-import type { LeadOptions, LeaseholdConfig, Migrations, Term } from "leasehold"
+/** What `rollback`, `repair` and `baseline` pass to `lead`, and how they read a version. */
+import { Effect } from "effect"
+import type { LeadOptions } from "leasehold"
 import type { OutputApi } from "./Output.ts"
 
 /** `lead`'s options for a command: say who leads once elected. */
@@ -13,14 +13,6 @@ export const leadOptions = (output: OutputApi): LeadOptions => ({
         `${term.holder} leads${term.epoch === undefined ? " (no Lease)" : ` (epoch ${term.epoch})`}`
       )
     )
-})
-
-/** The runner's options from the configuration: schema, the Lease's channel, timeouts. */
-export const runOptions = (config: LeaseholdConfig, term: Term): Migrations.RunOptions => ({
-  schema: config.schema,
-  lease: term.lease,
-  lockTimeoutMs: config.lockTimeoutMs,
-  ...Option.match(config.statementTimeoutMs, { onNone: () => ({}), onSome: (statementTimeoutMs) => ({ statementTimeoutMs }) })
 })
 
 /**

@@ -1,5 +1,6 @@
 import { hostname } from "node:os"
 import { Effect, Option, Redacted } from "effect"
+import type { LayoutChoice } from "../migrations/MigrationSet.ts"
 import { ConfigInvalid, type ConfigProblem } from "./ConfigErrors.ts"
 import {
   parseBoolean,
@@ -20,7 +21,10 @@ import {
 export type Role = "participate" | "follow"
 
 /** The migration folder layouts Leasehold reads. */
-export type Layout = "auto" | "postgres-shift" | "golang-migrate" | "flyway"
+export type Layout = LayoutChoice
+
+/** The values of `LEASEHOLD_MIGRATIONS_LAYOUT`. */
+const layoutChoices: ReadonlyArray<LayoutChoice> = ["auto", "postgres-shift", "golang-migrate", "flyway", "prisma", "drizzle", "node-pg-migrate", "knex"]
 
 /** Everything Leasehold reads from the environment, validated. */
 export interface LeaseholdConfig {
@@ -44,6 +48,11 @@ export interface LeaseholdConfig {
    * the database (otherwise such a start is refused: `OtherHistoryExists`).
    */
   readonly newHistory: boolean
+  /**
+   * `true` (the default): while Leasehold applies migrations, it also writes the table of the tool
+   * whose history it adopted (or postgres-shift's), as that tool would, so a team can go back.
+   */
+  readonly writeToolHistory: boolean
   readonly leaseDurationMs: Option.Option<number>
   readonly renewDeadlineMs: Option.Option<number>
   readonly retryPeriodMs: Option.Option<number>
@@ -87,7 +96,16 @@ export const variables: ReadonlyArray<Variable> = [
     secret: true
   },
   { name: "LEASEHOLD_MIGRATIONS", description: "The migrations folder (`--migrations` on the command line).", default: "./migrations" },
-  { name: "LEASEHOLD_MIGRATIONS_LAYOUT", description: "auto, postgres-shift, golang-migrate or flyway.", default: "auto" },
+  {
+    name: "LEASEHOLD_MIGRATIONS_LAYOUT",
+    description: "auto, postgres-shift, golang-migrate, flyway, prisma, drizzle, node-pg-migrate or knex (knex is never detected).",
+    default: "auto"
+  },
+  {
+    name: "LEASEHOLD_WRITE_TOOL_HISTORY",
+    description: "true: keep writing the adopted tool's own table (as it would) while Leasehold migrates, so you can switch back; false: leave it alone.",
+    default: "true"
+  },
   {
     name: "LEASEHOLD_LEASE_NAME",
     description: "The Lease that elects who migrates (the database's fence serializes runners whatever their Lease).",
@@ -185,7 +203,7 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       databaseUrl: Redacted.make(Option.getOrElse(databaseUrl, () => "")),
       directUrl: Option.map(directUrl, (url) => Redacted.make(url)),
       migrations: withDefault("LEASEHOLD_MIGRATIONS", parseNonEmpty, "./migrations"),
-      layout: withDefault("LEASEHOLD_MIGRATIONS_LAYOUT", parseChoice(["auto", "postgres-shift", "golang-migrate", "flyway"]), "auto"),
+      layout: withDefault("LEASEHOLD_MIGRATIONS_LAYOUT", parseChoice(layoutChoices), "auto"),
       leaseName: withDefault("LEASEHOLD_LEASE_NAME", parseDnsSubdomain, "leasehold-migrations"),
       namespace: read("LEASEHOLD_NAMESPACE", parseDnsLabel, ["POD_NAMESPACE"]),
       identity: withDefault("LEASEHOLD_IDENTITY", parseNonEmpty, hostname(), ["POD_NAME"]),
@@ -194,6 +212,7 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       skipDbCreate: withDefault("SKIP_DB_CREATE", parseBoolean, false),
       schema: withDefault("LEASEHOLD_SCHEMA", parseSchemaName, "leasehold"),
       newHistory: withDefault("LEASEHOLD_NEW_HISTORY", parseBoolean, false),
+      writeToolHistory: withDefault("LEASEHOLD_WRITE_TOOL_HISTORY", parseBoolean, true),
       leaseDurationMs: read("LEASEHOLD_LEASE_DURATION", parseDuration),
       renewDeadlineMs: read("LEASEHOLD_RENEW_DEADLINE", parseDuration),
       retryPeriodMs: read("LEASEHOLD_RETRY_PERIOD", parseDuration),

@@ -14,6 +14,7 @@ import { type KubeConfigUnusable, type LeaseClientApi, makeLeaseClient } from ".
 import type { FatalLeaseError } from "../election/LeaseErrors.ts"
 import * as Fence from "../fence/Fence.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
+import type { RunOptions } from "../migrations/Runner.ts"
 import { fenceStatus } from "../fence/FenceStatus.ts"
 import { historyKeyFor } from "../fence/LockKey.ts"
 import { pool, withPooled } from "../postgres/Connection.ts"
@@ -118,6 +119,18 @@ export const leaseRounds = (elector: ElectorApi): Rounds => (work) =>
   elector.run((leadership) =>
     Effect.scoped(work({ lease: leadership.lease, holder: leadership.identity, epoch: leadership.epoch }))
   )
+
+/**
+ * The runner's options from the configuration, for `term`: the history's schema, the Lease's
+ * channel, the timeouts, and whether the adopted tool's table is kept up to date.
+ */
+export const runOptionsFor = (config: LeaseholdConfig, term: Term): RunOptions => ({
+  schema: config.schema,
+  lease: term.lease,
+  lockTimeoutMs: config.lockTimeoutMs,
+  writeToolHistory: config.writeToolHistory,
+  ...Option.match(config.statementTimeoutMs, { onNone: () => ({}), onSome: (statementTimeoutMs) => ({ statementTimeoutMs }) })
+})
 
 /** Options of `lead`. */
 export interface LeadOptions {

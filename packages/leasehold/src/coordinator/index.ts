@@ -25,7 +25,7 @@ export {
 export * as Database from "./Database.ts"
 export { ExitCode, exitCodeFor } from "./ExitCode.ts"
 export { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
-export { lead, type LeadError, type LeadOptions, type Term } from "./Lead.ts"
+export { lead, type LeadError, type LeadOptions, runOptionsFor, type Term } from "./Lead.ts"
 export { ready, type ReadyPromiseOptions, type ReadyRejection } from "./Facade.ts"
 export * as Leasehold from "./Leasehold.ts"
 export { describeEvent, type ProgressEvent } from "./ProgressEvent.ts"

@@ -21,6 +21,18 @@ describe("configuration from the environment", () => {
       expect(config.connectRetryMs).toBe(10_000)
     }))
 
+  it.effect("every migration layout can be forced, and writing the adopted tool's table back is on unless turned off", () =>
+    Effect.gen(function*() {
+      const load = (env: Record<string, string>) => loadConfig({ DATABASE_URL: secretUrl, ...env })
+      for (const layout of ["auto", "postgres-shift", "golang-migrate", "flyway", "prisma", "drizzle", "node-pg-migrate", "knex"] as const) {
+        expect((yield* load({ LEASEHOLD_MIGRATIONS_LAYOUT: layout })).layout).toBe(layout)
+      }
+      const refused = yield* Effect.flip(load({ LEASEHOLD_MIGRATIONS_LAYOUT: "liquibase" }))
+      expect(refused.problems.map((p) => p.variable)).toEqual(["LEASEHOLD_MIGRATIONS_LAYOUT"])
+      expect((yield* load({})).writeToolHistory).toBe(true)
+      expect((yield* load({ LEASEHOLD_WRITE_TOOL_HISTORY: "false" })).writeToolHistory).toBe(false)
+    }))
+
   it.effect("LEASEHOLD_CONNECT_RETRY is a duration; 0 or none turns the start-up retry off", () =>
     Effect.gen(function*() {
       const retryOf = (value: string) =>

@@ -14,7 +14,7 @@ import type { FenceSession } from "../../fence/FenceSession.ts"
 import { migrate, type MigrateError, type MigrateResult } from "../../migrations/Runner.ts"
 import * as Backoff from "../../schedule/Backoff.ts"
 import { CampaignGaveUp } from "../CoordinatorErrors.ts"
-import { type Term, withFence } from "../Lead.ts"
+import { runOptionsFor, type Term, withFence } from "../Lead.ts"
 import { type FlowContext, leaseOf } from "./context.ts"
 import type { BundleFailure, Observation, Observer } from "./observer.ts"
 
@@ -97,12 +97,7 @@ export const leaderWork = (context: FlowContext, state: CampaignState, observer:
         }
         observer.setLeading(term.holder)
         yield* observer.leaderMovesOn(term.holder)
-        return yield* migrate(session, context.set, {
-          schema: config.schema,
-          lease: term.lease,
-          lockTimeoutMs: config.lockTimeoutMs,
-          ...(Option.isSome(config.statementTimeoutMs) ? { statementTimeoutMs: config.statementTimeoutMs.value } : {})
-        })
+        return yield* migrate(session, context.set, runOptionsFor(config, term))
       }).pipe(Effect.onInterrupt(() => cancelOnInterrupt(context, state, observer, session))))
   }).pipe(
     Effect.annotateLogs({ holder: term.holder, epoch: term.epoch }),
