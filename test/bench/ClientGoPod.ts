@@ -7,7 +7,8 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node"
 import { Effect, Stream } from "effect"
-import { Election, Fences, Migrations } from "leasehold"
+import { Fences, Migrations } from "leasehold"
+import * as Election from "leasehold/election"
 import { Leasehold } from "./internal/coordinator.ts"
 
 /** client-go's defaults for its core clients' leader election. */

@@ -1,5 +1,7 @@
 import { hostname } from "node:os"
-import { Effect, Option, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type { LayoutChoice } from "../migrations/MigrationSet.ts"
 import { ConfigInvalid, type ConfigProblem } from "./ConfigErrors.ts"
 import {

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** One environment variable with a value Leasehold cannot use, and what to put there instead. */
 export interface ConfigProblem {

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /**
  * PostgreSQL could not be reached: the connection was refused, timed out, or broke before the

@@ -5,7 +5,8 @@
  * The `leasehold` command reads its own connections' failures here too.
  */
 import type pg from "pg"
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { MigrationDatabaseError } from "../migrations/MigrationErrors.ts"
 import { connect as connectTo, type ConnectOptions, query as queryRows } from "../postgres/Connection.ts"
 import { fromCause, isConnectionLoss } from "../postgres/SqlError.ts"

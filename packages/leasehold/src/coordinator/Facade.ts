@@ -1,7 +1,13 @@
 /**
  * The Promise facade, for apps that do not use Effect: `await ready({ migrations: "./migrations" })`.
  */
-import { Cause, Effect, Exit, Layer, type LogLevel, ManagedRuntime, References } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as References from "effect/References"
 import type { Layout, LeaseholdConfig, Role } from "./Config.ts"
 import { loadConfig } from "./Config.ts"
 import { ReadyAborted } from "./CoordinatorErrors.ts"

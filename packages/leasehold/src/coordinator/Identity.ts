@@ -2,9 +2,12 @@
  * Who a process is to the Lease and the fence, and where it looks for them: its holder
  * identity, its kubeconfig and the Lease's namespace — one rule each, for pods and commands alike.
  */
-import { KubeConfig } from "@kubernetes/client-node"
-import { Effect, Option, Random } from "effect"
-import { KubeConfigUnusable, resolveNamespace } from "../election/LeaseClient.ts"
+import type { KubeConfig } from "@kubernetes/client-node"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import type { KubeConfigUnusable } from "../election/LeaseErrors.ts"
+import { resolveNamespace } from "../election/Namespace.ts"
 import type { LeaseholdConfig } from "./Config.ts"
 
 const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -25,15 +28,12 @@ export const holderIdentity = (identity: string): Effect.Effect<string> =>
 /**
  * Loads the default Kubernetes configuration into `into` (a fresh `KubeConfig` unless given):
  * the service account in a pod, else `KUBECONFIG` or `~/.kube/config`.
+ *
+ * Gotcha: the Kubernetes client (`@kubernetes/client-node`, about 90 MB and half a second to
+ * load) is imported here, on first use: a pod that never needs the Lease never loads it.
  */
-export const loadKubeConfig = (into: KubeConfig = new KubeConfig()): Effect.Effect<KubeConfig, KubeConfigUnusable> =>
-  Effect.try({
-    try: () => {
-      into.loadFromDefault()
-      return into
-    },
-    catch: (cause) => new KubeConfigUnusable({ reason: cause instanceof Error ? cause.message : String(cause) })
-  })
+export const loadKubeConfig = (into?: KubeConfig): Effect.Effect<KubeConfig, KubeConfigUnusable> =>
+  Effect.flatMap(Effect.promise(() => import("../election/LeaseClient.ts")), (client) => client.loadKubeConfig(into))
 
 /**
  * The Lease's namespace: `LEASEHOLD_NAMESPACE`, else (with a Lease) the service-account
@@ -41,4 +41,4 @@ export const loadKubeConfig = (into: KubeConfig = new KubeConfig()): Effect.Effe
  * (`CLUSTER_ENABLED=false`) the kubeconfig is not consulted.
  */
 export const namespaceFor = (config: LeaseholdConfig, kubeConfig: KubeConfig | undefined): string =>
-  Option.getOrElse(config.namespace, () => resolveNamespace(config.clusterEnabled && kubeConfig !== undefined ? kubeConfig : new KubeConfig()))
+  Option.getOrElse(config.namespace, () => resolveNamespace(config.clusterEnabled ? kubeConfig : undefined))

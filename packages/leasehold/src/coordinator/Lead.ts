@@ -2,28 +2,24 @@
  * Leading: campaign (for the Lease, or for the single-node gate when `CLUSTER_ENABLED=false`),
  * take the fence with the term's epoch, run the work on the fence session guarded, then release
  * the fence and the Lease. The coordinator's flow runs its rounds through here, and so do the
- * operator commands (`rollback`, `repair`) through `lead`.
+ * operator commands (`rollback`, `repair`) through `lead`. The Lease's rounds
+ * (`internal/leaseRounds.ts`: the elector and the Kubernetes client) are loaded only when a
+ * Lease is used.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Duration, Effect, Option, type Scope } from "effect"
-import { makeElectionConfig } from "../election/ElectionConfig.ts"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type { ElectionConfigInvalid, LeadershipLost } from "../election/ElectionErrors.ts"
-import { type ElectorApi, makeElectorWith } from "../election/Elector.ts"
-import type { LeaderElectionRecord, LeaseRef } from "../election/LeaderRecord.ts"
-import { type KubeConfigUnusable, type LeaseClientApi, makeLeaseClient } from "../election/LeaseClient.ts"
-import type { FatalLeaseError } from "../election/LeaseErrors.ts"
+import type { LeaseRef } from "../election/LeaderRecord.ts"
+import type { FatalLeaseError, KubeConfigUnusable } from "../election/LeaseErrors.ts"
 import * as Fence from "../fence/Fence.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import type { RunOptions } from "../migrations/Runner.ts"
-import { fenceStatus } from "../fence/FenceStatus.ts"
-import { historyKeyFor } from "../fence/LockKey.ts"
-import { pool, withPooled } from "../postgres/Connection.ts"
-import { applicationNameFor } from "../postgres/DirectConnection.ts"
 import type { Url } from "../postgres/Url.ts"
 import type { LeaseholdConfig } from "./Config.ts"
 import { holderIdentity, loadKubeConfig, namespaceFor } from "./Identity.ts"
 import { singleNodeRounds } from "./internal/singleNode.ts"
-import { takeOverWhenHolderGone } from "./Takeover.ts"
 
 /**
  * One term of leadership: the Lease it came through, who holds it, and the Lease's term
@@ -92,34 +88,6 @@ export const withFence = <A, E>(
     (session) => Fence.guard(session, work(session))
   )
 
-const durationOf = (name: "leaseDuration" | "renewDeadline" | "retryPeriod", ms: Option.Option<number>) =>
-  Option.match(ms, { onNone: () => ({}), onSome: (value) => ({ [name]: Duration.millis(value) }) })
-
-/** The elector for `context`'s Lease over `client`, with fast failover as its `canTakeOver`. */
-export const electorFor = (
-  context: LeadContext,
-  client: LeaseClientApi,
-  canTakeOver: (record: LeaderElectionRecord) => Effect.Effect<boolean>
-): Effect.Effect<ElectorApi, ElectionConfigInvalid> =>
-  Effect.flatMap(
-    makeElectionConfig({
-      leaseName: context.leaseName,
-      namespace: context.namespace,
-      identity: context.holder,
-      ...durationOf("leaseDuration", context.config.leaseDurationMs),
-      ...durationOf("renewDeadline", context.config.renewDeadlineMs),
-      ...durationOf("retryPeriod", context.config.retryPeriodMs),
-      canTakeOver
-    }, context.namespace),
-    (config) => makeElectorWith(config, client)
-  )
-
-/** Lease rounds: each is one `elector.run`, the term the Lease's `leaseTransitions`. */
-export const leaseRounds = (elector: ElectorApi): Rounds => (work) =>
-  elector.run((leadership) =>
-    Effect.scoped(work({ lease: leadership.lease, holder: leadership.identity, epoch: leadership.epoch }))
-  )
-
 /**
  * The runner's options from the configuration, for `term`: the history's schema, the Lease's
  * channel, the timeouts, and whether the adopted tool's table is kept up to date.
@@ -145,21 +113,6 @@ export interface LeadOptions {
 
 /** What `lead` can fail with besides the work's own error. */
 export type LeadError = RoundError | KubeConfigUnusable | ElectionConfigInvalid
-
-/** The fast-failover probe: the fence registry read over a one-session pool on the direct URL. */
-const takeoverProbe = (context: LeadContext) =>
-  Effect.map(
-    pool(context.directUrl, {
-      applicationName: applicationNameFor("leasehold-check", context.holder),
-      connectTimeoutMs: context.connectTimeoutMs,
-      max: 1
-    }),
-    (probe) =>
-      takeOverWhenHolderGone(
-        `${context.namespace}/${context.leaseName}`,
-        withPooled(probe, (client) => fenceStatus(client, historyKeyFor(context.config.schema), { schema: context.config.schema }))
-      )
-  )
 
 /**
  * Runs `work` once as the leader, as a pod would migrate: campaigns (for the Lease with fast
@@ -188,9 +141,7 @@ export const lead = <A, E>(
       }
       const rounds = kubeConfig === undefined
         ? singleNodeRounds(context)
-        : leaseRounds(
-          yield* electorFor(context, yield* makeLeaseClient(kubeConfig, { namespace: context.namespace }), yield* takeoverProbe(context))
-        )
+        : yield* Effect.flatMap(Effect.promise(() => import("./internal/leaseRounds.ts")), (lease) => lease.probedLeaseRounds(context, kubeConfig))
       return yield* rounds((term) =>
         Effect.andThen(options.onElected?.(term) ?? Effect.void, withFence(context, term, (session) => work(session, term)))
       )

@@ -5,7 +5,17 @@
  * `Leasehold`), then `Leasehold.ready(config)` or `Leasehold.layer(config)`.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import type { FenceTiming } from "../fence/Fence.ts"
 import { analyse } from "../migrations/Analysis.ts"
 import { discover } from "../migrations/Discovery.ts"
@@ -23,7 +33,6 @@ import { arrivalChecks } from "./internal/arrival.ts"
 import { type Checks, startChecks } from "./internal/checks.ts"
 import { type Counters, type FlowContext, makeEmit } from "./internal/context.ts"
 import { fastPath } from "./internal/fastPath.ts"
-import { leaseCampaign } from "./internal/leaseCampaign.ts"
 import { appliedBy, appliedByHolder, failureOf, type Observation, observe, pendingIds } from "./internal/observer.ts"
 import { scopedReleasingAfterSuccess } from "./internal/releaseAfterSuccess.ts"
 import { singleNodeRounds } from "./internal/singleNode.ts"
@@ -88,10 +97,12 @@ const campaign = (context: FlowContext, options: ReadyOptions, checks: Checks, s
     const round = singleNodeRounds(context)(leaderWork(context, state, checks.observer))
     return campaignLoop(context, state, checks.ready, round, campaignOptions)
   }
-  return leaseCampaign(context, state, checks, kubeConfig, {
-    ...campaignOptions,
-    apiUnreachableAfterMs: options.apiUnreachableAfterMs ?? defaults.apiUnreachableAfterMs
-  })
+  // The election and the Kubernetes client are loaded here, when this pod campaigns for the Lease.
+  return Effect.flatMap(Effect.promise(() => import("./internal/leaseCampaign.ts")), ({ leaseCampaign }) =>
+    leaseCampaign(context, state, checks, kubeConfig, {
+      ...campaignOptions,
+      apiUnreachableAfterMs: options.apiUnreachableAfterMs ?? defaults.apiUnreachableAfterMs
+    }))
 }
 
 /** `LEASEHOLD_WAIT_TIMEOUT`, which never cuts this pod's own migration short. */
@@ -142,16 +153,12 @@ const afterFastPath = (context: FlowContext, options: ReadyOptions, first: Obser
 const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<FlowContext, "set" | "holder" | "namespace">) =>
   Effect.gen(function*() {
     const holder = yield* holderIdentity(config.identity)
-    // A follower needs the kubeconfig only to learn its namespace (for the channel and the fence key).
-    const needsKubeConfig = config.clusterEnabled && (config.role === "participate" || Option.isNone(config.namespace))
-    const kubeConfig = needsKubeConfig ? options.kubeConfig ?? (yield* loadKubeConfig()) : undefined
-    const namespace = namespaceFor(config, kubeConfig)
 
     // 1. Fast path: one query over the app's connection, no Lease, no lock. Its connection is
     // opened while the migrations are read (disk and CPU here, mostly waiting on the server
     // there); a refused migration folder is reported before anything the database said, and
     // stops the fast path without waiting for it (a connect in progress cannot be cut short).
-    const reading = yield* Effect.forkDetach(fastPath({ ...context0, holder, namespace }))
+    const reading = yield* Effect.forkDetach(fastPath({ ...context0, holder }))
     const [discovered, history] = yield* Effect.gen(function*() {
       const set = yield* discover(config.migrations, { layout: config.layout })
       return [set, yield* Fiber.join(reading)] as const
@@ -164,7 +171,12 @@ const run = (config: LeaseholdConfig, options: ReadyOptions, context0: Omit<Flow
     // Work is pending: every pod, leader or not, reads the bundle with PostgreSQL's parser before
     // anything runs, and refuses a file the parser rejects (exit 2). Never on the fast path.
     const set = yield* analyse(discovered)
-    const context: FlowContext = { ...context0, set, holder, namespace }
+    // Only now, with work pending, the Kubernetes configuration: a candidate campaigns with it, a
+    // follower needs it only to learn its namespace (for the Lease's channel). A pod on the fast
+    // path never loads the Kubernetes client.
+    const needsKubeConfig = config.clusterEnabled && (config.role === "participate" || Option.isNone(config.namespace))
+    const kubeConfig = needsKubeConfig ? options.kubeConfig ?? (yield* loadKubeConfig()) : undefined
+    const context: FlowContext = { ...context0, set, holder, namespace: namespaceFor(config, kubeConfig) }
     return finish(set, yield* scopedReleasingAfterSuccess(defaults.releaseWaitingAfter)(afterFastPath(context, options, first, kubeConfig)))
   })
 

@@ -3,7 +3,9 @@
  * its holder is provably gone. Safety does not rest on this (S1/S2 rest on the fence: a
  * wrongly taken Lease only means the fence orders two holders by epoch); it only saves the wait.
  */
-import { Duration, Effect, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { LeaderElectionRecord } from "../election/LeaderRecord.ts"
 import type { FenceStatus } from "../fence/FenceStatus.ts"
 

@@ -1,7 +1,10 @@
 import { hostname } from "node:os"
-import { Duration, Effect, Random } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import { ElectionConfigInvalid } from "./ElectionErrors.ts"
 import type { LeaderElectionRecord, LeaseRef } from "./LeaderRecord.ts"
+import type { OverdueRenewal } from "./Leadership.ts"
 
 /**
  * client-go's `JitterFactor`: a candidate waits `retryPeriod × (1 + random × 1.2)` between
@@ -60,6 +63,53 @@ export interface ElectionOptions {
    * fence session no longer exists. Default: never. A failure or defect counts as `false`.
    */
   readonly canTakeOver?: (record: LeaderElectionRecord) => Effect.Effect<boolean>
+  /**
+   * Lets a leader ride out an API-server outage instead of stepping down. Asked when no renewal
+   * has succeeded within `renewDeadline` (API errors, timeouts, hung requests), where client-go
+   * would step down, and then once per `retryPeriod`, before each further renewal attempt:
+   * while it answers `true` the term goes on (the work is not interrupted, the state stays
+   * `leading` with `renewalOverdueSince` set, and renewals are retried every `retryPeriod`);
+   * the first successful renewal ends the overdue period and the next deadline is counted from
+   * it. The leader steps down (`LeadershipLost`, reason `renew-deadline`) at the first answer
+   * `false`, and at once when a renewal reads the Lease naming someone else (`taken-over`),
+   * whatever the hook says. Absent: client-go's behaviour, step down at the deadline.
+   *
+   * Answer from what the leader already knows (e.g. "my fence session holds the lock, its epoch
+   * is current and its heartbeat fresh"): an answer that fails, dies or takes longer than
+   * `retryPeriod` counts as `false`.
+   *
+   * Gotcha: while it answers `true` the Lease may expire and another pod may take it without
+   * this one noticing until the API server answers again, so two pods believe they lead. That is
+   * safe only because everything the work commits is fenced by the database; never answer
+   * `true` from Lease state alone. Candidates should pair it with `mayTakeOverExpired`.
+   */
+  readonly mayKeepLeading?: (overdue: OverdueRenewal) => Effect.Effect<boolean>
+  /**
+   * An absolute bound on how long `mayKeepLeading` may keep an overdue leader going, counted
+   * from the moment `renewDeadline` ran out: then it steps down (`renew-deadline`) whatever the
+   * hook says. Default: none; the hook alone decides, because the fence, not the Lease, is what
+   * makes a long outage safe, and a long migration is exactly the work not to restart. Set it
+   * when the Lease must mean something to others after all. Requires `mayKeepLeading`.
+   */
+  readonly maxOverdue?: Duration.Input
+  /**
+   * For candidates: asked when the Lease, held by someone else, has expired by this candidate's
+   * observation (client-go would take it over now). `false`: no write; the candidate keeps
+   * observing every (jittered) retry period and asks again. `true`: it takes the Lease over.
+   * Not asked about a valid Lease (that is `canTakeOver`), a released one (empty holder: taken
+   * at once) or one naming this candidate. When it answers `false`, `canTakeOver` is asked too
+   * and wins when it answers `true` (the holder is provably gone). Absent: take over on expiry.
+   *
+   * An answer that fails, dies or takes longer than `retryPeriod` counts as `true`, as client-go
+   * would take the Lease: a broken probe must not leave a dead or paused leader in place forever
+   * (S4), and a takeover cannot break S1/S2, which rest on the fence. A hook that wants the other
+   * default catches its own failures and answers `false`.
+   *
+   * Gotcha: a candidate that waits on an expired Lease is only as live as the hook: a paused
+   * (SIGSTOPped) holder is replaced about one retry period after the hook starts answering
+   * `true`, so the hook must turn `true` within a bound (e.g. a fence heartbeat gone stale).
+   */
+  readonly mayTakeOverExpired?: (record: LeaderElectionRecord) => Effect.Effect<boolean>
 }
 
 /** Validated options, every default filled in. */
@@ -73,6 +123,12 @@ export interface ElectionConfig {
   /** `leaseDuration` in whole seconds, as written to the Lease. */
   readonly leaseDurationSeconds: number
   readonly canTakeOver: (record: LeaderElectionRecord) => Effect.Effect<boolean>
+  /** See `ElectionOptions.mayKeepLeading`; `undefined`: step down at `renewDeadline`. */
+  readonly mayKeepLeading?: ((overdue: OverdueRenewal) => Effect.Effect<boolean>) | undefined
+  /** See `ElectionOptions.maxOverdue`; `undefined`: no bound. */
+  readonly maxOverdue?: Duration.Duration | undefined
+  /** See `ElectionOptions.mayTakeOverExpired`; `undefined`: take over on expiry. */
+  readonly mayTakeOverExpired?: ((record: LeaderElectionRecord) => Effect.Effect<boolean>) | undefined
 }
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -116,6 +172,9 @@ export const makeElectionConfig = (
     const renewDeadline = duration("renewDeadline", options.renewDeadline, electionDefaults.renewDeadline)
     const retryPeriod = duration("retryPeriod", options.retryPeriod, electionDefaults.retryPeriod)
     const healthGrace = duration("healthGrace", options.healthGrace, electionDefaults.healthGrace)
+    const maxOverdue = options.maxOverdue === undefined
+      ? undefined
+      : duration("maxOverdue", options.maxOverdue, Duration.zero)
     const lease = Duration.toMillis(leaseDuration)
     const renew = Duration.toMillis(renewDeadline)
     const retry = Duration.toMillis(retryPeriod)
@@ -126,6 +185,10 @@ export const makeElectionConfig = (
     if (Duration.toMillis(healthGrace) < 0) problems.push("healthGrace must not be negative")
     if (!(lease > renew)) problems.push("leaseDuration must be greater than renewDeadline")
     if (!(renew > jitterFactor * retry)) problems.push("renewDeadline must be greater than retryPeriod*JitterFactor (1.2)")
+    if (maxOverdue !== undefined && !(Duration.toMillis(maxOverdue) > 0)) problems.push("maxOverdue must be greater than zero")
+    if (options.maxOverdue !== undefined && options.mayKeepLeading === undefined) {
+      problems.push("maxOverdue bounds mayKeepLeading, which is not set")
+    }
     if (lease > 0 && (!Number.isFinite(lease) || lease % 1000 !== 0)) {
       problems.push("leaseDuration must be a whole number of seconds (the Lease stores leaseDurationSeconds)")
     }
@@ -151,6 +214,9 @@ export const makeElectionConfig = (
       retryPeriod,
       healthGrace,
       leaseDurationSeconds: lease / 1000,
-      canTakeOver: options.canTakeOver ?? never
+      canTakeOver: options.canTakeOver ?? never,
+      mayKeepLeading: options.mayKeepLeading,
+      maxOverdue,
+      mayTakeOverExpired: options.mayTakeOverExpired
     }
   })

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { describeLease, type LeaseRef } from "./LeaderRecord.ts"
 
 /** The election options break client-go's rules; `problems` lists every broken rule. */

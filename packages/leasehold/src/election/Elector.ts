@@ -1,23 +1,21 @@
-import {
-  Cause,
-  Clock,
-  Context,
-  Duration,
-  Effect,
-  Layer,
-  Option,
-  Random,
-  type Scope,
-  Semaphore,
-  type Stream,
-  SubscriptionRef
-} from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import type * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Backoff from "../schedule/Backoff.ts"
 import { type ElectionConfig, type ElectionOptions, jitterFactor, makeElectionConfig } from "./ElectionConfig.ts"
 import { type ElectionConfigInvalid, ElectionUnhealthy, LeadershipLost } from "./ElectionErrors.ts"
 import { type Attempt, type Candidate, jittered, makeCandidate, monotonicMillis } from "./internal/Candidate.ts"
 import { type LeadershipStates, makeLeadershipStates } from "./internal/LeadershipStates.ts"
-import type { Leadership, LeadershipState } from "./Leadership.ts"
+import type { Leadership, LeadershipState, OverdueRenewal } from "./Leadership.ts"
 import { describeLease } from "./LeaderRecord.ts"
 import { LeaseClient, type LeaseClientApi } from "./LeaseClient.ts"
 import type { FatalLeaseError } from "./LeaseErrors.ts"
@@ -31,9 +29,17 @@ import type { FatalLeaseError } from "./LeaseErrors.ts"
  * scope closes) and `run` fails with `LeadershipLost`. When `work` ends in any way, or `run`
  * is interrupted (SIGTERM), the Lease is released after `work` has stopped.
  *
+ * Riding out API-server outages (opt-in, see `ElectionOptions`): with `mayKeepLeading`, a
+ * leader past its `renewDeadline` asks the hook instead of stepping down, and keeps its term
+ * (work running, state `leading` with `renewalOverdueSince`, renewals retried every
+ * `retryPeriod`) while it answers `true`; a renewal that reads another holder still ends the
+ * term at once, and `maxOverdue` bounds the whole. With `mayTakeOverExpired`, a candidate
+ * leaves an expired Lease alone while the hook answers `false` (`canTakeOver` still wins).
+ * Without the hooks the elector is exactly client-go's.
+ *
  * Gotcha: leadership is a hint, not a lock. Two pods can both believe they lead for a moment
- * (a paused leader, a partitioned API server); everything `work` commits must be fenced with
- * `Leadership.epoch`.
+ * (a paused leader, a partitioned API server) — for as long as an outage lasts when
+ * `mayKeepLeading` says so; everything `work` commits must be fenced with `Leadership.epoch`.
  */
 export interface ElectorApi {
   readonly config: ElectionConfig
@@ -53,7 +59,9 @@ export interface ElectorApi {
   /**
    * Fails with `ElectionUnhealthy` when this pod believes it leads but has not renewed the
    * Lease for longer than `leaseDuration + healthGrace` (client-go's healthz watchdog). Wire
-   * it to a liveness probe: such a process is stuck and should be restarted.
+   * it to a liveness probe: such a process is stuck and should be restarted. While a leader
+   * rides out an outage, the latest `true` from `mayKeepLeading` counts as a renewal: the renew
+   * loop is alive, only the API server is not.
    */
   readonly healthCheck: Effect.Effect<void, ElectionUnhealthy>
 }
@@ -80,7 +88,7 @@ export const makeElectorWith = (config: ElectionConfig, client: LeaseClientApi):
   Effect.gen(function*() {
     const candidate = makeCandidate(config, client)
     const states = yield* makeLeadershipStates(config, candidate)
-    const election: Election = { config, candidate, states, term: { lastRenewal: undefined } }
+    const election: Election = { config, candidate, states, term: { lastRenewal: undefined, overdue: undefined } }
     const runs = yield* Semaphore.make(1)
     const annotations = { lease: describeLease(config.lease), identity: config.identity }
     const run = <A, E, R>(work: (leadership: Leadership) => Effect.Effect<A, E, R>) =>
@@ -113,6 +121,16 @@ interface Election {
 interface Term {
   /** Monotonic time when the term's last successful write started; `undefined` when not leading. */
   lastRenewal: number | undefined
+  /** Set while the term goes on past `renewDeadline` because `mayKeepLeading` allows it. */
+  overdue: Overdue | undefined
+}
+
+/** An overdue term, in monotonic milliseconds. */
+interface Overdue {
+  /** When `renewDeadline` ran out. */
+  readonly since: number
+  /** When `mayKeepLeading` last answered `true` (the last renewal until it has). */
+  lastKept: number
 }
 
 type Held = Attempt & { readonly _tag: "Holding" }
@@ -172,43 +190,168 @@ const renewLoop = (election: Election, leadership: Leadership): Effect.Effect<ne
 /**
  * One renewal, retried every `retryPeriod` until a write lands. Leadership ends once
  * `renewDeadline` has passed since the start of the last successful write (client-go counts
- * from the start of each renewal round, a retry period later), or as soon as the Lease names
- * someone else.
+ * from the start of each renewal round, a retry period later) unless `mayKeepLeading` lets the
+ * term ride out the outage (`rideOut`), or as soon as the Lease names someone else.
  */
 const renewBeforeDeadline = (
-  { candidate, config, term }: Election,
+  election: Election,
   leadership: Leadership
 ): Effect.Effect<void, LeadershipLost | FatalLeaseError> =>
   Effect.gen(function*() {
+    const { candidate, config, term } = election
     const deadlineMillis = Duration.toMillis(config.renewDeadline)
-    const lost = (reason: LeadershipLost["reason"], detail: string) =>
-      new LeadershipLost({ identity: config.identity, epoch: leadership.epoch, lease: config.lease, reason, detail })
     const remaining = Effect.map(monotonicMillis, (now) => (term.lastRenewal ?? 0) + deadlineMillis - now)
+    let lastFailure: string | undefined
     while (true) {
       const left = yield* remaining
-      if (left <= 0) return yield* lost("renew-deadline", `no renewal succeeded within renewDeadline (${deadlineMillis} ms)`)
+      if (left <= 0) {
+        if (config.mayKeepLeading !== undefined) return yield* rideOut(election, leadership, config.mayKeepLeading, lastFailure)
+        return yield* lostTerm(election, leadership, "renew-deadline", `no renewal succeeded within renewDeadline (${deadlineMillis} ms)`)
+      }
       const attempt = yield* attemptWithin(candidate, "renew", left)
       yield* logAttempt(attempt)
-      if (Option.isSome(attempt)) {
-        const value = attempt.value
-        if (value._tag === "Holding") {
-          term.lastRenewal = value.startedAt
-          return
-        }
-        if (value._tag === "Superseded" || value._tag === "HeldByOther") {
-          const holder = value.record.holderIdentity === "" ? "nobody" : value.record.holderIdentity
-          return yield* lost("taken-over", `the Lease now names ${holder} (epoch ${value.record.leaseTransitions})`)
-        }
-      }
+      const outcome = yield* renewalOutcome(election, leadership, attempt)
+      if (outcome === "renewed") return
+      lastFailure = outcome
       const leftAfter = yield* remaining
       if (leftAfter > 0) yield* Effect.sleep(Duration.millis(Math.min(Duration.toMillis(config.retryPeriod), leftAfter)))
     }
+  })
+
+/**
+ * The term past its `renewDeadline`, going on while `keep` (`mayKeepLeading`) answers `true`.
+ * Every `retryPeriod` from the deadline on: ask `keep` (an answer that fails, dies or is later
+ * than `retryPeriod` is a `false`), then one renewal attempt of at most `retryPeriod`. Returns
+ * when a renewal lands (the overdue period is over); fails at the first `false`, when a renewal
+ * reads another holder, or when `maxOverdue` has passed since the deadline.
+ */
+const rideOut = (
+  election: Election,
+  leadership: Leadership,
+  keep: (overdue: OverdueRenewal) => Effect.Effect<boolean>,
+  firstFailure: string | undefined
+): Effect.Effect<void, LeadershipLost | FatalLeaseError> =>
+  Effect.gen(function*() {
+    const { candidate, config, states, term } = election
+    const retryMillis = Duration.toMillis(config.retryPeriod)
+    const deadlineMillis = Duration.toMillis(config.renewDeadline)
+    const lastRenewal = term.lastRenewal ?? 0
+    const since = lastRenewal + deadlineMillis
+    const limit = config.maxOverdue === undefined ? Number.POSITIVE_INFINITY : since + Duration.toMillis(config.maxOverdue)
+    const overdue: Overdue = { since, lastKept: lastRenewal }
+    term.overdue = overdue
+    const wall = { lastRenewal: yield* wallTimeOf(lastRenewal), overdueSince: yield* wallTimeOf(since) }
+    const overLimit = () =>
+      lostTerm(
+        election,
+        leadership,
+        "renew-deadline",
+        `no renewal succeeded within renewDeadline (${deadlineMillis} ms) plus maxOverdue (${limit - since} ms)`
+      )
+    yield* states.publish("leading", wall.overdueSince)
+    yield* Effect.logWarning("renewDeadline passed without a renewal; asking mayKeepLeading whether to lead on")
+    let lastFailure = firstFailure
+    while (true) {
+      const roundStart = yield* monotonicMillis
+      if (roundStart >= limit) return yield* overLimit()
+      const question: OverdueRenewal = {
+        identity: config.identity,
+        lease: config.lease,
+        epoch: leadership.epoch,
+        lastRenewal: wall.lastRenewal,
+        overdueSince: wall.overdueSince,
+        sinceRenewalMillis: roundStart - lastRenewal,
+        lastFailure
+      }
+      const answer = yield* askToKeepLeading(keep, question, Math.min(retryMillis, limit - roundStart))
+      if (answer !== "keep") {
+        if ((yield* monotonicMillis) >= limit) return yield* overLimit()
+        return yield* lostTerm(
+          election,
+          leadership,
+          "renew-deadline",
+          `no renewal succeeded within renewDeadline (${deadlineMillis} ms), and mayKeepLeading ${answer}`
+        )
+      }
+      overdue.lastKept = yield* monotonicMillis
+      const attempt = yield* attemptWithin(candidate, "renew", Math.min(retryMillis, limit - overdue.lastKept))
+      yield* logAttempt(attempt)
+      const outcome = yield* renewalOutcome(election, leadership, attempt)
+      if (outcome === "renewed") {
+        const overdueFor = (yield* monotonicMillis) - since
+        term.overdue = undefined
+        yield* states.publish("leading")
+        return yield* Effect.logInfo("renewed the Lease again after an outage").pipe(
+          Effect.annotateLogs({ overdueMillis: overdueFor })
+        )
+      }
+      lastFailure = outcome
+      const nextRound = Math.min(roundStart + retryMillis, limit) - (yield* monotonicMillis)
+      if (nextRound > 0) yield* Effect.sleep(Duration.millis(nextRound))
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => (election.term.overdue = undefined))))
+
+/** `mayKeepLeading`'s answer within `millis`: `"keep"`, or why not, for the step-down detail. */
+const askToKeepLeading = (
+  keep: (overdue: OverdueRenewal) => Effect.Effect<boolean>,
+  question: OverdueRenewal,
+  millis: number
+): Effect.Effect<"keep" | string> =>
+  Effect.suspend(() => keep(question)).pipe(
+    Effect.timeoutOption(Duration.millis(Math.max(0, millis))),
+    Effect.map(Option.match({
+      onSome: (answer) => answer ? "keep" : "answered false",
+      onNone: () => `did not answer within ${Math.max(0, millis)} ms`
+    })),
+    Effect.catchCause((cause) => Effect.succeed(`failed: ${Cause.pretty(cause)}`))
+  )
+
+/**
+ * What one renewal attempt means for the term: `"renewed"` (recorded as its last renewal), a
+ * failure described for `mayKeepLeading`, or the end of the term when the Lease names someone
+ * else.
+ */
+const renewalOutcome = (
+  election: Election,
+  leadership: Leadership,
+  attempt: Option.Option<Attempt>
+): Effect.Effect<"renewed" | string, LeadershipLost> => {
+  if (Option.isNone(attempt)) return Effect.succeed("the renewal got no answer in time")
+  const value = attempt.value
+  switch (value._tag) {
+    case "Holding":
+      election.term.lastRenewal = value.startedAt
+      return Effect.succeed("renewed")
+    case "Lost":
+      return Effect.succeed(value.error.message)
+    case "Superseded":
+    case "HeldByOther": {
+      const holder = value.record.holderIdentity === "" ? "nobody" : value.record.holderIdentity
+      return lostTerm(election, leadership, "taken-over", `the Lease now names ${holder} (epoch ${value.record.leaseTransitions})`)
+    }
+  }
+}
+
+const lostTerm = (
+  { config }: Election,
+  leadership: Leadership,
+  reason: LeadershipLost["reason"],
+  detail: string
+): Effect.Effect<never, LeadershipLost> =>
+  Effect.fail(new LeadershipLost({ identity: config.identity, epoch: leadership.epoch, lease: config.lease, reason, detail }))
+
+/** The local wall-clock time (Unix milliseconds) of monotonic time `monotonic`. */
+const wallTimeOf = (monotonic: number): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const now = yield* monotonicMillis
+    return (yield* Clock.currentTimeMillis) - (now - monotonic)
   })
 
 /** The term is over: no renewal counts any more, and the state says stopped. */
 const stopLeading = ({ states, term }: Election): Effect.Effect<void> =>
   Effect.suspend(() => {
     term.lastRenewal = undefined
+    term.overdue = undefined
     return states.publish("stopped")
   })
 
@@ -253,13 +396,15 @@ export const releaseBackoffBase = Duration.millis(25)
 
 /**
  * client-go's healthz watchdog: fails when this pod believes it leads but has not renewed for
- * longer than `leaseDuration + healthGrace`.
+ * longer than `leaseDuration + healthGrace` (while overdue: not been allowed to lead on by
+ * `mayKeepLeading` for that long).
  */
 const healthCheck = ({ config, states, term }: Election): Effect.Effect<void, ElectionUnhealthy> =>
   Effect.gen(function*() {
     const state = yield* SubscriptionRef.get(states.ref)
     if (!state.isLeader || term.lastRenewal === undefined) return
-    const since = (yield* monotonicMillis) - term.lastRenewal
+    const alive = Math.max(term.lastRenewal, term.overdue?.lastKept ?? Number.NEGATIVE_INFINITY)
+    const since = (yield* monotonicMillis) - alive
     const limit = Duration.toMillis(config.leaseDuration) + Duration.toMillis(config.healthGrace)
     if (since > limit) {
       return yield* new ElectionUnhealthy({

@@ -31,4 +31,33 @@ export interface LeadershipState {
   readonly epoch: Epoch | undefined
   /** Local clock (Unix milliseconds) when this pod first saw `leader` hold the Lease. */
   readonly since: number | undefined
+  /**
+   * Set while this pod leads on a stale Lease: local clock (Unix milliseconds) when its
+   * `renewDeadline` ran out without a successful renewal, and `mayKeepLeading` let it go on
+   * (see `ElectionOptions.mayKeepLeading`). Absent or `undefined` otherwise; cleared by the next
+   * successful renewal.
+   */
+  readonly renewalOverdueSince?: number | undefined
+}
+
+/**
+ * What `ElectionOptions.mayKeepLeading` is asked about: a leader whose renewals have failed
+ * for longer than `renewDeadline`, and which would step down now without the hook.
+ *
+ * Times are from this pod's clocks; `sinceRenewalMillis` is monotonic, so it is the one to
+ * compare with a bound.
+ */
+export interface OverdueRenewal {
+  readonly identity: string
+  readonly lease: LeaseRef
+  /** The term that is overdue: the epoch its work fences with. */
+  readonly epoch: Epoch
+  /** Local clock (Unix milliseconds) when the last successful renewal (or the acquisition) started. */
+  readonly lastRenewal: number
+  /** Local clock (Unix milliseconds) when `renewDeadline` ran out: when client-go would have stepped down. */
+  readonly overdueSince: number
+  /** Milliseconds since `lastRenewal`, now (monotonic). */
+  readonly sinceRenewalMillis: number
+  /** Why the latest renewal attempt did not land (an API error, or that it got no answer in time). */
+  readonly lastFailure: string | undefined
 }

@@ -8,11 +8,15 @@ import {
   type ResponseContext,
   type V1Lease
 } from "@kubernetes/client-node"
-import { existsSync, readFileSync } from "node:fs"
-import { Context, Data, Effect, Layer, Option, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import { ExactMicroTime, readMicroTime } from "./internal/microTime.ts"
 import type { LeaderElectionRecord, LeaseRef } from "./LeaderRecord.ts"
-import { type LeaseApiError, type LeaseError, leaseErrorForStatus, LeaseRequestFailed, type LeaseVerb } from "./LeaseErrors.ts"
+import { resolveNamespace } from "./Namespace.ts"
+import { KubeConfigUnusable, type LeaseApiError, type LeaseError, leaseErrorForStatus, LeaseRequestFailed, type LeaseVerb } from "./LeaseErrors.ts"
 import { makeMemoryLeaseStore, type MemoryClientOptions, type MemoryLeaseStore } from "./MemoryLeaseStore.ts"
 
 /** A Lease as read or written: its election record and the resourceVersion to update it with. */
@@ -55,14 +59,7 @@ export class LeaseClient extends Context.Service<LeaseClient, LeaseClientApi>()(
    */
   static readonly layer: Layer.Layer<LeaseClient, KubeConfigUnusable> = Layer.effect(
     LeaseClient,
-    Effect.try({
-      try: () => {
-        const kubeConfig = new KubeConfig()
-        kubeConfig.loadFromDefault()
-        return kubeConfig
-      },
-      catch: (cause) => new KubeConfigUnusable({ reason: errorText(cause) })
-    }).pipe(Effect.flatMap((kubeConfig) => makeLeaseClient(kubeConfig)))
+    Effect.suspend(() => Effect.flatMap(loadKubeConfig(), (kubeConfig) => makeLeaseClient(kubeConfig)))
   )
 
   /** From a loaded `KubeConfig` (tests build one with `loadFromString`). */
@@ -80,12 +77,7 @@ export class LeaseClient extends Context.Service<LeaseClient, LeaseClientApi>()(
     Layer.sync(LeaseClient, () => makeMemoryLeaseClient(options))
 }
 
-/** The kubeconfig has no usable cluster (no current context, or it names no cluster). */
-export class KubeConfigUnusable extends Data.TaggedError("KubeConfigUnusable")<{ readonly reason: string }> {
-  override get message(): string {
-    return `cannot talk to the Kubernetes API: ${this.reason}`
-  }
-}
+export { KubeConfigUnusable }
 
 /** Options of `makeLeaseClient`. */
 export interface LeaseClientOptions {
@@ -95,21 +87,20 @@ export interface LeaseClientOptions {
   readonly serviceAccountNamespaceFile?: string
 }
 
-const standardNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+export { resolveNamespace }
 
 /**
- * The namespace a pod works in: the service-account namespace file when it exists, then the
- * kubeconfig's current context, then "default".
+ * Loads the default Kubernetes configuration into `into` (a fresh `KubeConfig` unless given):
+ * the service account in a pod, else `KUBECONFIG` or `~/.kube/config`. The one place that does.
  */
-export const resolveNamespace = (kubeConfig: KubeConfig, namespaceFile: string = standardNamespaceFile): string => {
-  if (existsSync(namespaceFile)) {
-    const fromFile = readFileSync(namespaceFile, "utf8").trim()
-    if (fromFile.length > 0) return fromFile
-  }
-  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext())
-  const fromContext = context?.namespace?.trim()
-  return fromContext !== undefined && fromContext.length > 0 ? fromContext : "default"
-}
+export const loadKubeConfig = (into: KubeConfig = new KubeConfig()): Effect.Effect<KubeConfig, KubeConfigUnusable> =>
+  Effect.try({
+    try: () => {
+      into.loadFromDefault()
+      return into
+    },
+    catch: (cause) => new KubeConfigUnusable({ reason: errorText(cause) })
+  })
 
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>
 

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { describeLease, type LeaseRef } from "./LeaderRecord.ts"
 
 /** The Kubernetes RBAC verb of a Lease request: GET is `get`, POST `create`, PUT `update`. */
@@ -122,3 +122,10 @@ export const asFatalLeaseError = (error: LeaseError): FatalLeaseError | undefine
     (error._tag === "LeaseApiError" && (error.status === 400 || error.status === 422))
     ? error
     : undefined
+
+/** The kubeconfig has no usable cluster (no current context, or it names no cluster). */
+export class KubeConfigUnusable extends Data.TaggedError("KubeConfigUnusable")<{ readonly reason: string }> {
+  override get message(): string {
+    return `cannot talk to the Kubernetes API: ${this.reason}`
+  }
+}

@@ -4,7 +4,9 @@
  * election logic can be tested on `TestClock` in milliseconds; and it injects faults (fail or
  * hang the next requests of one client) for the cases that need them.
  */
-import { Clock, Effect, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { describeLease, type LeaderElectionRecord, type LeaseRef } from "./LeaderRecord.ts"
 import type { LeaseClientApi, LeaseSnapshot } from "./LeaseClient.ts"
 import { type LeaseError, leaseErrorForStatus, LeaseRequestFailed, type LeaseVerb } from "./LeaseErrors.ts"

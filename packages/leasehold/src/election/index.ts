@@ -19,19 +19,20 @@ export { Elector, type ElectorApi, makeElector, makeElectorWith } from "./Electo
 export type { Epoch, Leadership, LeadershipState } from "./Leadership.ts"
 export { describeLease, type LeaderElectionRecord, type LeaseRef, sameRecord } from "./LeaderRecord.ts"
 export {
-  KubeConfigUnusable,
   LeaseClient,
   type LeaseClientApi,
   type LeaseClientOptions,
   type LeaseSnapshot,
   makeLeaseClient,
+  loadKubeConfig,
   makeMemoryLeaseClient,
-  type MemoryLeaseClientOptions,
-  resolveNamespace
+  type MemoryLeaseClientOptions
 } from "./LeaseClient.ts"
+export { resolveNamespace, standardNamespaceFile } from "./Namespace.ts"
 export {
   asFatalLeaseError,
   type FatalLeaseError,
+  KubeConfigUnusable,
   LeaseApiError,
   type LeaseError,
   LeasePermissionDenied,

@@ -9,7 +9,12 @@
  * the leader does.
  */
 import type pg from "pg"
-import { Deferred, Duration, Effect, Exit, Schedule, Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { FenceLost, FenceUnavailable, type PoolerDetected, type StaleEpoch } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
 import { historyKeyFor } from "./LockKey.ts"

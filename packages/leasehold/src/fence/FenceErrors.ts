@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /**
  * The fence session is gone or no longer holds the advisory lock: its connection errored or

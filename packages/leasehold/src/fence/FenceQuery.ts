@@ -5,7 +5,7 @@
  * `import * as FenceQuery from "./fence/FenceQuery.ts"`; transactions are `FencedTransaction`'s.
  */
 import type pg from "pg"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { FenceLost, StatementFailed } from "./FenceErrors.ts"
 import type { FenceSession } from "./FenceSession.ts"
 import { internalsOf } from "./internal/session.ts"

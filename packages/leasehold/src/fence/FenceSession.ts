@@ -1,4 +1,4 @@
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type pg from "pg"
 import type { FenceLost } from "./FenceErrors.ts"
 

@@ -1,5 +1,6 @@
 import type pg from "pg"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as sql from "./sql.ts"
 import { quoteIdentifier } from "../postgres/Quote.ts"
 import type { SqlError } from "../postgres/SqlError.ts"

@@ -11,7 +11,7 @@
  * newer epoch: `StaleEpoch`), so a stale or lost holder commits nothing.
  */
 import type pg from "pg"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type FenceLost, hasCode, type StaleEpoch, StatementFailed } from "./FenceErrors.ts"
 import * as FenceQuery from "./FenceQuery.ts"
 import type { FenceSession } from "./FenceSession.ts"

@@ -6,7 +6,7 @@
  * Gotcha: the parser (WebAssembly, ~40 ms and ~20 MB to load) is imported here dynamically, on
  * the first `analyse`; `discover` never loads it, so a pod whose schema is current never does.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ParsedStatement, ParseError, ParseOutcome } from "./internal/sqlParser.ts"
 import { concurrentIndexName, isBegin, isCommit, outsideTransactionOnly, transactionControl, turnsOffStandardStrings } from "./internal/statementKinds.ts"
 import { discover, type DiscoverOptions } from "./Discovery.ts"

@@ -1,7 +1,7 @@
 import { readdir, stat } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import type { InvalidMigrationSource } from "./MigrationErrors.ts"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { expectedNames, readEntryName, type NamedScript } from "./internal/fileNames.ts"
 import { exists, invalid, jsScript, readText, sqlScript, unreadableFolder } from "./internal/scriptFiles.ts"
 import { detectToolLayout, isToolLayout, type ToolLayout } from "./layouts/detect.ts"

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Why a migrations folder was refused; see {@link InvalidMigrationSource}. */
 export type InvalidSourceReason =

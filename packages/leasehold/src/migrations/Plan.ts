@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { defaultSchema, readHistory, type History, type HistoryEntry, type HistoryStatus } from "./History.ts"
 import type { Queryable } from "./internal/db.ts"
 import type { Migration, MigrationSet } from "./MigrationSet.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { inline } from "../postgres/Quote.ts"
 import {

@@ -4,7 +4,9 @@
  * against `CREATE INDEX CONCURRENTLY`, which waits for every older transaction (ADR 0002).
  */
 import type pg from "pg"
-import { type Duration, Effect, Schedule } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { queryOne } from "./Connection.ts"
 import type { SqlError } from "./SqlError.ts"
 

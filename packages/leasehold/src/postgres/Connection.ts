@@ -4,7 +4,10 @@
  * Dedicated sessions that must never reconnect (the fence, its monitor) are `Session.ts`.
  */
 import pg from "pg"
-import { Cause, Effect, Exit, type Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
 import { clientConfigFor, type DirectConnection } from "./DirectConnection.ts"
 import { fromCause, isConnectionLoss, SqlError } from "./SqlError.ts"
 

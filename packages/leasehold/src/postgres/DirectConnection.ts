@@ -1,5 +1,5 @@
 import type pg from "pg"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 
 /**
  * Where Leasehold opens its dedicated sessions (the fence, its monitor, the LISTEN waiter): a

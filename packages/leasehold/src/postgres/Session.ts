@@ -3,7 +3,10 @@
  * would be a new server session without the session's locks or LISTENs. It says when it died.
  */
 import pg from "pg"
-import { Deferred, Duration, Effect, type Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { fromCause, SqlError } from "./SqlError.ts"
 
 /** A connected `pg.Client` that never reconnects, and the signal that it died. */

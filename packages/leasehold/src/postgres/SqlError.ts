@@ -6,7 +6,7 @@
  *
  * Messages come from the driver, which never puts the connection string (or a password) in them.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** What went wrong, as far as the caller can act on it. */
 export type SqlErrorReason =

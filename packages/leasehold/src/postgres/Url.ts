@@ -2,7 +2,7 @@
  * PostgreSQL URLs as the configuration holds them (`Redacted` until the driver boundary), and
  * the parts of them that messages may show: `host:port/database`, never the user or password.
  */
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 
 /** A PostgreSQL URL; its password stays inside until the driver gets it. */
 export type Url = Redacted.Redacted<string>

@@ -5,7 +5,10 @@
  *
  * A leaf: it imports nothing of ours, and every module may import it.
  */
-import { Duration, Effect, Random, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 
 /** Where a backoff starts, how fast it grows and where it stops growing. */
 export interface BackoffOptions {

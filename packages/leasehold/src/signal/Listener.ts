@@ -4,7 +4,12 @@
  */
 import { randomBytes } from "node:crypto"
 import pgListen from "pg-listen"
-import { Data, Deferred, Duration, Effect, Queue, type Scope } from "effect"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Backoff from "../schedule/Backoff.ts"
 import { applicationNameFor, clientConfigFor, type DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"

@@ -2,7 +2,11 @@
  * Waiting until the database says the awaited state holds (DESIGN S3, S5, "listen, then
  * check"). Use as a module: `import * as Waiter from "./signal/Waiter.ts"`.
  */
-import { Duration, Effect, Queue, Random, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
 import type { DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"
 import type { CheckResult } from "./CheckResult.ts"

@@ -6,66 +6,11 @@
  * time, exact to the millisecond. The same rules over real HTTP: `Elector.e2e.test.ts`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
-import { TestClock } from "effect/testing"
-import { type ElectionOptions, makeElectionConfig } from "../../src/election/ElectionConfig.ts"
-import { type ElectorApi, makeElectorWith } from "../../src/election/Elector.ts"
+import { Clock, Deferred, Effect, Exit, Fiber, Option, Stream } from "effect"
 import type { Leadership } from "../../src/election/Leadership.ts"
 import { makeMemoryLeaseStore, type MemoryLeaseStore } from "../../src/election/MemoryLeaseStore.ts"
 import { afterStallOf, withFixedRandom } from "./clocks.ts"
-
-const lease = { namespace: "default", name: "election" }
-
-const elector = (store: MemoryLeaseStore, identity: string, options: ElectionOptions = {}): Effect.Effect<ElectorApi> =>
-  makeElectionConfig({ identity, leaseName: lease.name, ...options }, "default").pipe(
-    Effect.orDie,
-    Effect.flatMap((config) => makeElectorWith(config, store.client({ name: identity })))
-  )
-
-const wait = (millis: number) => TestClock.adjust(Duration.millis(millis))
-
-/** The Lease's writes as `holder@leaseTransitions` (`-` for released), optionally with their TestClock time. */
-const historyOf = (store: MemoryLeaseStore, withTime = false): ReadonlyArray<string> =>
-  store.writes(lease).map(({ snapshot: { record }, time }) =>
-    `${record.holderIdentity || "-"}@${record.leaseTransitions}${withTime ? ` t=${time}` : ""}`
-  )
-
-/** TestClock times of `client`'s requests with `verb`. */
-const requestTimes = (store: MemoryLeaseStore, client: string, verb: string) =>
-  store.requests(lease).filter((r) => r.client === client && r.verb === verb).map((r) => r.time)
-
-/** Work that signals when it starts, runs until stopped, and records that it was interrupted. */
-const signallingWork = Effect.gen(function*() {
-  const started = yield* Deferred.make<Leadership>()
-  let interrupted = false
-  const work = (leadership: Leadership) =>
-    Deferred.succeed(started, leadership).pipe(
-      Effect.andThen(Effect.never),
-      Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
-    )
-  return { started, work, wasInterrupted: () => interrupted }
-})
-
-/**
- * Forks `run`. When the test ends, however it ends, the store is healed and the run stopped
- * while TestClock moves on a minute, so a failed assertion never leaves a release waiting for
- * time that does not pass.
- */
-const forkRun = <A, E>(store: MemoryLeaseStore, run: Effect.Effect<A, E>) =>
-  Effect.acquireRelease(Effect.forkChild(run), (fiber) =>
-    Effect.gen(function*() {
-      store.heal()
-      const stopping = yield* Effect.forkChild(Fiber.interrupt(fiber))
-      yield* wait(60_000)
-      yield* Fiber.join(stopping)
-    }))
-
-/** The error a finished run failed with (it must have finished). */
-const failureOf = <A, E>(fiber: Fiber.Fiber<A, E>): E | undefined => {
-  const exit = fiber.pollUnsafe()
-  expect(exit, "the run has finished").toBeDefined()
-  return exit !== undefined && Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined
-}
+import { elector, failureOf, forkRun, historyOf, lease, requestTimes, signallingWork, wait } from "./memoryElection.ts"
 
 describe("renew deadline", () => {
   const outages: ReadonlyArray<readonly [string, (store: MemoryLeaseStore) => void]> = [

@@ -67,11 +67,21 @@ describe("the import arrows", () => {
     )
   })
 
-  it("the command uses the library through its package name, never its files", () => {
+  it("the library imports effect's modules one by one, never the barrel (which alone costs an app ~58 MB)", () => {
+    const barrel = sourceFiles(librarySrc).filter((file) => specifiersOf(readFileSync(file, "utf8")).includes("effect"))
+    expect(barrel.map((file) => relative(repoRoot, file))).toEqual([])
+  })
+
+  it("the command uses the library through its package name and public subpaths, never its files", () => {
+    const exported = JSON.parse(readFileSync(join(repoRoot, "packages/leasehold/package.json"), "utf8")) as { exports: Record<string, string | null> }
+    const publicSubpaths = Object.entries(exported.exports)
+      .filter(([path, target]) => target !== null && path !== "." && !path.includes("*"))
+      .map(([path]) => `leasehold/${path.slice(2)}`)
+    expect(publicSubpaths).toEqual(["leasehold/election"])
     const cliSrc = join(repoRoot, "packages/cli/src")
     const reaching = sourceFiles(cliSrc).flatMap((file) =>
       specifiersOf(readFileSync(file, "utf8"))
-        .filter((specifier) => specifier.includes("leasehold/src") || specifier.startsWith("leasehold/"))
+        .filter((specifier) => specifier.includes("leasehold/src") || (specifier.startsWith("leasehold/") && !publicSubpaths.includes(specifier)))
         .map((specifier) => `${relative(repoRoot, file)}: ${specifier}`)
     )
     expect(reaching).toEqual([])

@@ -8,7 +8,8 @@
  *   (only when this schema has none: one query), unless `LEASEHOLD_NEW_HISTORY=true`.
  */
 import type pg from "pg"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { query } from "../../postgres/Connection.ts"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import type { SqlError } from "../../postgres/SqlError.ts"

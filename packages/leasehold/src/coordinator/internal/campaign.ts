@@ -6,7 +6,16 @@
  * failure ends the flow. The loop stops as soon as the database says the bundle is ready while
  * this pod is not leading.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, type Scope, Stream, SubscriptionRef } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { LeadershipLost } from "../../election/ElectionErrors.ts"
 import type { FenceAcquireError } from "../../fence/Fence.ts"
 import type { FenceLost, FenceUnavailable, StaleEpoch } from "../../fence/FenceErrors.ts"

@@ -3,7 +3,11 @@
  * that runs it (LISTEN first, then on every NOTIFY and a slow poll), and who leads meanwhile.
  */
 import type pg from "pg"
-import { Deferred, Duration, Effect, Option, type Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
 import { historyKeyFor } from "../../fence/LockKey.ts"

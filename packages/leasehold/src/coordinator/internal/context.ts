@@ -1,5 +1,6 @@
 /** What every step of the flow shares: the resolved configuration, counters and the event sink. */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { FenceTiming } from "../../fence/Fence.ts"
 import type { MigrationSet } from "../../migrations/MigrationSet.ts"
 import type { LeaseholdConfig } from "../Config.ts"

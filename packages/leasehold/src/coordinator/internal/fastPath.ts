@@ -4,7 +4,10 @@
  * it is missing and allowed. A connection that fails for a transient reason is retried for
  * `LEASEHOLD_CONNECT_RETRY`, so a database blip at start-up does not cost the pod a restart.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { type History, readHistory } from "../../migrations/History.ts"
 import * as Backoff from "../../schedule/Backoff.ts"
 import type { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
@@ -78,7 +81,7 @@ const retryingTransient = <A, E extends { readonly _tag: string; readonly code?:
 }
 
 /** What the fast path needs: the flow's context without the migration set (read meanwhile). */
-export type FastPathContext = Omit<FlowContext, "set">
+export type FastPathContext = Omit<FlowContext, "set" | "namespace">
 
 /** One connection, one query: the history, read as a single statement. */
 const readOnce = (context: FastPathContext): Effect.Effect<History, ConnectError | MigrationDatabaseError> =>

@@ -4,9 +4,10 @@
  * loop raced with the API server being unreachable for too long.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { makeLeaseClient } from "../../election/LeaseClient.ts"
-import { electorFor, leaseRounds } from "../Lead.ts"
+import { electorFor, leaseRounds } from "./leaseRounds.ts"
 import { takeOverWhenHolderGone } from "../Takeover.ts"
 import { type CampaignOptions, campaignLoop, type CampaignState, leaderWork, whenIdle } from "./campaign.ts"
 import type { Checks } from "./checks.ts"

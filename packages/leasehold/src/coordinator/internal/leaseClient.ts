@@ -2,7 +2,10 @@
  * The coordinator's view of the Lease client: every request counted (for the result) and the
  * API server declared unreachable once no request has succeeded for a bound.
  */
-import { Clock, Deferred, Effect, Exit } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { describeLease, type LeaseRef } from "../../election/LeaderRecord.ts"
 import type { LeaseClientApi } from "../../election/LeaseClient.ts"
 import type { LeaseError } from "../../election/LeaseErrors.ts"

@@ -2,7 +2,7 @@
  * Turns each look at the migration history into a readiness answer (DESIGN S3, S5, S6) and into
  * progress events: what changed since the previous look is what other pods (or this one) did.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { History, HistoryEntry } from "../../migrations/History.ts"
 import { ChecksumMismatch, MigrationFailed, OutOfOrderMigration, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
 import { compareVersions, findMigration, type MigrationSet } from "../../migrations/MigrationSet.ts"

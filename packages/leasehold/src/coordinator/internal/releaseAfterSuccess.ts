@@ -3,7 +3,10 @@
  * side holds (a LISTEN session, the check pool, the waiter's fibers) is not on a ready pod's
  * path to serving.
  */
-import { Duration, Effect, Exit, Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 
 /**
  * Like `Effect.scoped`, except that on success the scope is closed `delay` later in a detached

@@ -8,7 +8,9 @@
  * the gate instead of all polling the fence.
  */
 import type pg from "pg"
-import { Duration, Effect, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { applySessionSettings, defaultFenceTiming } from "../../fence/Fence.ts"
 import { FenceUnavailable } from "../../fence/FenceErrors.ts"
 import { gateKeyFor } from "../../fence/LockKey.ts"

@@ -3,7 +3,11 @@
  * observedTime) and its `tryAcquireOrRenew` and `release`, one attempt per call. The loops,
  * deadlines and the leader's work live in `Elector.ts`.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { ElectionConfig } from "../ElectionConfig.ts"
 import { describeLease, type LeaderElectionRecord, sameRecord } from "../LeaderRecord.ts"
 import type { LeaseClientApi, LeaseSnapshot } from "../LeaseClient.ts"
@@ -20,8 +24,11 @@ export type Attempt =
     /** Monotonic milliseconds when this attempt started: the write happened after it. */
     readonly startedAt: number
   }
-  /** Campaigning: someone else holds it and it has not expired (from our observation). */
-  | { readonly _tag: "HeldByOther"; readonly record: LeaderElectionRecord }
+  /**
+   * Campaigning: someone else holds it and it has not expired (from our observation), or it has
+   * but `mayTakeOverExpired` answered `false` (`expired`).
+   */
+  | { readonly _tag: "HeldByOther"; readonly record: LeaderElectionRecord; readonly expired: boolean }
   /** Renewing: the Lease no longer names us; our term is over. */
   | { readonly _tag: "Superseded"; readonly record: LeaderElectionRecord }
   /** This round is lost: a conflict or a transient API failure. Try again later. */
@@ -173,7 +180,8 @@ const renewOptimistically = (
 /**
  * Step 3: whether the freshly read `current` record bars this round from writing. A renewal is
  * barred by a record naming anyone else (our term is over); a campaign by a valid Lease held by
- * someone else, unless `canTakeOver` proves its holder gone.
+ * someone else, or an expired one `mayTakeOverExpired` holds back, unless `canTakeOver` proves
+ * its holder gone.
  */
 const barredFromWriting = (
   round: Round,
@@ -183,17 +191,46 @@ const barredFromWriting = (
   Effect.gen(function*() {
     const { config, memory } = round
     if (mode === "renew" && !namesUs(round)) return Option.some({ _tag: "Superseded", record: current } satisfies Attempt)
-    if (
-      mode === "renew" || current.holderIdentity.length === 0 || namesUs(round) ||
-      !isLeaseValid(memory, yield* monotonicMillis)
-    ) return Option.none()
+    if (mode === "renew" || current.holderIdentity.length === 0 || namesUs(round)) return Option.none()
+    const expired = !isLeaseValid(memory, yield* monotonicMillis)
+    if (expired && (yield* mayTakeOverExpired(config, current))) return Option.none()
     const takeOver = yield* config.canTakeOver(current).pipe(Effect.catchCause(() => Effect.succeed(false)))
-    if (!takeOver) return Option.some({ _tag: "HeldByOther", record: current } satisfies Attempt)
+    if (!takeOver) return Option.some({ _tag: "HeldByOther", record: current, expired } satisfies Attempt)
     yield* Effect.logInfo("taking over a Lease whose holder was proven gone").pipe(
       Effect.annotateLogs({ lease: describeLease(config.lease), identity: config.identity, holder: current.holderIdentity })
     )
     return Option.none()
   })
+
+/**
+ * Whether an expired Lease held by someone else may be taken over: `mayTakeOverExpired`'s
+ * answer; `true` without the hook (client-go), and when it fails, dies or has not answered
+ * within `retryPeriod` (see `ElectionOptions.mayTakeOverExpired` for why).
+ */
+const mayTakeOverExpired = (config: ElectionConfig, current: LeaderElectionRecord): Effect.Effect<boolean> => {
+  const hook = config.mayTakeOverExpired
+  if (hook === undefined) return Effect.succeed(true)
+  const annotations = { lease: describeLease(config.lease), identity: config.identity, holder: current.holderIdentity }
+  return Effect.suspend(() => hook(current)).pipe(
+    Effect.timeoutOption(config.retryPeriod),
+    Effect.flatMap(Option.match({
+      onSome: (answer) =>
+        answer
+          ? Effect.as(Effect.logInfo("taking over an expired Lease: mayTakeOverExpired allowed it"), true)
+          : Effect.as(Effect.logDebug("the Lease has expired, but mayTakeOverExpired holds us back"), false),
+      onNone: () => Effect.as(Effect.logWarning("mayTakeOverExpired did not answer within retryPeriod; taking over the expired Lease"), true)
+    })),
+    Effect.catchCause((cause) =>
+      Effect.as(
+        Effect.logWarning("mayTakeOverExpired failed; taking over the expired Lease").pipe(
+          Effect.annotateLogs({ error: Cause.pretty(cause) })
+        ),
+        true
+      )
+    ),
+    Effect.annotateLogs(annotations)
+  )
+}
 
 /** One release attempt (see `Candidate.tryRelease`). */
 const tryRelease = (round: Round): Effect.Effect<ReleaseOutcome, FatalLeaseError> =>

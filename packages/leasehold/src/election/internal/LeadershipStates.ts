@@ -2,7 +2,10 @@
  * The elector's published view of the election (`ElectorApi.state` / `states`): a
  * `SubscriptionRef` of `LeadershipState`, updated from the candidate's latest observation.
  */
-import { Clock, Effect, Option, SubscriptionRef } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { ElectionConfig } from "../ElectionConfig.ts"
 import type { LeadershipState } from "../Leadership.ts"
 import type { Candidate } from "./Candidate.ts"
@@ -11,10 +14,11 @@ import type { Candidate } from "./Candidate.ts"
 export interface LeadershipStates {
   readonly ref: SubscriptionRef.SubscriptionRef<LeadershipState>
   /**
-   * Publishes `phase` with the leader and epoch of the candidate's latest observation. Nothing
-   * is published when nothing changed; `since` is kept while the same leader holds the Lease.
+   * Publishes `phase` with the leader and epoch of the candidate's latest observation, and
+   * `renewalOverdueSince` (only while leading on a stale Lease). Nothing is published when
+   * nothing changed; `since` is kept while the same leader holds the Lease.
    */
-  readonly publish: (phase: LeadershipState["phase"]) => Effect.Effect<void>
+  readonly publish: (phase: LeadershipState["phase"], renewalOverdueSince?: number) => Effect.Effect<void>
 }
 
 /** An `idle` state for `config.identity`. */
@@ -28,14 +32,18 @@ export const makeLeadershipStates = (config: ElectionConfig, candidate: Candidat
       epoch: undefined,
       since: undefined
     }),
-    (ref) => ({ ref, publish: (phase) => publish(config, candidate, ref, phase) })
+    (ref) => ({
+      ref,
+      publish: (phase, renewalOverdueSince) => publish(config, candidate, ref, phase, renewalOverdueSince)
+    })
   )
 
 const publish = (
   config: ElectionConfig,
   candidate: Candidate,
   ref: SubscriptionRef.SubscriptionRef<LeadershipState>,
-  phase: LeadershipState["phase"]
+  phase: LeadershipState["phase"],
+  renewalOverdueSince: number | undefined
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     const previous = yield* SubscriptionRef.get(ref)
@@ -45,12 +53,20 @@ const publish = (
     const isLeader = phase === "leading"
     if (
       previous.phase === phase && previous.leader === leader && previous.epoch === epoch &&
-      previous.isLeader === isLeader
+      previous.isLeader === isLeader && previous.renewalOverdueSince === renewalOverdueSince
     ) return
     const since = leader === undefined
       ? undefined
       : leader === previous.leader && previous.since !== undefined
       ? previous.since
       : yield* Clock.currentTimeMillis
-    yield* SubscriptionRef.set(ref, { identity: config.identity, phase, leader, isLeader, epoch, since })
+    yield* SubscriptionRef.set(ref, {
+      identity: config.identity,
+      phase,
+      leader,
+      isLeader,
+      epoch,
+      since,
+      ...(renewalOverdueSince === undefined ? {} : { renewalOverdueSince })
+    })
   })

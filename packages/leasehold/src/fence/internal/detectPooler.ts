@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import type pg from "pg"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { FenceUnavailable, PoolerDetected } from "../FenceErrors.ts"
 import type { SqlError } from "../../postgres/SqlError.ts"
 import * as sql from "../sql.ts"

@@ -1,5 +1,6 @@
 import type pg from "pg"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { StaleEpoch } from "../FenceErrors.ts"
 import { bootstrapLockKey } from "../LockKey.ts"
 import * as sql from "../sql.ts"

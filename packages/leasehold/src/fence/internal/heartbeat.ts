@@ -3,7 +3,8 @@
  * the lock (`pg_locks`) and our epoch is still the newest recorded.
  */
 import type pg from "pg"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { FenceLost, StaleEpoch } from "../FenceErrors.ts"
 import * as sql from "../sql.ts"
 import { queryOne } from "../../postgres/Connection.ts"

@@ -3,7 +3,7 @@
  * that fails the transaction unless this session holds the lock and its epoch is the newest,
  * and the reading of its failure as `FenceLost` or `StaleEpoch`. Only `FencedTransaction` sends it.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { FenceLost, StaleEpoch } from "../FenceErrors.ts"
 import * as sql from "../sql.ts"
 import { inline } from "../../postgres/Quote.ts"

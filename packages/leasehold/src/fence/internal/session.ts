@@ -3,7 +3,7 @@
  * proof, its query queue, whether its connection is gone, and how to cancel its statement.
  * Only the fence's own modules (`FenceQuery`, `FencedTransaction`) read it.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceLost } from "../FenceErrors.ts"
 import type { FenceSession } from "../FenceSession.ts"
 import type { Proof } from "./proof.ts"

@@ -1,5 +1,6 @@
 import type pg from "pg"
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { SqlError } from "../../postgres/SqlError.ts"
 import { query } from "../../postgres/Connection.ts"
 

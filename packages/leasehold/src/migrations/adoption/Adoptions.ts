@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { plainQuery, type Queryable } from "../internal/db.ts"
 import { defaultSchema } from "../History.ts"
 import type { AdoptionRecord } from "./Baseline.ts"

@@ -2,7 +2,8 @@
  * `baseline`: for a database built by hand, or by a tool that keeps no table, records the
  * bundle's migrations up to a version as adopted (source `baseline`) without running them.
  */
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as FenceQuery from "../../fence/FenceQuery.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"

@@ -3,7 +3,7 @@
  * `when` is later than the newest `created_at`, so every entry up to it is applied. A record for
  * an entry with another hash than the file's means the file changed after it was applied.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { MigrationSet } from "../MigrationSet.ts"

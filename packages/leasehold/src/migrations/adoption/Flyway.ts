@@ -5,7 +5,7 @@
  * `DELETE` (Flyway 10's `repair` of a missing migration) gone. A `BASELINE` record at version B
  * stands for every migration up to B.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import { compareVersions, parseVersion, versionId, type MigrationSet } from "../MigrationSet.ts"

@@ -3,7 +3,7 @@
  * database is at; every migration up to it is applied. `dirty` means the migration at that
  * version failed part-way (golang-migrate runs a file as it is), so its state is unknown.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import { compareVersions, type Migration, type MigrationSet } from "../MigrationSet.ts"

@@ -3,7 +3,7 @@
  * without its extension: the `.js` Knex ran is the `.sql` Leasehold runs). A locked
  * `knex_migrations_lock` means a `knex migrate` is running or died holding it.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { MigrationSet } from "../MigrationSet.ts"

@@ -3,7 +3,7 @@
  * extension) is recorded; node-pg-migrate records it in the migration's own transaction, so
  * there is no failed or unfinished state to find.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { MigrationSet } from "../MigrationSet.ts"

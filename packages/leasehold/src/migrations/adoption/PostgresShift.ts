@@ -3,7 +3,7 @@
  * id is recorded; the recorded name must be the bundle's (otherwise the table is another set's
  * and nothing is adopted: `LegacyHistoryMismatch`).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import { LegacyHistoryMismatch } from "../MigrationErrors.ts"

@@ -4,7 +4,7 @@
  * which Prisma itself refuses to go past (P3009).
  */
 import { createHash } from "node:crypto"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { Migration, MigrationSet } from "../MigrationSet.ts"

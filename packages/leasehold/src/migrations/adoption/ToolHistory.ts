@@ -3,7 +3,7 @@
  * migration (read under the fence, to adopt it) and how to keep recording it the tool's way while
  * Leasehold applies migrations (the way back to the tool stays open).
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { FenceLost, StatementFailed } from "../../fence/FenceErrors.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import type { LegacyHistoryMismatch } from "../MigrationErrors.ts"

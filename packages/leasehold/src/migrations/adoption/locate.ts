@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as FenceQuery from "../../fence/FenceQuery.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { findTable } from "./sql.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { inline } from "../../postgres/Quote.ts"
 import { adoptionSql } from "../adoption/sql.ts"
 import type { ToolVerdict } from "../adoption/ToolHistory.ts"

@@ -3,7 +3,7 @@
  * transactions in one round trip, a failure settled from the history.
  */
 import type pg from "pg"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { hasCode, StatementFailed } from "../../fence/FenceErrors.ts"
 import { inOneRoundTrip } from "../../fence/FencedTransaction.ts"
 import { readHistoryOnFence, type RunContext } from "./context.ts"

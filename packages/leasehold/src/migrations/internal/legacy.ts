@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceLost, StatementFailed } from "../../fence/FenceErrors.ts"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { findDrizzle } from "../adoption/Drizzle.ts"

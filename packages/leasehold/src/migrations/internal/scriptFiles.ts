@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { stat } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { checksum, normaliseScript } from "../Checksum.ts"
 import { InvalidMigrationSource, type InvalidSourceReason } from "../MigrationErrors.ts"
 import type { MigrationScript, ScriptMarkers } from "../MigrationSet.ts"

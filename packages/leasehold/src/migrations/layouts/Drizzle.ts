@@ -6,7 +6,7 @@
  * `drizzle.__drizzle_migrations` as the SHA-256 (hex) of the file and the journal's `when`.
  */
 import { join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { decodeUtf8, exists, invalid, readBytes, readText, sqlScript } from "../internal/scriptFiles.ts"
 import type { Migration } from "../MigrationSet.ts"
 import { sha256Hex } from "./Prisma.ts"

@@ -7,7 +7,7 @@
  * at run time; they are refused.
  */
 import { readdir } from "node:fs/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { checksum } from "../Checksum.ts"
 import { invalid, readText, sqlScript, unreadableFolder } from "../internal/scriptFiles.ts"
 import { parseVersion, versionId, type Migration, type MigrationScript } from "../MigrationSet.ts"

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { decodeUtf8, exists, invalid, readBytes, sqlScript, unreadableFolder } from "../internal/scriptFiles.ts"
 import { parseVersion, versionId, type Migration } from "../MigrationSet.ts"
 import { ordered } from "./ordered.ts"

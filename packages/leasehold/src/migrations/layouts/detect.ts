@@ -5,7 +5,7 @@
  * (postgres-shift, golang-migrate, Flyway) are told apart by their names (`internal/fileNames.ts`).
  */
 import { readdir } from "node:fs/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { readText } from "../internal/scriptFiles.ts"
 import type { Layout } from "../MigrationSet.ts"
 import { isDrizzleFolder } from "./Drizzle.ts"
