@@ -149,7 +149,10 @@ export const checkOnline = (o: Pick<Observation, "audit" | "history" | "epochs" 
   return violations
 }
 
-/** The trial's outcome the data calls for: `0` ready, `3` a migration failed, `8` unfinished work. */
+/**
+ * The trial's outcome the data calls for: `0` ready, `3` a migration failed, `8` unfinished work
+ * that the next leader could not resume (ADR 0010: an interrupted run it resumes ends ready).
+ */
 export const expectedExitCode = (o: Pick<Observation, "history" | "nonTransactionalId" | "failingId">): 0 | 3 | 8 =>
   o.failingId !== undefined && o.history.some((row) => row.id === o.failingId && row.status === "failed")
     ? 3
@@ -158,12 +161,14 @@ export const expectedExitCode = (o: Pick<Observation, "history" | "nonTransactio
     : 0
 
 /**
- * The `started` record of the non-transactional migration when it never got applied: it was
- * interrupted (the next leader then records it `failed` as unfinished work), else undefined.
+ * The `started` record of the non-transactional migration when it never got applied and a leader
+ * recorded it `failed` (unfinished work it could not resume, or a statement that failed), else
+ * undefined. A run that was interrupted and then resumed is not unfinished.
  */
 const unfinishedRecord = (o: Pick<Observation, "history" | "nonTransactionalId">): HistoryRow | undefined => {
   const records = o.history.filter((row) => row.id === o.nonTransactionalId)
-  return records.some((row) => row.status === "applied") ? undefined : records.find((row) => row.status === "started")
+  if (records.some((row) => row.status === "applied") || !records.some((row) => row.status === "failed" && !row.transactional)) return undefined
+  return records.find((row) => row.status === "started")
 }
 
 /** Every invariant, over a finished trial. */

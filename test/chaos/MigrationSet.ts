@@ -6,7 +6,8 @@
  * Audit rows (`chaos_audit`, created by the harness before any pod starts): a transactional
  * migration inserts its row first and stamps `finished_at` last, in its own transaction, so only
  * committed runs leave a row. The non-transactional one does the same with separate statements,
- * so an interrupted run leaves a row without `finished_at`.
+ * so an interrupted run leaves a row without `finished_at`; the next leader resumes it (ADR 0010)
+ * from the statement that was interrupted, so the row it finishes may be another backend's.
  */
 import type { Prng } from "./Prng.ts"
 
@@ -43,6 +44,10 @@ const auditStart = (id: string) =>
 const auditFinish = (id: string) =>
   `update chaos_audit set finished_at = clock_timestamp() where migration = '${id}' and backend_pid = pg_backend_pid() and finished_at is null;`
 
+/** The non-transactional migration's finish: a resumed run finishes the row its first run inserted. */
+const auditFinishResumable = (id: string) =>
+  `update chaos_audit set finished_at = clock_timestamp() where migration = '${id}' and finished_at is null;`
+
 const sleep = (random: Prng) => `select pg_sleep(${random.between(0.2, 0.8).toFixed(2)});`
 
 /**
@@ -65,7 +70,7 @@ export const chaosMigrationSet = (random: Prng, failing: boolean): ChaosMigratio
       auditStart("4"),
       sleep(random),
       "create index concurrently chaos_items_name on chaos_items (name);",
-      auditFinish("4"),
+      auditFinishResumable("4"),
       ""
     ].join("\n"),
     "00005_tags.sql": transactional("5", ["create table chaos_tags (item bigint references chaos_items (id), tag text);", sleep(random)]),

@@ -42,6 +42,14 @@ describe("chaos", () => {
     expect(report.outcomes.failed).toBe(1)
   })
 
+  it("keeps every invariant over a seeded trial of misconfigured pods (two Leases, two namespaces, direct URLs, followers)", { timeout: 300_000 }, async () => {
+    const report = await runChaos({ trials: 4, only: 3, seed: 7, adminUrl: pgAdminUrl() })
+    console.log(`chaos (misconfigured): ${JSON.stringify({ ...report, violations: report.violations.map((v) => `${v.invariant}: ${v.message}`) })}`)
+    for (const violation of report.violations) console.log(`trial ${violation.trial} seed ${violation.seed}\n${violation.timeline}`)
+    expect(report.trials).toBe(1)
+    expect(report.violations.map((v) => `${v.invariant}: ${v.message}`)).toEqual([])
+  })
+
   it("the checker accepts a clean observation", () => {
     expect(checkTrial(clean)).toEqual([])
   })
@@ -79,6 +87,21 @@ describe("chaos", () => {
     expect(checkTrial(interrupted)).toEqual([])
     expect(checkTrial({ ...interrupted, faults: [] }).map((v) => v.invariant)).toEqual(["S6"])
     expect(checkTrial({ ...interrupted, pods: [{ ...clean.pods[0]!, readyAt: undefined, exitCode: 0 }] }).map((v) => v.invariant)).toEqual(["S6"])
+  })
+
+  it("the checker expects every pod ready after interrupted non-transactional work that a later leader resumed", () => {
+    const started = { ...clean.history[1]!, seq: 2, status: "started", transactional: false, finishedAt: undefined }
+    const resumed = { ...started, seq: 3, holder: "p2", epoch: 2, backendPid: 11 }
+    const applied = { ...clean.history[1]!, seq: 4, transactional: false, holder: "p2", epoch: 2, backendPid: 11, finishedAt: t0 + 900 }
+    const observation: Observation = {
+      ...clean,
+      history: [clean.history[0]!, started, resumed, applied],
+      epochs: [...clean.epochs, { at: t0 + 300, epoch: 2 }],
+      pods: [{ ...clean.pods[0]!, readyAt: undefined, exitCode: null, exitSignal: "SIGKILL", stopped: true }, { ...clean.pods[0]!, name: "p2", readyAt: t0 + 1000 }],
+      faults: [{ kind: "sigkill", at: t0 + 200, until: t0 + 200, target: "p1", aim: "in-non-transactional" }]
+    }
+    expect(checkTrial(observation)).toEqual([])
+    expect(checkTrial({ ...observation, pods: [observation.pods[0]!, { ...observation.pods[1]!, readyAt: undefined, exitCode: 8 }] }).map((v) => v.invariant)).toEqual(["S6"])
   })
 
   it("the checker detects a stuck pod (S4) and an advisory lock left behind", () => {

@@ -303,7 +303,9 @@ export const renderStatus = (report: StatusReport): string => {
   lines.push(...list("applied", report.applied, (l) => `${l.name}  ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}, ${l.durationMs ?? "?"} ms)`))
   lines.push(...list("pending", report.pending, (l) => `${l.name}  ${l.why}`))
   lines.push(...list("failed", report.failed, (l) => `${l.name}  ${ago(l.at)} by ${l.holder ?? "?"}: ${l.error ?? ""}`))
-  lines.push(...list("unfinished", report.unfinished, (l) => `${l.name}  started ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}); resolve with repair`))
+  lines.push(...list("unfinished", report.unfinished, (l) =>
+    `${l.name}  started ${ago(l.at)} by ${l.holder ?? "?"} (epoch ${l.epoch ?? "?"}); ` +
+    (l.error === null ? "the next leader resumes it if its run was interrupted" : l.error)))
   lines.push(...list("drifted", report.drifted, (l) => `${l.name}  the file changed after it was applied; restore it or accept it with repair`))
   lines.push(...list("unknown", report.notInBundle, (l) => `${l.name}  applied, not in this bundle`))
   lines.push(...report.adopted.map((a, i) =>

@@ -105,9 +105,13 @@ export interface ElectionOptions {
    * (S4), and a takeover cannot break S1/S2, which rest on the fence. A hook that wants the other
    * default catches its own failures and answers `false`.
    *
-   * Gotcha: a candidate that waits on an expired Lease is only as live as the hook: a paused
-   * (SIGSTOPped) holder is replaced about one retry period after the hook starts answering
-   * `true`, so the hook must turn `true` within a bound (e.g. a fence heartbeat gone stale).
+   * Gotcha: a candidate that waits on an expired Lease is only as live as the hook, so the hook
+   * must turn `true` within a bound (e.g. once the holder's fence heartbeat is stale). A holder
+   * paused (SIGSTOP) at time F is replaced by F + max(leaseDuration + 2.2 × retryPeriod, S) +
+   * 3.2 × retryPeriod at the latest, S being when the hook turns `true` after F: expiry is seen
+   * at most one jittered retry (2.2 × retryPeriod) late, the next round comes at most one
+   * later, and the hook takes at most one retryPeriod (request latency comes on top). Defaults:
+   * F + max(5.1 s, S) + 1.6 s.
    */
   readonly mayTakeOverExpired?: (record: LeaderElectionRecord) => Effect.Effect<boolean>
 }

@@ -210,9 +210,9 @@ const renewBeforeDeadline = (
       }
       const attempt = yield* attemptWithin(candidate, "renew", left)
       yield* logAttempt(attempt)
-      const outcome = yield* renewalOutcome(election, leadership, attempt)
-      if (outcome === "renewed") return
-      lastFailure = outcome
+      const failure = yield* renewalFailure(election, leadership, attempt)
+      if (failure === undefined) return
+      lastFailure = failure
       const leftAfter = yield* remaining
       if (leftAfter > 0) yield* Effect.sleep(Duration.millis(Math.min(Duration.toMillis(config.retryPeriod), leftAfter)))
     }
@@ -263,21 +263,21 @@ const rideOut = (
         sinceRenewalMillis: roundStart - lastRenewal,
         lastFailure
       }
-      const answer = yield* askToKeepLeading(keep, question, Math.min(retryMillis, limit - roundStart))
-      if (answer !== "keep") {
+      const refusal = yield* askToKeepLeading(keep, question, Math.min(retryMillis, limit - roundStart))
+      if (refusal !== undefined) {
         if ((yield* monotonicMillis) >= limit) return yield* overLimit()
         return yield* lostTerm(
           election,
           leadership,
           "renew-deadline",
-          `no renewal succeeded within renewDeadline (${deadlineMillis} ms), and mayKeepLeading ${answer}`
+          `no renewal succeeded within renewDeadline (${deadlineMillis} ms), and mayKeepLeading ${refusal}`
         )
       }
       overdue.lastKept = yield* monotonicMillis
       const attempt = yield* attemptWithin(candidate, "renew", Math.min(retryMillis, limit - overdue.lastKept))
       yield* logAttempt(attempt)
-      const outcome = yield* renewalOutcome(election, leadership, attempt)
-      if (outcome === "renewed") {
+      const failure = yield* renewalFailure(election, leadership, attempt)
+      if (failure === undefined) {
         const overdueFor = (yield* monotonicMillis) - since
         term.overdue = undefined
         yield* states.publish("leading")
@@ -285,43 +285,46 @@ const rideOut = (
           Effect.annotateLogs({ overdueMillis: overdueFor })
         )
       }
-      lastFailure = outcome
+      lastFailure = failure
       const nextRound = Math.min(roundStart + retryMillis, limit) - (yield* monotonicMillis)
       if (nextRound > 0) yield* Effect.sleep(Duration.millis(nextRound))
     }
   }).pipe(Effect.ensuring(Effect.sync(() => (election.term.overdue = undefined))))
 
-/** `mayKeepLeading`'s answer within `millis`: `"keep"`, or why not, for the step-down detail. */
+/**
+ * Asks `mayKeepLeading` within `millis`: `undefined` when it answered `true`, else why the
+ * leader may not go on (for the step-down detail).
+ */
 const askToKeepLeading = (
   keep: (overdue: OverdueRenewal) => Effect.Effect<boolean>,
   question: OverdueRenewal,
   millis: number
-): Effect.Effect<"keep" | string> =>
+): Effect.Effect<string | undefined> =>
   Effect.suspend(() => keep(question)).pipe(
     Effect.timeoutOption(Duration.millis(Math.max(0, millis))),
     Effect.map(Option.match({
-      onSome: (answer) => answer ? "keep" : "answered false",
+      onSome: (answer) => answer ? undefined : "answered false",
       onNone: () => `did not answer within ${Math.max(0, millis)} ms`
     })),
-    Effect.catchCause((cause) => Effect.succeed(`failed: ${Cause.pretty(cause)}`))
+    Effect.catchCause((cause) => Effect.succeed(`failed: ${causeText(cause)}`))
   )
 
 /**
- * What one renewal attempt means for the term: `"renewed"` (recorded as its last renewal), a
- * failure described for `mayKeepLeading`, or the end of the term when the Lease names someone
- * else.
+ * What one renewal attempt means for the term: `undefined` when it renewed the Lease (recorded
+ * as the term's last renewal), else why not, for `mayKeepLeading`; it ends the term when the
+ * Lease names someone else.
  */
-const renewalOutcome = (
+const renewalFailure = (
   election: Election,
   leadership: Leadership,
   attempt: Option.Option<Attempt>
-): Effect.Effect<"renewed" | string, LeadershipLost> => {
+): Effect.Effect<string | undefined, LeadershipLost> => {
   if (Option.isNone(attempt)) return Effect.succeed("the renewal got no answer in time")
   const value = attempt.value
   switch (value._tag) {
     case "Holding":
       election.term.lastRenewal = value.startedAt
-      return Effect.succeed("renewed")
+      return Effect.succeed(undefined)
     case "Lost":
       return Effect.succeed(value.error.message)
     case "Superseded":
@@ -339,6 +342,8 @@ const lostTerm = (
   detail: string
 ): Effect.Effect<never, LeadershipLost> =>
   Effect.fail(new LeadershipLost({ identity: config.identity, epoch: leadership.epoch, lease: config.lease, reason, detail }))
+
+const causeText = (cause: Cause.Cause<unknown>): string => Cause.prettyErrors(cause).map((e) => e.message).join("; ")
 
 /** The local wall-clock time (Unix milliseconds) of monotonic time `monotonic`. */
 const wallTimeOf = (monotonic: number): Effect.Effect<number> =>
@@ -370,7 +375,7 @@ const release = (election: Election): Effect.Effect<void> =>
     ),
     Effect.catchCause((cause) =>
       Effect.logWarning("could not release the Lease; it will expire").pipe(
-        Effect.annotateLogs({ error: Cause.prettyErrors(cause).map((e) => e.message).join("; ") })
+        Effect.annotateLogs({ error: causeText(cause) })
       )
     ),
     Effect.ensuring(stopLeading(election))

@@ -16,7 +16,7 @@ export {
   type LeadershipLostReason
 } from "./ElectionErrors.ts"
 export { Elector, type ElectorApi, makeElector, makeElectorWith } from "./Elector.ts"
-export type { Epoch, Leadership, LeadershipState } from "./Leadership.ts"
+export type { Epoch, Leadership, LeadershipState, OverdueRenewal } from "./Leadership.ts"
 export { describeLease, type LeaderElectionRecord, type LeaseRef, sameRecord } from "./LeaderRecord.ts"
 export {
   LeaseClient,

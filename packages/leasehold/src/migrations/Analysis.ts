@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { ParsedStatement, ParseError, ParseOutcome } from "./internal/sqlParser.ts"
-import { concurrentIndexName, isBegin, isCommit, outsideTransactionOnly, transactionControl, turnsOffStandardStrings } from "./internal/statementKinds.ts"
+import { concurrentIndexName, isBegin, isCommit, outsideTransactionOnly, resumptionOf, transactionControl, turnsOffStandardStrings } from "./internal/statementKinds.ts"
 import { discover, type DiscoverOptions } from "./Discovery.ts"
 import { InvalidMigrationSource } from "./MigrationErrors.ts"
 import type { KindReason, Layout, Migration, MigrationKind, MigrationScript, MigrationSet, ScriptStatement } from "./MigrationSet.ts"
@@ -75,7 +75,11 @@ const unparsed = (script: MigrationScript): MigrationScript => ({
   concurrentIndexes: []
 })
 
-const asStatement = (statement: ParsedStatement): ScriptStatement => ({ sql: statement.sql, line: statement.line })
+const asStatement = (statement: ParsedStatement): ScriptStatement => ({
+  sql: statement.sql,
+  line: statement.line,
+  resumption: resumptionOf(statement.node)
+})
 
 /**
  * Parses one SQL script and decides: its statements, its kind and why, the transactional body

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceLost, StatementFailed } from "../fence/FenceErrors.ts"
 import * as FenceQuery from "../fence/FenceQuery.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
@@ -42,6 +42,10 @@ export interface HistoryEntry {
   readonly startedAt: Date
   readonly finishedAt: Date | null
   readonly durationMs: number | null
+  /**
+   * A `failed` record's error. On a `started` record written by a leader that resumed an
+   * interrupted run (ADR 0010): what it found and did, beginning `resumed`.
+   */
   readonly error: string | null
 }
 

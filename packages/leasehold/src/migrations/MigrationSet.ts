@@ -13,6 +13,7 @@
  * - `knex`: `<timestamp>_<name>.sql` written in place of Knex's JavaScript migrations (which are
  *   refused), so `knex_migrations` is adopted by name.
  */
+import type { Resumption } from "./internal/statementKinds.ts"
 export type Layout = "postgres-shift" | "golang-migrate" | "flyway" | "prisma" | "drizzle" | "node-pg-migrate" | "knex"
 
 /** Every layout, in the order detection tries the file-name ones. */
@@ -52,6 +53,11 @@ export interface ScriptStatement {
   readonly sql: string
   /** Its first line in the file (from 1). */
   readonly line: number
+  /**
+   * How the next leader resumes it if its run is interrupted (ADR 0010), read from its parse
+   * tree by `analyse`; absent when PostgreSQL's parser did not read it.
+   */
+  readonly resumption?: Resumption
 }
 
 /**

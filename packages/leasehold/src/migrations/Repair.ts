@@ -44,6 +44,8 @@ export interface RepairResult {
  * recorded with who, when and why (`<schema>.migration_repairs`, plus a history record):
  * - an applied migration whose file changed: its new checksum is accepted (nothing runs);
  * - an unfinished non-transactional migration: marked `applied` or `reverted` as `resolution` says.
+ *   An interrupted one is usually resumed by the next leader without it (ADR 0010); `repair` is
+ *   for what that leader reported it could not resume, or a statement that failed.
  * Anything else is refused with `RepairRefused` (a failed transactional migration needs no
  * repair: the next `migrate` runs it again).
  */

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FenceLost, StaleEpoch } from "../fence/FenceErrors.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { analyse } from "./Analysis.ts"
@@ -19,6 +19,7 @@ import {
 import type { AppliedMigration, Step } from "./internal/step.ts"
 import {
   ChecksumMismatch,
+  type ForeignHistoryUnresolved,
   type InvalidMigrationSource,
   LegacyHistoryMismatch,
   MigrationFailed,
@@ -30,6 +31,7 @@ import {
 import { compareVersions, findMigration, parseVersion, type MigrationSet } from "./MigrationSet.ts"
 import { migrationStates, plan, type Plan } from "./Plan.ts"
 import { findInvalidIndexes } from "./sql.ts"
+import { resumePoint } from "./internal/resume.ts"
 
 export type { RunOptions } from "./internal/context.ts"
 export type { AppliedMigration } from "./internal/step.ts"
@@ -58,6 +60,7 @@ export type MigrateError =
   | UnfinishedMigration
   | OutOfOrderMigration
   | LegacyHistoryMismatch
+  | ForeignHistoryUnresolved
   | MigrationDatabaseError
 
 /** What `rollback` did. */
@@ -72,7 +75,7 @@ export interface RollbackResult {
  * interrupted (`started`) records it as failed, with the invalid indexes it left, and NOTIFYs,
  * so waiting pods fail fast with the reason instead of waiting.
  */
-const reportUnfinished = (context: RunContext, current: Plan, history: History) =>
+const reportUnfinished = (context: RunContext, current: Plan, history: History, why?: string) =>
   Effect.gen(function*() {
     const state = current.unfinished[0]
     if (state === undefined) return
@@ -89,7 +92,8 @@ const reportUnfinished = (context: RunContext, current: Plan, history: History) 
     let error = state.record.error ?? undefined
     if (state.status === "started") {
       error = `interrupted: started at ${origin.startedAt.toISOString()} by ${origin.holder} (epoch ${origin.epoch}) and never finished` +
-        (invalidIndexes.length === 0 ? "" : `; invalid indexes: ${invalidIndexes.join(", ")}`)
+        (invalidIndexes.length === 0 ? "" : `; invalid indexes: ${invalidIndexes.join(", ")}`) +
+        (why === undefined ? "" : `; not resumed: ${why}`)
       yield* commitStatements(context, "recording the interruption", [
         insertRecordStatement(context, {
           migration: state,
@@ -117,6 +121,34 @@ const reportUnfinished = (context: RunContext, current: Plan, history: History) 
     )
   }).pipe(orDatabaseError("reporting an unfinished migration"))
 
+/**
+ * The step that resumes the first unfinished migration (ADR 0010), when the next leader can: an
+ * `apply` whose latest record is `started`, for the same file, with each statement's progress
+ * recorded and a rule for the statement it stopped in. Otherwise it is reported
+ * (`reportUnfinished`: recorded failed, `UnfinishedMigration`, exit 8) with why it was not resumed.
+ */
+const resumeOrReport = (context: RunContext, current: Plan, history: History) =>
+  Effect.gen(function*() {
+    const state = current.unfinished[0]
+    if (state === undefined) return undefined
+    let why: string | undefined
+    if (state.status === "started" && state.record.action === "apply") {
+      const migration = findMigration(context.set, state.id)
+      if (migration === undefined) why = "it is not in this bundle"
+      else if (migration.checksum !== state.checksum) why = "its file changed since it started"
+      else if (migration.up.kind !== "non-transactional") why = "its file is transactional now"
+      else {
+        const found = yield* resumePoint(context, migration.up, migration.id, history)
+        if (found._tag === "Resume") {
+          const step: Step = { migration, script: migration.up, direction: "up", doneVersion: undefined, resume: found.point }
+          return step
+        }
+        why = found.why
+      }
+    }
+    return yield* reportUnfinished(context, current, history, why)
+  }).pipe(orDatabaseError("resuming an unfinished migration"))
+
 /** Refuses drift (S3) and a pending migration that sorts before an applied one. */
 const checkPlan = (current: Plan) =>
   Effect.gen(function*() {
@@ -141,7 +173,8 @@ const checkPlan = (current: Plan) =>
  * Applies the bundle's pending migrations on the fence session (DESIGN flow step 5 and 6):
  * parses every script first (`analyse`: a script PostgreSQL's parser or the checks refuse fails
  * with `InvalidMigrationSource` before anything runs), bootstraps the history, adopts postgres-shift's table, re-reads the history under the lock,
- * stops on drift (`ChecksumMismatch`) and on an unfinished non-transactional migration
+ * stops on drift (`ChecksumMismatch`), resumes an interrupted non-transactional migration where
+ * its statements' progress and the catalogs say it can (ADR 0010) and otherwise stops on it
  * (`UnfinishedMigration`), then runs each pending migration in order, each in its own fenced
  * transaction with `lock_timeout`/`statement_timeout` (lock timeouts retried with capped,
  * jittered backoff), recording it and NOTIFYing progress in the same transaction; the last one
@@ -159,14 +192,15 @@ export const migrate = Effect.fn("Runner.migrate")(function*(session: FenceSessi
   if (adopted.length > 0) history = yield* readHistoryOnFence(context)
   const current = plan(history, set)
   yield* checkPlan(current)
-  yield* reportUnfinished(context, current, history)
+  const resumed = yield* resumeOrReport(context, current, history)
   const version = set.migrations.at(-1)?.id
-  const steps = current.pending.map((migration, index): Step => ({
+  const planned = [...(resumed === undefined ? [] : [resumed]), ...current.pending.map((migration): Step => ({
     migration,
     script: migration.up,
     direction: "up",
-    doneVersion: index === current.pending.length - 1 ? version : undefined
-  }))
+    doneVersion: undefined
+  }))]
+  const steps = planned.map((step, index): Step => index === planned.length - 1 ? { ...step, doneVersion: version } : step)
   const { applied, alreadyDone: alreadyApplied } = yield* runSteps(context, steps)
   const result: MigrateResult = { applied, adopted, alreadyApplied, version }
   return result

@@ -8,7 +8,7 @@ import { quoteIdentifier } from "../postgres/Quote.ts"
 const pendingFunction = "raise_if_done_v1"
 
 /** The history's DDL (see `historySql(...).bootstrap`): schema `s`, tables `history` and `repairs` (all quoted). */
-const bootstrapSql = (s: string, history: string, repairs: string): string =>
+const bootstrapSql = (s: string, history: string, repairs: string, progress: string): string =>
   `
   create schema if not exists ${s};
   create table if not exists ${history} (
@@ -40,6 +40,20 @@ const bootstrapSql = (s: string, history: string, repairs: string): string =>
     epoch        bigint not null,
     reason       text
   );
+  create table if not exists ${progress} (
+    seq       bigserial primary key,
+    id        text not null,
+    run       bigint not null,
+    statement integer not null,
+    line      integer not null,
+    event     text not null check (event in ('begin', 'done', 'resumed')),
+    evidence  jsonb,
+    note      text,
+    epoch     bigint not null,
+    holder    text not null,
+    at        timestamptz not null default clock_timestamp()
+  );
+  create index if not exists migration_progress_id_run on ${progress} (id, run, seq);
   create or replace function ${s}.${pendingFunction}(direction text, migration text) returns void
   language plpgsql as $leasehold$
   declare latest text;
@@ -60,6 +74,7 @@ export const historySql = (schema: string) => {
   const s = quoteIdentifier(schema)
   const history = `${s}.migration_history`
   const repairs = `${s}.migration_repairs`
+  const progress = `${s}.migration_progress`
   const columns = `seq, id, name, checksum, action, status, transactional, epoch, holder, backend_pid,
     started_at, finished_at, duration_ms, error`
   return {
@@ -67,7 +82,7 @@ export const historySql = (schema: string) => {
      * Idempotent: run inside a transaction holding `pg_advisory_xact_lock(bootstrapLockKey)`
      * (fence/LockKey.ts). Creates the tables and the function behind `raiseIfDone`.
      */
-    bootstrap: bootstrapSql(s, history, repairs),
+    bootstrap: bootstrapSql(s, history, repairs, progress),
 
     /** The whole history, oldest first. One query: followers' readiness check relies on it. */
     readHistory: `select ${columns} from ${history} order by seq`,
@@ -95,7 +110,28 @@ export const historySql = (schema: string) => {
       returning seq, repaired_at`,
 
     readRepairs: `select seq, id, name, resolution, old_checksum, new_checksum, repaired_by, repaired_at, epoch, reason
-      from ${repairs} order by seq`
+      from ${repairs} order by seq`,
+
+    /**
+     * Appends a statement's progress in a non-transactional run (ADR 0010): `$1` migration id,
+     * `$2` run (the seq of the `started` record that began it), `$3` statement index (from 0),
+     * `$4` its line, `$5` `begin` (with `$6` evidence: the catalogs before it ran), `done`, or
+     * `resumed` (`$7`: what the next leader found and did), `$8` epoch, `$9` holder.
+     */
+    insertProgress: `
+      insert into ${progress} (id, run, statement, line, event, evidence, note, epoch, holder)
+      values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
+
+    /**
+     * Marks that the run begun by the `started` record just inserted (in this transaction) for
+     * migration `$1` records its statements' progress; `$2` epoch, `$3` holder.
+     */
+    insertRunMarker: `
+      insert into ${progress} (id, run, statement, line, event, epoch, holder)
+      select $1, max(seq), -1, 0, 'begin', $2, $3 from ${history} where id = $1 and status = 'started'`,
+
+    /** The progress of run `$2` of migration `$1`, oldest first. */
+    progressOf: `select statement, event, evidence, note from ${progress} where id = $1 and run = $2 order by seq`
   }
 }
 
@@ -124,6 +160,53 @@ export const findInvalidIndexes = `
   join pg_namespace n on n.oid = c.relnamespace
   where not i.indisvalid and c.relname = any($1::text[])
   order by 1`
+
+/**
+ * The evidence of what resuming a statement needs, read before it runs and again after an
+ * interruption (ADR 0010). `$1` is a relation as the statement resolves it (regclass text).
+ */
+export const resumeSql = {
+  /** The index named `$2` in the schema of table `$1`: its oid and whether it is valid. */
+  indexOfTable: `
+    select c.oid::bigint::text as oid, i.indisvalid as valid, format('%I.%I', n.nspname, c.relname) as name
+    from pg_class c
+    join pg_index i on i.indexrelid = c.oid
+    join pg_namespace n on n.oid = c.relnamespace
+    where c.relname = $2 and c.relnamespace = (select relnamespace from pg_class where oid = to_regclass($1))`,
+
+  /** Whether relation `$1` exists. */
+  relationExists: `select to_regclass($1) is not null as exists`,
+
+  /**
+   * The invalid indexes an interrupted `REINDEX ... CONCURRENTLY` may have left (`_ccnew`,
+   * `_ccold`, with a number when taken) in its scope: `$1` is the scope (`index`, `table`,
+   * `schema`, `database`), `$2` the index, table or schema it names. A table's TOAST indexes count.
+   */
+  reindexLeftovers: `
+    with target as (
+      select case $1 when 'index' then (select indrelid from pg_index where indexrelid = to_regclass($2))
+                     when 'table' then to_regclass($2) end as rel
+    ), tables as (
+      select oid from pg_class where oid in (select rel from target)
+      union select reltoastrelid from pg_class where oid in (select rel from target) and reltoastrelid <> 0
+      union select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where $1 = 'schema' and n.nspname = $2
+      union select c.reltoastrelid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where $1 = 'schema' and n.nspname = $2 and c.reltoastrelid <> 0
+    )
+    select i.indexrelid::bigint::text as oid, format('%I.%I', n.nspname, c.relname) as name
+    from pg_index i
+    join pg_class c on c.oid = i.indexrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where not i.indisvalid and c.relname ~ '_cc(new|old)[0-9]*$'
+      and (($1 = 'database' and n.nspname <> 'pg_catalog') or i.indrelid in (select oid from tables))
+    order by 1`,
+
+  /** Partition `$2` of table `$1`: whether it is still attached, and detach-pending. */
+  partitionOf: `
+    select i.inhdetachpending as pending
+    from pg_inherits i
+    where i.inhrelid = to_regclass($2) and i.inhparent = to_regclass($1)`
+}
 
 /** The SQLSTATE `raiseIfDone` fails with. */
 export const alreadyDoneCode = "LHA00"

@@ -12,14 +12,8 @@ import type { SignalPayload } from "./Channel.ts"
 import type { CheckResult } from "./CheckResult.ts"
 import * as Listener from "./Listener.ts"
 
-/** What to wait for and how. */
-export interface WaitOptions<A, F, E, R> {
-  /** A direct connection for LISTEN (through a transaction pooler only the poll works). */
-  readonly connection: DirectConnection
-  /** The channel, from `channelFor(namespace, name)`. */
-  readonly channel: string
-  /** The pod, for `application_name` and logs. */
-  readonly identity: string
+/** What to wait for and how, on a LISTEN session that is already open (`waitOn`). */
+export interface WaitRules<A, F, E, R> {
   /**
    * Looks at the database and says Ready / Pending / Failed. Run once at the start, after
    * LISTEN is (re-)established, after notifications (bursts coalesced) and on every poll.
@@ -42,6 +36,16 @@ export interface WaitOptions<A, F, E, R> {
   readonly isUrgent?: (hint: SignalPayload | undefined) => boolean
   /** How soon a non-urgent notification is looked at; 1 second by default. */
   readonly progressInterval?: Duration.Input
+}
+
+/** What to wait for and how, on a LISTEN session of its own (`waitFor`). */
+export interface WaitOptions<A, F, E, R> extends WaitRules<A, F, E, R> {
+  /** A direct connection for LISTEN (through a transaction pooler only the poll works). */
+  readonly connection: DirectConnection
+  /** The channel, from `channelFor(namespace, name)`. */
+  readonly channel: string
+  /** The pod, for `application_name` and logs. */
+  readonly identity: string
   readonly listener?: Partial<Listener.ListenerTiming>
 }
 
@@ -60,6 +64,25 @@ export interface WaitOptions<A, F, E, R> {
  * a caller that has its answer; wrap it in `Effect.scoped` to close them first).
  */
 export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Effect<A, F | E, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const listener = yield* Listener.listen({
+      connection: options.connection,
+      channel: options.channel,
+      identity: options.identity,
+      ...(options.listener === undefined ? {} : { timing: options.listener })
+    })
+    return yield* waitOn(listener, options)
+  })
+
+/**
+ * `waitFor` on a LISTEN session the caller has opened (`Listener.listen`), typically one whose
+ * `use` also runs `check`: then every look runs after LISTEN on the very session that
+ * listens, and the pod holds one session in all. The waiter subscribes before its first look.
+ */
+export const waitOn = <A, F, E, R>(
+  listener: Listener.Listener,
+  options: WaitRules<A, F, E, R>
+): Effect.Effect<A, F | E, R | Scope.Scope> =>
   Effect.gen(function*() {
     const pollMillis = Duration.toMillis(options.pollInterval ?? "5 seconds")
     const progressMillis = Duration.toMillis(options.progressInterval ?? "1 second")
@@ -80,17 +103,9 @@ export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Ef
     // of a burst coalesce into it).
     const progress = yield* Queue.sliding<Listener.Wake>(1)
 
-    yield* Listener.listen(
-      {
-        connection: options.connection,
-        channel: options.channel,
-        identity: options.identity,
-        ...(options.listener === undefined ? {} : { timing: options.listener })
-      },
-      (wake) => {
-        Queue.offerUnsafe(wake._tag === "Notified" && !urgent(wake.hint) ? progress : wakes, wake)
-      }
-    )
+    yield* listener.subscribe((wake) => {
+      Queue.offerUnsafe(wake._tag === "Notified" && !urgent(wake.hint) ? progress : wakes, wake)
+    })
     yield* Queue.take(progress).pipe(
       Effect.flatMap((wake) => Effect.as(Effect.sleep(Duration.millis(progressMillis)), wake)),
       Effect.flatMap((wake) => Queue.offer(wakes, wake)),
@@ -131,6 +146,6 @@ export const waitFor = <A, F, E, R>(options: WaitOptions<A, F, E, R>): Effect.Ef
       reason = (yield* Queue.take(wakes))._tag
     }
   }).pipe(
-    Effect.annotateLogs({ channel: options.channel, identity: options.identity }),
-    Effect.withSpan("Waiter.waitFor")
+    Effect.annotateLogs({ channel: listener.channel, identity: listener.identity }),
+    Effect.withSpan("Waiter.waitOn")
   )

@@ -66,8 +66,9 @@ const outcomeOf = (exit: Exit.Exit<Attempt | ReleaseOutcome, unknown>): string =
     case "Holding":
       return `Holding ${value.acquired ? "acquired" : "renewed"} epoch ${value.record.leaseTransitions}`
     case "HeldByOther":
+      return `HeldByOther ${value.record.holderIdentity}${value.expired ? " (expired)" : ""}`
     case "Superseded":
-      return `${value._tag} ${value.record.holderIdentity}`
+      return `Superseded ${value.record.holderIdentity}`
     case "Lost":
       return value.error._tag === "LeaseApiError"
         ? `Lost ${value.error.status} ${value.error.reason}`
@@ -289,7 +290,8 @@ const rounds: ReadonlyArray<Case<Attempt>> = [
     writes: [],
     then: ({ me }) => expect(me.mayHold()).toBe(false)
   },
-  ...canTakeOverCases()
+  ...canTakeOverCases(),
+  ...mayTakeOverExpiredCases()
 ]
 
 /** The takeover hook is asked about a valid Lease held by another; only `true` takes it at once. */
@@ -324,6 +326,95 @@ function canTakeOverCases(): ReadonlyArray<Case<Attempt>> {
       outcome: "HeldByOther other",
       writes: ["other@0"],
       then: askedAbout
+    }
+  ]
+}
+
+/**
+ * The expiry hook is asked about an expired Lease held by another, and only then; `false` keeps
+ * the candidate from writing unless `canTakeOver` proves the holder gone; a broken hook counts
+ * as `true`.
+ */
+function mayTakeOverExpiredCases(): ReadonlyArray<Case<Attempt>> {
+  const asked: Array<string> = []
+  let proven = false
+  const log = (hook: string, answer: Effect.Effect<boolean>) => (record: LeaderElectionRecord) =>
+    Effect.andThen(Effect.sync(() => asked.push(`${hook} ${record.holderIdentity}`)), answer)
+  const hooks = (expired: Effect.Effect<boolean>, canTakeOver: Effect.Effect<boolean> = Effect.sync(() => proven)) => ({
+    mayTakeOverExpired: log("mayTakeOverExpired", expired),
+    canTakeOver: log("canTakeOver", canTakeOver)
+  })
+  /** Starts and ends a scene: forgets what was asked; the holder is not proven gone. */
+  const reset = Effect.sync(() => {
+    asked.length = 0
+    proven = false
+  })
+  const expiredLease = ({ me, other }: World) => Effect.all([reset, acquire(other), acquire(me), wait(10_000), reset])
+  const wereAsked = (...expected: ReadonlyArray<string>) => () => expect(asked).toEqual(expected)
+  return [
+    {
+      name: "mayTakeOverExpired false: an expired Lease of another is not written",
+      meOptions: hooks(Effect.succeed(false)),
+      given: expiredLease,
+      outcome: "HeldByOther other (expired)",
+      writes: ["other@0"],
+      then: wereAsked("mayTakeOverExpired other", "canTakeOver other")
+    },
+    {
+      name: "mayTakeOverExpired true: an expired Lease of another is taken over",
+      meOptions: hooks(Effect.succeed(true)),
+      given: expiredLease,
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "me@1"],
+      then: wereAsked("mayTakeOverExpired other")
+    },
+    {
+      name: "mayTakeOverExpired false, canTakeOver true (the holder provably gone): canTakeOver wins, the Lease is taken over",
+      meOptions: hooks(Effect.succeed(false)),
+      given: (world) => Effect.andThen(expiredLease(world), Effect.sync(() => (proven = true))),
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "me@1"],
+      then: wereAsked("mayTakeOverExpired other", "canTakeOver other")
+    },
+    {
+      name: "mayTakeOverExpired is not asked about a valid Lease",
+      meOptions: hooks(Effect.succeed(true)),
+      given: ({ me, other }) => Effect.all([reset, acquire(other), acquire(me), wait(9_999), reset]),
+      outcome: "HeldByOther other",
+      writes: ["other@0"],
+      then: wereAsked("canTakeOver other")
+    },
+    {
+      name: "mayTakeOverExpired is not asked about a released Lease: it is taken at once",
+      meOptions: hooks(Effect.succeed(false)),
+      given: ({ me, other }) => Effect.all([reset, acquire(other), acquire(me), other.tryRelease, reset]),
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "-@0", "me@1"],
+      then: wereAsked()
+    },
+    {
+      name: "mayTakeOverExpired dying counts as true: the expired Lease is taken over",
+      meOptions: hooks(Effect.die("heartbeat query crashed")),
+      given: expiredLease,
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "me@1"],
+      then: wereAsked("mayTakeOverExpired other")
+    },
+    {
+      name: "mayTakeOverExpired not answering within retryPeriod counts as true: taken over exactly then",
+      meOptions: hooks(Effect.never),
+      given: expiredLease,
+      when: ({ me, store }) =>
+        Effect.gen(function*() {
+          const round = yield* Effect.forkChild(acquire(me))
+          yield* wait(999)
+          expect([round.pollUnsafe(), store.writes(lease).length]).toEqual([undefined, 1])
+          yield* wait(1)
+          return yield* Fiber.join(round)
+        }),
+      outcome: "Holding acquired epoch 1",
+      writes: ["other@0", "me@1"],
+      then: ({ store }) => expect(store.writes(lease).at(-1)?.time).toBe(11_000)
     }
   ]
 }

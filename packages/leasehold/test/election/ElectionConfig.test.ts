@@ -77,6 +77,22 @@ describe("ElectionConfig", () => {
       expect(a.identity.slice(0, -6)).toBe(b.identity.slice(0, -6))
     }))
 
+  it.effect("maxOverdue must be positive and bounds mayKeepLeading, so it needs it", () =>
+    Effect.gen(function*() {
+      const keep = () => Effect.succeed(true)
+      expect(yield* problemsOf({ maxOverdue: "10 seconds" })).toEqual(["maxOverdue bounds mayKeepLeading, which is not set"])
+      expect(yield* problemsOf({ mayKeepLeading: keep, maxOverdue: 0 })).toEqual(["maxOverdue must be greater than zero"])
+      const ok = yield* makeElectionConfig({ mayKeepLeading: keep, maxOverdue: "10 seconds" }, "default")
+      expect(ok.maxOverdue === undefined ? undefined : Duration.toMillis(ok.maxOverdue)).toBe(10_000)
+      expect(ok.mayKeepLeading).toBe(keep)
+    }))
+
+  it.effect("without the outage hooks the config holds none: the elector behaves as client-go's", () =>
+    Effect.gen(function*() {
+      const config = yield* makeElectionConfig({}, "default")
+      expect([config.mayKeepLeading, config.maxOverdue, config.mayTakeOverExpired]).toEqual([undefined, undefined, undefined])
+    }))
+
   it.effect("all problems are reported at once", () =>
     Effect.gen(function*() {
       const problems = yield* problemsOf({ leaseDuration: 2000, renewDeadline: 5000, retryPeriod: 5000, identity: "" })

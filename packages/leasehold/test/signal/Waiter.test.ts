@@ -148,7 +148,7 @@ describe("Waiter", () => {
       yield* noListenerLeft(admin, "follower-cut")
     }))
 
-  it.live("a follower keeps reconnecting through an outage longer than pg-listen's default 3 s and becomes ready", () =>
+  it.live("a follower keeps reconnecting through an outage of several seconds and becomes ready", () =>
     Effect.gen(function*() {
       const admin = yield* adminSession(db.url)
       const proxy = yield* proxyToDatabase

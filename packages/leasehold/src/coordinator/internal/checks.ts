@@ -1,14 +1,13 @@
 /**
- * Step 2 of "How a pod gets ready": the readiness check on the direct connection, the waiter
- * that runs it (LISTEN first, then on every NOTIFY and a slow poll), and who leads meanwhile.
+ * Step 2 of "How a pod gets ready": the waiting pod's one session on the direct URL (LISTEN,
+ * and every read of the waiting side on it), the waiter that looks at the history (LISTEN
+ * first, then on every NOTIFY and a slow poll), and who leads meanwhile.
  */
-import type pg from "pg"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import { type FenceStatus, fenceStatus } from "../../fence/FenceStatus.ts"
 import { historyKeyFor } from "../../fence/LockKey.ts"
 import { readHistory } from "../../migrations/History.ts"
@@ -16,12 +15,12 @@ import { MigrationDatabaseError } from "../../migrations/MigrationErrors.ts"
 import { latestId } from "../../migrations/MigrationSet.ts"
 import { channelFor } from "../../signal/Channel.ts"
 import type { CheckResult } from "../../signal/CheckResult.ts"
-import type { ListenerTiming } from "../../signal/Listener.ts"
+import * as Listener from "../../signal/Listener.ts"
 import * as Waiter from "../../signal/Waiter.ts"
 import * as sql from "../sql.ts"
 import type { OnDirect } from "./arrival.ts"
 import { type FlowContext, leaseOf } from "./context.ts"
-import { pool as openPool, query, withPooled } from "../../postgres/Connection.ts"
+import { query } from "../../postgres/Connection.ts"
 import { isConnectionLoss } from "../../postgres/SqlError.ts"
 import { type BundleFailure, makeObserver, type Observation, type Observer, observe, pendingIds } from "./observer.ts"
 
@@ -42,7 +41,7 @@ export interface Checks {
   readonly reportLeader: (leader: string | undefined) => Effect.Effect<void>
   /** The last leader reported. */
   readonly currentLeader: () => string | undefined
-  /** Runs statements on a client of the direct URL's check pool. */
+  /** Runs statements on the waiting session (the direct URL's LISTEN session). */
   readonly onDirect: OnDirect
 }
 
@@ -60,15 +59,15 @@ const leaderReporter = (context: FlowContext, observer: Observer) => {
   }
 }
 
-/** The reads of the waiting side, each one query on a client of `pool`. */
-const pooledReads = (context: FlowContext, pool: pg.Pool) => {
+/** The reads of the waiting side, each one query on the LISTEN session (`listener.use`). */
+const sessionReads = (context: FlowContext, listener: Listener.Listener) => {
   const counted = <A, E>(effect: Effect.Effect<A, E>) => Effect.andThen(Effect.sync(() => context.counters.queries++), effect)
   const fenceKey = historyKeyFor(context.config.schema)
   return {
-    readFence: withPooled(pool, (client) => counted(fenceStatus(client, fenceKey, { schema: context.config.schema }))),
+    readFence: listener.use((client) => counted(fenceStatus(client, fenceKey, { schema: context.config.schema }))),
     cancelStatement: (backendPid: number) =>
-      withPooled(pool, (client) => query(client, sql.cancelStatement, [backendPid])).pipe(Effect.timeout("2 seconds"), Effect.ignore),
-    read: withPooled(pool, (client) =>
+      listener.use((client) => query(client, sql.cancelStatement, [backendPid])).pipe(Effect.timeout("2 seconds"), Effect.ignore),
+    read: listener.use((client) =>
       counted(Effect.map(readHistory(client, context.config.schema), (history) => observe(history, context.set)))).pipe(
         Effect.catchTag("SqlError", (error) =>
           Effect.fail(
@@ -83,22 +82,20 @@ const pooledReads = (context: FlowContext, pool: pg.Pool) => {
 }
 
 /**
- * Starts the waiter for the scope: LISTEN, then `look` on every NOTIFY and on a slow poll,
- * completing `ready` with the answer waiting cannot change.
+ * Starts the waiter for the scope on `listener`: `look` at once (on the session, so after its
+ * LISTEN), then on every NOTIFY and on a slow poll, completing `ready` with the answer waiting
+ * cannot change.
  */
 const startWaiter = (
   context: FlowContext,
   observer: Observer,
-  look: Effect.Effect<CheckResult<Observation, BundleFailure>, MigrationDatabaseError>,
-  listenerTiming: Partial<ListenerTiming> | undefined
+  listener: Listener.Listener,
+  look: Effect.Effect<CheckResult<Observation, BundleFailure>, MigrationDatabaseError>
 ): Effect.Effect<Deferred.Deferred<Observation, BundleFailure | MigrationDatabaseError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const latestVersion = latestId(context.set)
     const ready = yield* Deferred.make<Observation, BundleFailure | MigrationDatabaseError>()
-    yield* Waiter.waitFor({
-      connection: context.directUrl,
-      channel: channelFor(context.namespace, context.leaseName),
-      identity: context.holder,
+    yield* Waiter.waitOn(listener, {
       check: look,
       isRetryable: (error: MigrationDatabaseError) => isConnectionLoss(error),
       pollInterval: Duration.millis(context.config.pollIntervalMs),
@@ -108,8 +105,7 @@ const startWaiter = (
       // 250 ms) are looked at at once: its progress events keep up with its migrations.
       isUrgent: (hint) =>
         observer.isLeading() || hint === undefined ||
-        (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion)),
-      ...(listenerTiming === undefined ? {} : { listener: listenerTiming })
+        (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion))
     }).pipe(
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(ready, exit)),
@@ -119,25 +115,29 @@ const startWaiter = (
   })
 
 /**
- * Starts the waiter for the scope, over a small pool on the direct URL, and warns
- * (`OtherLease`, one query) when the fence registry names another Lease. Followers and
- * single-node pods learn who leads from the fence registry (one more query on a pending look);
- * Lease candidates report the Lease holder they watch anyway (`reportLeader`).
+ * Opens the waiting side's one session for the scope — LISTEN on the Lease's channel over the
+ * direct URL, reconnected forever, every read of the waiting side (`read`, `readFence`,
+ * `cancelStatement`, `onDirect`) on it — starts the waiter, and warns (`OtherLease`, one query)
+ * when the fence registry names another Lease. Followers and single-node pods learn who leads
+ * from the fence registry (one more query on a pending look); Lease candidates report the Lease
+ * holder they watch anyway (`reportLeader`). The leader's fence sessions are its own.
  */
 export const startChecks = (
   context: FlowContext,
   first: Observation,
-  listenerTiming: Partial<ListenerTiming> | undefined
+  listenerTiming: Partial<Listener.ListenerTiming> | undefined
 ): Effect.Effect<Checks, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { config } = context
     const observer = makeObserver({ set: context.set, role: config.role, first, emit: context.emit })
-    const pool = yield* openPool(context.directUrl, {
-      applicationName: applicationNameFor("leasehold-check", context.holder),
-      connectTimeoutMs: context.connectTimeoutMs
+    const listener = yield* Listener.listen({
+      connection: context.directUrl,
+      channel: channelFor(context.namespace, context.leaseName),
+      identity: context.holder,
+      timing: { connectTimeout: Duration.millis(context.connectTimeoutMs), ...listenerTiming }
     })
     const leader = leaderReporter(context, observer)
-    const { read, readFence, cancelStatement } = pooledReads(context, pool)
+    const { read, readFence, cancelStatement } = sessionReads(context, listener)
     // On arrival (off the fast path): warn when another Lease coordinates this history.
     yield* readFence.pipe(
       Effect.flatMap((fence) =>
@@ -177,11 +177,11 @@ export const startChecks = (
       observer,
       check: Effect.map(look, (result) => (result._tag === "Ready" ? result.value : undefined)),
       read,
-      ready: yield* startWaiter(context, observer, look, listenerTiming),
+      ready: yield* startWaiter(context, observer, listener, look),
       readFence,
       cancelStatement,
       reportLeader: leader.report,
       currentLeader: leader.current,
-      onDirect: (use) => withPooled(pool, use)
+      onDirect: listener.use
     }
   })

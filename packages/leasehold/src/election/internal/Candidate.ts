@@ -223,7 +223,7 @@ const mayTakeOverExpired = (config: ElectionConfig, current: LeaderElectionRecor
     Effect.catchCause((cause) =>
       Effect.as(
         Effect.logWarning("mayTakeOverExpired failed; taking over the expired Lease").pipe(
-          Effect.annotateLogs({ error: Cause.pretty(cause) })
+          Effect.annotateLogs({ error: Cause.prettyErrors(cause).map((e) => e.message).join("; ") })
         ),
         true
       )

@@ -1,4 +1,5 @@
-import { Effect, type Schedule } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
 import type pg from "pg"
 import { StatementFailed } from "../../fence/FenceErrors.ts"
 import * as FenceQuery from "../../fence/FenceQuery.ts"
@@ -14,7 +15,7 @@ import type { Migration, MigrationSet } from "../MigrationSet.ts"
 import { migrationStates, type MigrationState } from "../Plan.ts"
 import { historySql } from "../sql.ts"
 import { asDatabaseError } from "./db.ts"
-import { findLegacy, legacyName, type LegacyTable } from "./legacy.ts"
+import { findLegacy, type LegacyTable } from "./legacy.ts"
 
 /** Options shared by `migrate`, `rollback` and `repair`. */
 export interface RunOptions {
@@ -32,9 +33,16 @@ export interface RunOptions {
   readonly lockRetryCapMs?: number
   /**
    * postgres-shift's table, adopted and kept up to date for the postgres-shift layout
-   * (default `migrations`, resolved through the search_path as postgres-shift does); `false` to ignore it.
+   * (default `migrations`, resolved through the search_path as postgres-shift does); `false` to
+   * ignore the previous tool's table, whatever the layout (see `adoption/`).
    */
   readonly legacyTable?: string | false
+  /**
+   * Keep writing the previous tool's history table (as the tool would) while Leasehold applies
+   * and reverts migrations, so the team can go back to the tool (default true; it only applies
+   * when the database has that table). `false`: adopt it, then leave it as it is.
+   */
+  readonly writeToolHistory?: boolean
   /**
    * At most one `applied` progress NOTIFY per this many milliseconds (default 250; 0: one per
    * migration); the first and the last migration's always go, as do `started`, `done` and
@@ -75,9 +83,7 @@ export const prepare = (session: FenceSession, set: MigrationSet, options: RunOp
   Effect.gen(function*() {
     const schema = options.schema ?? defaultSchema
     yield* bootstrapHistory(session, schema)
-    const legacy = set.layout === "postgres-shift" && options.legacyTable !== false
-      ? yield* findLegacy(session, options.legacyTable ?? "migrations")
-      : undefined
+    const legacy = yield* findLegacy(session, set, options)
     const context: RunContext = {
       session,
       set,
@@ -143,15 +149,10 @@ const recordValues = (context: RunContext, record: NewRecord): ReadonlyArray<Sql
 export const insertRecordStatement = (context: RunContext, record: NewRecord): string =>
   inline(context.sql.insertRecord, recordValues(context, record))
 
-/** The statement that keeps postgres-shift's table up to date, if there is one to keep. */
+/** The statements that keep the previous tool's table up to date, if there is one to keep. */
 export const legacyStatements = (context: RunContext, migration: Migration, applied: boolean): ReadonlyArray<string> => {
   const legacy = context.legacy
-  if (legacy === undefined || !/^\d+$/.test(migration.id)) return []
-  return [
-    applied
-      ? inline(legacy.sql.insert, [Number(migration.id), legacyName(migration)])
-      : inline(legacy.sql.remove, [Number(migration.id)])
-  ]
+  return legacy === undefined || !legacy.write ? [] : legacy.record(context.set, migration, applied)
 }
 
 /** The NOTIFY of `payload` as a statement to send with others (none without a Lease channel). */

@@ -5,7 +5,8 @@
  */
 import { pathToFileURL } from "node:url"
 import type pg from "pg"
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { inline } from "../../postgres/Quote.ts"
 import { hasCode, StatementFailed } from "../../fence/FenceErrors.ts"
 import * as FenceQuery from "../../fence/FenceQuery.ts"
@@ -27,6 +28,7 @@ import {
   type RunContext
 } from "./context.ts"
 import { makeQueryHandle } from "./queryHandle.ts"
+import { evidenceFor, type Evidence, type PlannedStatement, planStatements, type ResumePoint } from "./resume.ts"
 
 /** One migration (or its down migration) this run applied. */
 export interface AppliedMigration {
@@ -77,6 +79,8 @@ export interface Step {
   readonly doneVersion: string | undefined
   /** Whether its `applied` progress NOTIFY goes out (see `RunOptions.progressHintIntervalMs`). */
   readonly progressHint?: boolean
+  /** A non-transactional step that resumes an interrupted run (ADR 0010). */
+  readonly resume?: ResumePoint
 }
 
 const actionOf = (step: Step): HistoryAction => step.direction === "up" ? "apply" : "rollback"
@@ -244,35 +248,109 @@ const runTransactional = (context: RunContext, step: Step, failedInBatch?: State
 }
 
 /** A statement's failure, naming the statement: `line 3 of 00002_x.sql: <PostgreSQL's error>`. */
-const atStatement = (step: Step, statement: ScriptStatement) => (error: unknown) =>
+const atStatement = (step: Step, statement: ScriptStatement) => <E>(error: E): E =>
   error instanceof StatementFailed
-    ? new StatementFailed({ ...error, error: `line ${statement.line} of ${step.script.file}: ${error.error}` })
+    ? new StatementFailed({ ...error, error: `line ${statement.line} of ${step.script.file}: ${error.error}` }) as E
     : error
 
+/** A progress row of statement `index` of run `run` (ADR 0010), as a statement to commit. */
+const progressStatement = (
+  context: RunContext,
+  step: Step,
+  run: number,
+  index: number,
+  line: number,
+  event: "begin" | "done" | "resumed",
+  extra: { readonly evidence?: Evidence; readonly note?: string } = {}
+): string =>
+  inline(context.sql.insertProgress, [
+    step.migration.id,
+    run,
+    index,
+    line,
+    event,
+    extra.evidence === undefined ? null : JSON.stringify(extra.evidence),
+    extra.note ?? null,
+    context.session.epoch,
+    context.session.holder
+  ])
+
+/** Runs one statement alone on the fence session (outside a transaction), the fence proven first. */
+const runAlone = (context: RunContext, step: Step, sql: string) =>
+  proveOutsideTransaction(context.session, `migration ${step.migration.id}`).pipe(
+    Effect.andThen(FenceQuery.query(context.session, `migration ${step.script.file}`, sql)),
+    Effect.raceFirst(context.session.lost),
+    Effect.asVoid
+  )
+
 /**
- * Each statement of a non-transactional script, exactly as PostgreSQL's parser delimited it, in
- * its own query on the fence session, the fence proven before each; a failure names the
- * statement's line.
+ * Each statement of a non-transactional script from `from`, exactly as PostgreSQL's parser
+ * delimited it, on the fence session; a failure names the statement's line. Each one's progress
+ * is recorded in run `run` (ADR 0010): a statement that can run in a transaction block runs in a
+ * fenced transaction with its `done` row (both or neither commit); any other runs alone between
+ * a `begin` row (with the catalog evidence its resumption rule needs) and a `done` row.
  */
-const runStatements = (context: RunContext, step: Step) =>
+const runStatements = (context: RunContext, step: Step, plans: ReadonlyArray<PlannedStatement>, run: number, from: number) =>
   Effect.gen(function*() {
     yield* FenceQuery.query(context.session, "setting timeouts", setTimeouts, timeoutValues(context, false))
-    for (const statement of step.script.statements) {
-      yield* proveOutsideTransaction(context.session, `migration ${step.migration.id}`)
+    for (const statement of step.resume?.replay ?? []) {
+      yield* FenceQuery.query(context.session, `migration ${step.script.file}`, statement.sql).pipe(Effect.mapError(atStatement(step, statement)))
+    }
+    for (const planned of plans.slice(from)) {
+      const { statement, index, rule } = planned
+      const done = progressStatement(context, step, run, index, statement.line, "done")
+      if (rule._tag === "InTransaction") {
+        yield* transactionWith(context.session, `migration ${step.migration.id}`, [], () =>
+          Effect.succeed<Closing<void>>({ statements: [statement.sql, done], value: () => undefined })).pipe(
+            Effect.mapError(atStatement(step, statement))
+          )
+        continue
+      }
+      const evidence = yield* evidenceFor(context, rule)
+      yield* commitStatements(context, "recording a statement's start", [
+        progressStatement(context, step, run, index, statement.line, "begin", { evidence })
+      ])
       yield* FenceQuery.query(context.session, `migration ${step.script.file}`, statement.sql).pipe(
         Effect.raceFirst(context.session.lost),
         Effect.mapError(atStatement(step, statement))
       )
+      yield* commitStatements(context, "recording a statement done", [done])
     }
   }).pipe(Effect.ensuring(FenceQuery.sendAfterCurrent(context.session, "reset lock_timeout; reset statement_timeout")))
 
 /**
- * A non-transactional step: `started` recorded in a fenced transaction, then each statement in
- * its own query on the fence session (`runStatements`), then `applied` recorded.
+ * Resumes an interrupted run (ADR 0010): the fix-ups its interrupted statement needs (an invalid
+ * index dropped, a detach finalized), that statement recorded done when it had taken effect.
+ */
+const resumeRun = (context: RunContext, step: Step, point: ResumePoint) =>
+  Effect.gen(function*() {
+    for (const fix of point.fixUps) yield* runAlone(context, step, fix.sql)
+    if (point.done !== undefined) {
+      const planned = point.plans[point.done]!
+      yield* commitStatements(context, "recording a statement done", [
+        progressStatement(context, step, point.run, point.done, planned.statement.line, "done")
+      ])
+    }
+  })
+
+/**
+ * A non-transactional step: `started` recorded in a fenced transaction (with the marker that the
+ * run records each statement's progress), then each statement on the fence session
+ * (`runStatements`), then `applied` recorded. A resumed step (`step.resume`) records a `started`
+ * record saying what the leader found and does, runs the fix-ups, and goes on from there.
  */
 const runNonTransactional = (context: RunContext, step: Step) =>
   Effect.gen(function*() {
-    const startedStatements = recordStatements(context, step, recordOf(step, "started"), "started")
+    const point = step.resume
+    const startedRecord = recordOf(step, "started", point === undefined ? {} : { startedAt: point.startedAt, error: point.note })
+    const startedStatements = [
+      ...recordStatements(context, step, startedRecord, "started"),
+      point === undefined
+        ? inline(context.sql.insertRunMarker, [step.migration.id, context.session.epoch, context.session.holder])
+        : progressStatement(context, step, point.run, point.done ?? point.from, point.plans[point.done ?? point.from]?.statement.line ?? 0, "resumed", {
+          note: point.note
+        })
+    ]
     const started = yield* unlessDone(
       context,
       step,
@@ -280,13 +358,18 @@ const runNonTransactional = (context: RunContext, step: Step) =>
       Effect.succeed<Closing<HistoryEntry>>({ statements: startedStatements, value: (results) => entryOf(results[0]) })
     ).pipe(failingOn(context, step))
     if (started === undefined) return { entry: undefined, attempts: 1 }
-    yield* runStatements(context, step).pipe(failingOn(context, step, started.startedAt))
+    if (point !== undefined) yield* Effect.logInfo("resuming an interrupted migration").pipe(Effect.annotateLogs({ resumption: point.note }))
+    const startedAt = point?.startedAt ?? started.startedAt
+    const plans = point?.plans ?? (yield* planStatements(step.script))
+    const run = point?.run ?? started.seq
+    if (point !== undefined) yield* resumeRun(context, step, point).pipe(failingOn(context, step, startedAt))
+    yield* runStatements(context, step, plans, run, point?.from ?? 0).pipe(failingOn(context, step, startedAt))
     const entry = yield* transactionWith(
       context.session,
       `migration ${step.migration.id}`,
       [],
-      () => Effect.succeed(finish(context, step, started.startedAt))
-    ).pipe(failingOn(context, step, started.startedAt))
+      () => Effect.succeed(finish(context, step, startedAt))
+    ).pipe(failingOn(context, step, startedAt))
     return { entry, attempts: 1 }
   })
 
