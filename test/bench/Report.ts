@@ -2,7 +2,7 @@
  * The results of a run: the JSON document `--json` writes and the table printed at the end.
  *
  * `{ "machine": {...}, "benchmarks": [ { "name", "unit", "leasehold": { "median", "p99", ... },
- * "baseline": {...} | null, "limit": {...} | null, "ratio", "goal", "notes" } ] }`, where
+ * "baseline": {...} | null, "limit": {...} | null, "floor"?: {...}, "ratio", "goal", "notes" } ] }`, where
  * `ratio` is baseline median / Leasehold median (how many times better Leasehold is when
  * smaller is better; `null` when undefined, e.g. a zero Leasehold median).
  */
@@ -29,6 +29,8 @@ export interface BenchmarkResult {
   readonly leasehold: Side
   readonly baseline: Side | null
   readonly limit: Side | null
+  /** What no library can beat on this machine, where the benchmark measures it (ready-latency). */
+  readonly floor?: Side
   readonly ratio: number | null
   readonly goal: Goal | null
   readonly notes: ReadonlyArray<string>
