@@ -61,21 +61,7 @@ const compareWithHistory = (config: LeaseholdConfig, set: Migrations.MigrationSe
       connectTimeoutMs: 10_000
     })
     const current = Migrations.plan(yield* Migrations.readHistory(client, config.schema), set)
-    const drift = current.drifted[0]
-    if (drift !== undefined) {
-      return yield* new Migrations.ChecksumMismatch({
-        id: drift.migration.id,
-        name: drift.migration.name,
-        file: drift.migration.up.file,
-        applied: drift.state.checksum,
-        current: drift.migration.checksum
-      })
-    }
-    const latest = current.applied.at(-1)
-    const early = latest === undefined ? undefined : current.pending.find((m) => Migrations.compareVersions(m.version, latest.version) < 0)
-    if (early !== undefined && latest !== undefined) {
-      return yield* new Migrations.OutOfOrderMigration({ id: early.id, name: early.name, latestApplied: latest.id })
-    }
+    yield* Migrations.checkPlan(current)
     return { database: Postgres.endpointOf(url), applied: current.applied.length, pending: current.pending.map((m) => m.id) }
   }).pipe(Effect.scoped)
 

@@ -11,6 +11,7 @@ import { readTimestampedSql } from "./layouts/NodePgMigrate.ts"
 import { readPrisma } from "./layouts/Prisma.ts"
 import {
   compareVersions,
+  makeMigration,
   parseVersion,
   versionId,
   type Layout,
@@ -198,18 +199,14 @@ const readFileNameLayout = Effect.fnUntraced(function*(absolute: string, directo
       const upName = group.up!
       const up = yield* readScript(absolute, layout, upName)
       const down = group.down === undefined ? undefined : yield* readScript(absolute, layout, group.down)
-      const migration: Migration = {
-        id: versionId(group.version),
+      return makeMigration({
         version: group.version,
         name: upName.name,
         source: upName.entry,
-        checksum: up.checksum,
-        kind: up.kind,
         up,
-        ...(down === undefined ? {} : { down }),
-        ...(layout === "flyway" ? { tool: flywayIdentity(upName, up.content) } : {})
-      }
-      return migration
+        down,
+        tool: layout === "flyway" ? flywayIdentity(upName, up.content) : undefined
+      })
     }))
   return { layout, migrations }
 })

@@ -190,6 +190,29 @@ export const parseVersion = (text: string): Array<bigint> | undefined => {
 /** The stable id of a version: `[1n, 1n]` is `"1.1"`. */
 export const versionId = (version: ReadonlyArray<bigint>): string => version.map(String).join(".")
 
+/**
+ * A migration as a layout reads it from the folder: its id is `version`'s, its checksum and kind
+ * are its up script's (the kind from the markers until `analyse` parses it).
+ */
+export const makeMigration = (read: {
+  readonly version: ReadonlyArray<bigint>
+  readonly name: string
+  readonly source: string
+  readonly up: MigrationScript
+  readonly down?: MigrationScript | undefined
+  readonly tool?: ToolIdentity | undefined
+}): Migration => ({
+  id: versionId(read.version),
+  version: read.version,
+  name: read.name,
+  source: read.source,
+  checksum: read.up.checksum,
+  kind: read.up.kind,
+  up: read.up,
+  ...(read.down === undefined ? {} : { down: read.down }),
+  ...(read.tool === undefined ? {} : { tool: read.tool })
+})
+
 /** The migration with this id, if the set has one. */
 export const findMigration = (set: MigrationSet, id: string): Migration | undefined =>
   set.migrations.find((migration) => migration.id === id)

@@ -149,8 +149,12 @@ const resumeOrReport = (context: RunContext, current: Plan, history: History) =>
     return yield* reportUnfinished(context, current, history, why)
   }).pipe(orDatabaseError("resuming an unfinished migration"))
 
-/** Refuses drift (S3) and a pending migration that sorts before an applied one. */
-const checkPlan = (current: Plan) =>
+/**
+ * Refuses drift (S3, `ChecksumMismatch`) and a pending migration that sorts before an applied one
+ * (`OutOfOrderMigration`): what a leader refuses before running anything, and `leasehold check`
+ * with a database.
+ */
+export const checkPlan = (current: Plan) =>
   Effect.gen(function*() {
     const drift = current.drifted[0]
     if (drift !== undefined) {

@@ -61,6 +61,7 @@ export {
 } from "./Plan.ts"
 export { repair, type RepairOptions, type RepairResult } from "./Repair.ts"
 export {
+  checkPlan,
   migrate,
   rollback,
   type AppliedMigration,

@@ -183,7 +183,11 @@ describe("discovery reads the three layouts", () => {
         ["4", "orders_index", "00004_orders_index.sql", "non-transactional", "sql", "00004_orders_index.sql", undefined]
       ])
       expect(set.migrations[1]!.checksum).toBe(checksum("export default async (sql) => { await sql`select 1` }\n"))
-      expect(set.migrations[3]!.up.statements).toEqual([{ sql: "create index concurrently orders_id on orders (id)", line: 2 }])
+      expect(set.migrations[3]!.up.statements).toEqual([{
+        sql: "create index concurrently orders_id on orders (id)",
+        line: 2,
+        resumption: { _tag: "CreateIndex", ifNotExists: false, index: "orders_id", table: { name: "orders" } }
+      }])
       expect(set.migrations[3]!.up.why).toEqual({ _tag: "Marker", marker: "-- leasehold:no-transaction" })
       expect(set.migrations[3]!.up.concurrentIndexes).toEqual(["orders_id"])
     }))
@@ -204,7 +208,10 @@ describe("discovery reads the three layouts", () => {
       ])
       const first = set.migrations[0]!
       expect(first.up.body.trim()).toBe("create table users (id int);\ncreate table roles (id int);")
-      expect(first.up.statements).toEqual([{ sql: "create table users (id int)", line: 2 }, { sql: "create table roles (id int)", line: 3 }])
+      expect(first.up.statements).toEqual([
+        { sql: "create table users (id int)", line: 2, resumption: { _tag: "InTransaction", session: false } },
+        { sql: "create table roles (id int)", line: 3, resumption: { _tag: "InTransaction", session: false } }
+      ])
       expect(set.migrations[1]!.up.why).toEqual({ _tag: "Statement", what: "CREATE INDEX CONCURRENTLY", line: 1, statement: "CREATE INDEX CONCURRENTLY users_id ON users (id)" })
       expect(set.migrations[1]!.down?.why).toMatchObject({ _tag: "Statement", what: "DROP INDEX CONCURRENTLY", line: 1 })
       expect(first.checksum).toBe(checksum("BEGIN;\ncreate table users (id int);\ncreate table roles (id int);\nCOMMIT;\n"))

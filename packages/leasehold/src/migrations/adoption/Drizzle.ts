@@ -3,13 +3,12 @@
  * `when` is later than the newest `created_at`, so every entry up to it is applied. A record for
  * an entry with another hash than the file's means the file changed after it was applied.
  */
-import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { MigrationSet } from "../MigrationSet.ts"
-import { locate, rowsOf } from "./locate.ts"
+import { findToolTable } from "./locate.ts"
 import { drizzleSql } from "./sql.ts"
-import type { ToolTable, ToolVerdict } from "./ToolHistory.ts"
+import type { ToolVerdict } from "./ToolHistory.ts"
 
 interface DrizzleRow extends Record<string, unknown> {
   readonly hash: string
@@ -38,20 +37,16 @@ const verdicts = (rows: ReadonlyArray<DrizzleRow>, set: MigrationSet): Array<Too
 
 /** Finds `drizzle.__drizzle_migrations` (drizzle-orm's default schema and table). */
 export const findDrizzle = (session: FenceSession, write: boolean) =>
-  locate(session, "drizzle.__drizzle_migrations", ["hash", "created_at"]).pipe(
-    Effect.map((table): ToolTable | undefined => {
-      if (table === undefined) return undefined
-      const sql = drizzleSql(table)
-      return {
-        tool: "drizzle",
-        table,
-        write,
-        read: (session, set) => rowsOf<DrizzleRow>(session, "reading __drizzle_migrations", sql.read).pipe(Effect.map((rows) => verdicts(rows, set))),
-        record: (_set, migration, applied) => {
-          const tool = migration.tool
-          if (tool?.when === undefined) return []
-          return [applied ? inline(sql.insert, [tool.checksum ?? "", tool.when]) : inline(sql.remove, [tool.when])]
-        }
-      }
-    })
-  )
+  findToolTable(session, write, {
+    tool: "drizzle",
+    name: "drizzle.__drizzle_migrations",
+    columns: ["hash", "created_at"],
+    sql: drizzleSql,
+    reading: "reading __drizzle_migrations",
+    verdicts,
+    record: (sql) => (_set, migration, applied) => {
+      const tool = migration.tool
+      if (tool?.when === undefined) return []
+      return [applied ? inline(sql.insert, [tool.checksum ?? "", tool.when]) : inline(sql.remove, [tool.when])]
+    }
+  })

@@ -5,13 +5,12 @@
  * `DELETE` (Flyway 10's `repair` of a missing migration) gone. A `BASELINE` record at version B
  * stands for every migration up to B.
  */
-import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import { compareVersions, parseVersion, versionId, type MigrationSet } from "../MigrationSet.ts"
-import { locate, rowsOf } from "./locate.ts"
+import { findToolTable } from "./locate.ts"
 import { flywaySql } from "./sql.ts"
-import type { ToolTable, ToolVerdict } from "./ToolHistory.ts"
+import type { ToolVerdict } from "./ToolHistory.ts"
 
 interface Row extends Record<string, unknown> {
   readonly version: string | null
@@ -63,24 +62,20 @@ const verdicts = (rows: ReadonlyArray<Row>, set: MigrationSet): Array<ToolVerdic
 
 /** Finds `flyway_schema_history` (Flyway's default table, in the first schema of the search_path). */
 export const findFlyway = (session: FenceSession, write: boolean) =>
-  locate(session, "flyway_schema_history", ["installed_rank", "version", "checksum", "success", "type"]).pipe(
-    Effect.map((table): ToolTable | undefined => {
-      if (table === undefined) return undefined
-      const sql = flywaySql(table)
-      return {
-        tool: "flyway",
-        table,
-        write,
-        read: (session, set) => rowsOf<Row>(session, "reading flyway_schema_history", sql.read).pipe(Effect.map((rows) => verdicts(rows, set))),
-        record: (_set, migration, applied) => {
-          const tool = migration.tool
-          if (tool?.version === undefined) return []
-          return [
-            applied
-              ? inline(sql.insert, [tool.version, tool.description ?? migration.name, tool.name, Number(tool.checksum ?? 0)])
-              : inline(sql.remove, [tool.version])
-          ]
-        }
-      }
-    })
-  )
+  findToolTable(session, write, {
+    tool: "flyway",
+    name: "flyway_schema_history",
+    columns: ["installed_rank", "version", "checksum", "success", "type"],
+    sql: flywaySql,
+    reading: "reading flyway_schema_history",
+    verdicts,
+    record: (sql) => (_set, migration, applied) => {
+      const tool = migration.tool
+      if (tool?.version === undefined) return []
+      return [
+        applied
+          ? inline(sql.insert, [tool.version, tool.description ?? migration.name, tool.name, Number(tool.checksum ?? 0)])
+          : inline(sql.remove, [tool.version])
+      ]
+    }
+  })

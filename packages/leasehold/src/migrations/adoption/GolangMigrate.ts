@@ -3,13 +3,12 @@
  * database is at; every migration up to it is applied. `dirty` means the migration at that
  * version failed part-way (golang-migrate runs a file as it is), so its state is unknown.
  */
-import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import { compareVersions, type Migration, type MigrationSet } from "../MigrationSet.ts"
-import { locate, rowsOf } from "./locate.ts"
+import { findToolTable } from "./locate.ts"
 import { golangMigrateSql } from "./sql.ts"
-import type { ToolTable, ToolVerdict } from "./ToolHistory.ts"
+import type { ToolVerdict } from "./ToolHistory.ts"
 
 interface Row extends Record<string, unknown> {
   readonly version: string
@@ -41,21 +40,17 @@ const versionAfter = (set: MigrationSet, migration: Migration, applied: boolean)
 
 /** Finds golang-migrate's `schema_migrations` (with its `version` and `dirty` columns; dbmate's and Rails' have no `dirty`). */
 export const findGolangMigrate = (session: FenceSession, write: boolean) =>
-  locate(session, "schema_migrations", ["version", "dirty"]).pipe(
-    Effect.map((table): ToolTable | undefined => {
-      if (table === undefined) return undefined
-      const sql = golangMigrateSql(table)
-      return {
-        tool: "golang-migrate",
-        table,
-        write,
-        read: (session, set) => rowsOf<Row>(session, "reading schema_migrations", sql.read).pipe(Effect.map((rows) => verdicts(rows, set))),
-        record: (set, migration, applied) => {
-          if (migration.version.length !== 1) return []
-          const version = versionAfter(set, migration, applied)
-          // One statement each: the runner sends them with the migration's own, result by result.
-          return version === undefined ? [sql.clear] : [sql.clear, inline(sql.insert, [version])]
-        }
-      }
-    })
-  )
+  findToolTable(session, write, {
+    tool: "golang-migrate",
+    name: "schema_migrations",
+    columns: ["version", "dirty"],
+    sql: golangMigrateSql,
+    reading: "reading schema_migrations",
+    verdicts,
+    record: (sql) => (set, migration, applied) => {
+      if (migration.version.length !== 1) return []
+      const version = versionAfter(set, migration, applied)
+      // One statement each: the runner sends them with the migration's own, result by result.
+      return version === undefined ? [sql.clear] : [sql.clear, inline(sql.insert, [version])]
+    }
+  })

@@ -9,8 +9,8 @@ import { inline } from "../../postgres/Quote.ts"
 import { LegacyHistoryMismatch } from "../MigrationErrors.ts"
 import { findMigration, type Migration, type MigrationSet } from "../MigrationSet.ts"
 import { legacySql } from "../sql.ts"
-import { locate, rowsOf } from "./locate.ts"
-import type { ToolTable, ToolVerdict } from "./ToolHistory.ts"
+import { findToolTable } from "./locate.ts"
+import type { ToolVerdict } from "./ToolHistory.ts"
 
 /**
  * The name postgres-shift records for a migration: the entry name after the five digits and the
@@ -38,20 +38,15 @@ const verdicts = (rows: ReadonlyArray<Row>, set: MigrationSet) => {
 
 /** Finds postgres-shift's table by the name it uses (`migrations` unless told, through the search_path). */
 export const findPostgresShift = (session: FenceSession, name: string, write: boolean) =>
-  locate(session, name, ["migration_id", "name"]).pipe(
-    Effect.map((table): ToolTable | undefined => {
-      if (table === undefined) return undefined
-      const sql = legacySql(table)
-      return {
-        tool: "postgres-shift",
-        table,
-        write,
-        read: (session, set) =>
-          rowsOf<Row>(session, "reading the postgres-shift table", sql.read).pipe(Effect.flatMap((rows) => verdicts(rows, set))),
-        record: (_set, migration, applied) =>
-          !/^\d+$/.test(migration.id)
-            ? []
-            : [applied ? inline(sql.insert, [Number(migration.id), legacyName(migration)]) : inline(sql.remove, [Number(migration.id)])]
-      }
-    })
-  )
+  findToolTable(session, write, {
+    tool: "postgres-shift",
+    name,
+    columns: ["migration_id", "name"],
+    sql: legacySql,
+    reading: "reading the postgres-shift table",
+    verdicts,
+    record: (sql) => (_set, migration, applied) =>
+      !/^\d+$/.test(migration.id)
+        ? []
+        : [applied ? inline(sql.insert, [Number(migration.id), legacyName(migration)]) : inline(sql.remove, [Number(migration.id)])]
+  })

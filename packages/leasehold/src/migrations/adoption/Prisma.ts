@@ -4,13 +4,12 @@
  * which Prisma itself refuses to go past (P3009).
  */
 import { createHash } from "node:crypto"
-import * as Effect from "effect/Effect"
 import type { FenceSession } from "../../fence/FenceSession.ts"
 import { inline } from "../../postgres/Quote.ts"
 import type { Migration, MigrationSet } from "../MigrationSet.ts"
-import { locate, rowsOf } from "./locate.ts"
+import { findToolTable } from "./locate.ts"
 import { prismaSql } from "./sql.ts"
-import type { ToolTable, ToolVerdict } from "./ToolHistory.ts"
+import type { ToolVerdict } from "./ToolHistory.ts"
 
 interface PrismaRow extends Record<string, unknown> {
   readonly checksum: string
@@ -78,19 +77,15 @@ const verdicts = (rows: ReadonlyArray<PrismaRow>, set: MigrationSet): Array<Tool
 
 /** Finds `_prisma_migrations` (through the search_path, as Prisma resolves it). */
 export const findPrisma = (session: FenceSession, write: boolean) =>
-  locate(session, "_prisma_migrations", ["migration_name", "checksum", "finished_at", "rolled_back_at"]).pipe(
-    Effect.map((table): ToolTable | undefined => {
-      if (table === undefined) return undefined
-      const sql = prismaSql(table)
-      return {
-        tool: "prisma",
-        table,
-        write,
-        read: (session, set) => rowsOf<PrismaRow>(session, "reading _prisma_migrations", sql.read).pipe(Effect.map((rows) => verdicts(rows, set))),
-        record: (_set, migration, applied) =>
-          migration.tool === undefined
-            ? []
-            : [applied ? inline(sql.insert, [migration.tool.name, migration.tool.checksum ?? ""]) : inline(sql.remove, [migration.tool.name])]
-      }
-    })
-  )
+  findToolTable(session, write, {
+    tool: "prisma",
+    name: "_prisma_migrations",
+    columns: ["migration_name", "checksum", "finished_at", "rolled_back_at"],
+    sql: prismaSql,
+    reading: "reading _prisma_migrations",
+    verdicts,
+    record: (sql) => (_set, migration, applied) =>
+      migration.tool === undefined
+        ? []
+        : [applied ? inline(sql.insert, [migration.tool.name, migration.tool.checksum ?? ""]) : inline(sql.remove, [migration.tool.name])]
+  })

@@ -8,7 +8,7 @@ import { findKnex } from "../adoption/Knex.ts"
 import { findNodePgMigrate } from "../adoption/NodePgMigrate.ts"
 import { findPostgresShift } from "../adoption/PostgresShift.ts"
 import { findPrisma } from "../adoption/Prisma.ts"
-import type { ToolTable } from "../adoption/ToolHistory.ts"
+import type { ToolName, ToolTable } from "../adoption/ToolHistory.ts"
 import type { MigrationSet } from "../MigrationSet.ts"
 
 export { legacyName } from "../adoption/PostgresShift.ts"
@@ -24,29 +24,26 @@ export interface LegacyOptions {
   readonly writeToolHistory?: boolean
 }
 
+/** How each layout's tool table is found (`legacyTable`: postgres-shift's table name). */
+const finders: {
+  readonly [L in ToolName]: (session: FenceSession, write: boolean, legacyTable: string) => Effect.Effect<LegacyTable | undefined, FenceLost | StatementFailed>
+} = {
+  "postgres-shift": (session, write, legacyTable) => findPostgresShift(session, legacyTable, write),
+  "prisma": findPrisma,
+  "drizzle": findDrizzle,
+  "node-pg-migrate": findNodePgMigrate,
+  "knex": findKnex,
+  "golang-migrate": findGolangMigrate,
+  "flyway": findFlyway
+}
+
 /**
  * Finds the history table of the tool whose layout the bundle has (postgres-shift's `migrations`,
  * `_prisma_migrations`, `drizzle.__drizzle_migrations`, `pgmigrations`, `knex_migrations`,
  * golang-migrate's `schema_migrations`, `flyway_schema_history`), if the database has it with
  * that tool's columns. `legacyTable: false` ignores them all.
  */
-export const findLegacy = (session: FenceSession, set: MigrationSet, options: LegacyOptions): Effect.Effect<LegacyTable | undefined, FenceLost | StatementFailed> => {
-  if (options.legacyTable === false) return Effect.succeed(undefined)
-  const write = options.writeToolHistory ?? true
-  switch (set.layout) {
-    case "postgres-shift":
-      return findPostgresShift(session, options.legacyTable ?? "migrations", write)
-    case "prisma":
-      return findPrisma(session, write)
-    case "drizzle":
-      return findDrizzle(session, write)
-    case "node-pg-migrate":
-      return findNodePgMigrate(session, write)
-    case "knex":
-      return findKnex(session, write)
-    case "golang-migrate":
-      return findGolangMigrate(session, write)
-    case "flyway":
-      return findFlyway(session, write)
-  }
-}
+export const findLegacy = (session: FenceSession, set: MigrationSet, options: LegacyOptions): Effect.Effect<LegacyTable | undefined, FenceLost | StatementFailed> =>
+  options.legacyTable === false
+    ? Effect.succeed(undefined)
+    : finders[set.layout](session, options.writeToolHistory ?? true, options.legacyTable ?? "migrations")

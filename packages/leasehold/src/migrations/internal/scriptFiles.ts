@@ -66,6 +66,23 @@ export const markersOf = (file: string, content: string, conf: string | undefine
   return { ...(noTransaction === undefined ? {} : { noTransaction }), noParse: noParseMarker.test(content) }
 }
 
+/** A script of `file` from its normalised `content`: path, checksum and body, with what its language decides. */
+const script = (
+  directory: string,
+  file: string,
+  content: string,
+  decided: Pick<MigrationScript, "language" | "markers" | "kind" | "why">
+): MigrationScript => ({
+  file,
+  path: join(directory, file),
+  content,
+  checksum: checksum(content),
+  body: content,
+  statements: [],
+  concurrentIndexes: [],
+  ...decided
+})
+
 /**
  * A SQL script from its text (normalised here): checksum and markers. Parsing (statements,
  * kind, refusals) is `analyse`'s, so a pod whose schema is current never loads the parser.
@@ -73,35 +90,14 @@ export const markersOf = (file: string, content: string, conf: string | undefine
 export const sqlScript = (directory: string, file: string, text: string, conf?: string): MigrationScript => {
   const content = normaliseScript(text)
   const markers = markersOf(file, content, conf)
-  return {
-    file,
-    path: join(directory, file),
-    content,
-    checksum: checksum(content),
-    body: content,
-    statements: [],
-    concurrentIndexes: [],
+  return script(directory, file, content, {
     language: "sql",
     markers,
     kind: markers.noTransaction === undefined ? "transactional" : "non-transactional",
     why: markers.noTransaction === undefined ? { _tag: "NotParsed" } : { _tag: "Marker", marker: markers.noTransaction }
-  }
+  })
 }
 
 /** A JavaScript/TypeScript script (postgres-shift): checksummed over its source. */
-export const jsScript = (directory: string, file: string, text: string): MigrationScript => {
-  const content = normaliseScript(text)
-  return {
-    file,
-    path: join(directory, file),
-    content,
-    checksum: checksum(content),
-    body: content,
-    statements: [],
-    concurrentIndexes: [],
-    language: "js",
-    markers: { noParse: false },
-    kind: "transactional",
-    why: { _tag: "JavaScript" }
-  }
-}
+export const jsScript = (directory: string, file: string, text: string): MigrationScript =>
+  script(directory, file, normaliseScript(text), { language: "js", markers: { noParse: false }, kind: "transactional", why: { _tag: "JavaScript" } })

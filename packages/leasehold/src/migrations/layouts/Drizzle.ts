@@ -8,7 +8,7 @@
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { decodeUtf8, exists, invalid, readBytes, readText, sqlScript } from "../internal/scriptFiles.ts"
-import type { Migration } from "../MigrationSet.ts"
+import { makeMigration, type Migration } from "../MigrationSet.ts"
 import { sha256Hex } from "./Prisma.ts"
 
 /** Where Drizzle keeps the order of the migrations. */
@@ -54,16 +54,13 @@ export const readDrizzle = Effect.fnUntraced(function*(directory: string) {
     if (previous !== undefined && (entry.idx <= Number(previous.id) || entry.when < previous.tool!.when!)) {
       return yield* Effect.fail(invalid("duplicate-version", file, `is listed after ${previous.up.file} in ${journalFile} with a lower idx or when; the journal must be in order`))
     }
-    migrations.push({
-      id: String(entry.idx),
+    migrations.push(makeMigration({
       version: [BigInt(entry.idx)],
       name: entry.tag.replace(/^\d+_/, ""),
       source: file,
-      checksum: up.checksum,
-      kind: up.kind,
       up,
       tool: { name: entry.tag, checksum: sha256Hex(bytes), when: entry.when }
-    })
+    }))
   }
   if (migrations.length === 0) return yield* Effect.fail(invalid("empty", journalFile, "lists no migrations"))
   return migrations

@@ -10,7 +10,7 @@ import { readdir } from "node:fs/promises"
 import * as Effect from "effect/Effect"
 import { checksum } from "../Checksum.ts"
 import { invalid, readText, sqlScript, unreadableFolder } from "../internal/scriptFiles.ts"
-import { parseVersion, versionId, type Migration, type MigrationScript } from "../MigrationSet.ts"
+import { makeMigration, parseVersion, type Migration, type MigrationScript } from "../MigrationSet.ts"
 import { ordered } from "./ordered.ts"
 
 /** node-pg-migrate's comment regexes (`src/sqlMigration.ts`). */
@@ -71,17 +71,7 @@ export const readTimestampedSql = Effect.fnUntraced(function*(directory: string,
     const cut = tool === "node-pg-migrate" ? sections(whole.content) : { up: whole.content, down: undefined }
     const up = section(whole, cut.up)
     const down = cut.down === undefined ? undefined : section(whole, cut.down)
-    migrations.push({
-      id: versionId(version),
-      version,
-      name: match[2]!,
-      source: entry.name,
-      checksum: up.checksum,
-      kind: up.kind,
-      up,
-      ...(down === undefined ? {} : { down }),
-      tool: { name: entry.name.slice(0, -".sql".length) }
-    })
+    migrations.push(makeMigration({ version, name: match[2]!, source: entry.name, up, down, tool: { name: entry.name.slice(0, -".sql".length) } }))
   }
   return yield* ordered(migrations)
 })

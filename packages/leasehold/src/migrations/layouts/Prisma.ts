@@ -9,7 +9,7 @@ import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { decodeUtf8, exists, invalid, readBytes, sqlScript, unreadableFolder } from "../internal/scriptFiles.ts"
-import { parseVersion, versionId, type Migration } from "../MigrationSet.ts"
+import { makeMigration, parseVersion, type Migration } from "../MigrationSet.ts"
 import { ordered } from "./ordered.ts"
 
 const directoryName = /^(\d+)_(.+)$/
@@ -44,16 +44,7 @@ export const readPrisma = Effect.fnUntraced(function*(directory: string, shown: 
     const version = parseVersion(match[1]!)!
     const bytes = yield* readBytes(directory, file)
     const up = sqlScript(directory, file, yield* decodeUtf8(file, bytes))
-    migrations.push({
-      id: versionId(version),
-      version,
-      name: match[2]!,
-      source: entry.name,
-      checksum: up.checksum,
-      kind: up.kind,
-      up,
-      tool: { name: entry.name, checksum: sha256Hex(bytes) }
-    })
+    migrations.push(makeMigration({ version, name: match[2]!, source: entry.name, up, tool: { name: entry.name, checksum: sha256Hex(bytes) } }))
   }
   return yield* ordered(migrations)
 })
