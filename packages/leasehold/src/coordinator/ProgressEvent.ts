@@ -42,6 +42,32 @@ export type ProgressEvent =
     /** How long this pod waits before it campaigns again. */
     readonly retryInMs: number
   }
+  | {
+    /**
+     * A warning: the leader has not renewed its Lease within `renewDeadline` (the API server is
+     * unreachable or failing), but its fence holds (session alive, heartbeat fresh), so it keeps
+     * leading and its migration goes on instead of being thrown away (ADR 0012). Other pods do
+     * not take the Lease over while the fence's heartbeat in the database is fresh.
+     */
+    readonly _tag: "RidingOutOutage"
+    readonly at: number
+    readonly holder: string
+    /** The term's epoch (the Lease's `leaseTransitions`). */
+    readonly epoch: number
+    /** Milliseconds since the last successful renewal, when this pod decided to lead on. */
+    readonly sinceRenewalMs: number
+    /** Why the latest renewal did not land, if known. */
+    readonly lastFailure: string | undefined
+  }
+  | {
+    /** The leader that rode out an outage (`RidingOutOutage`) renewed its Lease again. */
+    readonly _tag: "RenewalsResumed"
+    readonly at: number
+    readonly holder: string
+    readonly epoch: number
+    /** How long the renewal was overdue (from `renewDeadline` running out to the renewal). */
+    readonly overdueMs: number
+  }
   | { readonly _tag: "MigrationStarted"; readonly at: number; readonly id: string; readonly name: string; readonly holder: string }
   | {
     readonly _tag: "MigrationApplied"
@@ -76,6 +102,12 @@ export const describeEvent = (event: ProgressEvent): string => {
     case "TermLost":
       return `${event.holder} stopped leading${event.epoch === undefined ? "" : ` (epoch ${event.epoch})`}: ${event.reason}; ` +
         `campaigning again in ${event.retryInMs} ms`
+    case "RidingOutOutage":
+      return `warning: ${event.holder} could not renew the Lease for ${event.sinceRenewalMs} ms (epoch ${event.epoch})` +
+        `${event.lastFailure === undefined ? "" : `: ${event.lastFailure}`}; its fence holds, so it keeps leading and the ` +
+        "migration goes on"
+    case "RenewalsResumed":
+      return `${event.holder} renewed the Lease again (epoch ${event.epoch}) after an outage of ${event.overdueMs} ms past renewDeadline`
     case "MigrationStarted":
       return `${event.holder} is applying migration ${event.id} (${event.name})`
     case "MigrationApplied":

@@ -35,6 +35,48 @@ export const holderProvablyGone = (lease: string, record: LeaderElectionRecord, 
 }
 
 /**
+ * Whether the fence registry proves that the Lease's holder is alive and working, so that an
+ * expired Lease must not be taken from it (ADR 0012): the registry names the Lease's holder
+ * (identities are unique per process) for this Lease, its backend is alive and holds the lock,
+ * and its heartbeat (server clock) is at most `maxAgeMs` old. Anything else — no registry row,
+ * another holder, a dead backend, a free lock, no heartbeat of its epoch, a stale one — is not
+ * such a proof.
+ */
+export const holderFenceFresh = (
+  lease: string,
+  record: LeaderElectionRecord,
+  status: Option.Option<FenceStatus>,
+  maxAgeMs: number
+): boolean => {
+  if (record.holderIdentity === "" || Option.isNone(status)) return false
+  const fence = status.value
+  return fence.holder === record.holderIdentity && fence.lease === lease && fence.backendAlive && fence.holdsLock &&
+    fence.heartbeatAgeMs !== undefined && fence.heartbeatAgeMs <= maxAgeMs
+}
+
+/**
+ * The elector's `mayTakeOverExpired` hook for Lease `lease` (`namespace/name`): an expired Lease
+ * is left alone (`false`) only while `holderFenceFresh` holds — its holder is riding out an
+ * API-server outage with its fence intact — and taken over (`true`) otherwise, at once when the
+ * fence is gone or its heartbeat older than `maxAgeMs` (`heartbeatThresholds(...).observer`).
+ * A failed read answers `true`, as the elector counts a failing hook (S4: a broken probe must
+ * not keep a dead leader in place; S1/S2 rest on the fence, not on this answer).
+ */
+export const takeOverExpiredUnlessFenceFresh = <E>(
+  lease: string,
+  readStatus: Effect.Effect<Option.Option<FenceStatus>, E>,
+  maxAgeMs: number
+) =>
+(record: LeaderElectionRecord): Effect.Effect<boolean> =>
+  readStatus.pipe(
+    Effect.map((status) => !holderFenceFresh(lease, record, status, maxAgeMs)),
+    Effect.tap((takeOver) =>
+      takeOver ? Effect.void : Effect.logDebug("the Lease has expired, but its holder's fence heartbeat is fresh: it rides out an API outage")
+    ),
+    Effect.catchCause(() => Effect.succeed(true))
+  )
+
+/**
  * The elector's `canTakeOver` hook for Lease `lease` (`namespace/name`) over a way to read the
  * fence status (one query on any connection). A failed or slow read (over `timeout`) answers
  * `false`: then the Lease is only taken after it expires, as without the hook.

@@ -9,6 +9,7 @@
  * the leader does.
  */
 import type pg from "pg"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -88,6 +89,39 @@ export const defaultFenceTiming: FenceTiming = {
   connectTimeout: "10 seconds",
   closeTimeout: "5 seconds",
   terminateWait: "5 seconds"
+}
+
+/**
+ * How old a fence heartbeat may be before the holder, or the others, stop trusting it (ADR
+ * 0012), from `timing` (defaults: `heartbeatInterval` H = 2 s, `heartbeatTimeout` T = 5 s) and
+ * the election's `retryPeriod` R (how often a leader riding out an outage asks again):
+ *
+ * - `holder` = H + T (7 s): the holder's own bound, by its monotonic clock since its last
+ *   successful heartbeat (`FenceSession.healthy`). A live monitor beats at least that often:
+ *   a beat starts H after the previous one ended and either answers within T or kills the
+ *   fence session. So only a frozen or starved process exceeds it, and sees so when it runs.
+ * - `observer` = H + 2T + max(H, R) (14 s): the others' bound, on `FenceStatus.heartbeatAgeMs`
+ *   (the server's clock). It exceeds `holder` by T (a beat is recorded at its statement's start,
+ *   up to T before the holder hears it succeeded) plus max(H, R) (the holder's last "yes" holds
+ *   until it asks again, R later; at least H of slack): so while a holder still answers that its
+ *   fence is healthy, no observer finds its heartbeat stale, and a holder has stopped believing
+ *   in its fence before anyone may take over.
+ */
+export interface HeartbeatThresholds {
+  readonly holder: Duration.Duration
+  readonly observer: Duration.Duration
+}
+
+/** `HeartbeatThresholds` for `timing` (defaults filled in) and the election's `retryPeriod`. */
+export const heartbeatThresholds = (timing: Partial<FenceTiming>, retryPeriod: Duration.Input): HeartbeatThresholds => {
+  const { heartbeatInterval, heartbeatTimeout } = { ...defaultFenceTiming, ...timing }
+  const interval = Duration.toMillis(heartbeatInterval)
+  const timeout = Duration.toMillis(heartbeatTimeout)
+  const holder = interval + timeout
+  return {
+    holder: Duration.millis(holder),
+    observer: Duration.millis(holder + timeout + Math.max(interval, Duration.toMillis(retryPeriod)))
+  }
 }
 
 /** What `acquire` needs: where to connect, which history, which Lease and term, and who. */
@@ -297,11 +331,29 @@ const takeLock = (fence: Session, who: Registrant, claiming: Claiming, timing: F
     return claimed
   })
 
-/** Step 4: the heartbeat kills the fence session when ownership is lost; a lost fence is logged. */
-const startHeartbeat = (opened: OpenedSessions, who: Registered, timing: FenceTiming): Effect.Effect<void, never, Scope.Scope> =>
+/** This process's monotonic clock, in milliseconds. */
+const monotonicMillis = Effect.map(Clock.monotonicTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+
+/**
+ * When the fence last proved its ownership (monotonic milliseconds): acquisition, then each
+ * heartbeat; and whether the session was released (its scope closed).
+ */
+interface Beats {
+  last: number
+  released: boolean
+}
+
+/**
+ * Step 4: the heartbeat kills the fence session when ownership is lost and records each
+ * successful beat in `beats`; a lost fence is logged.
+ */
+const startHeartbeat = (opened: OpenedSessions, who: Registered, timing: FenceTiming, beats: Beats): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { backendPid, fence, monitor } = opened
     yield* heartbeatOnce(monitor.client, who, backendPid, timing.heartbeatTimeout).pipe(
+      Effect.andThen(Effect.map(monotonicMillis, (now) => {
+        beats.last = now
+      })),
       Effect.repeat(Schedule.spaced(timing.heartbeatInterval)),
       Effect.raceFirst(sessionLost(monitor)),
       Effect.raceFirst(sessionLost(fence)),
@@ -315,8 +367,15 @@ const startHeartbeat = (opened: OpenedSessions, who: Registered, timing: FenceTi
   })
 
 /** Step 5: the session handed out, with the fence's internals (proof, query queue, cancel). */
-const sessionOf = (opened: OpenedSessions, who: Registered, other: Recorded | undefined, timing: FenceTiming): FenceSession => {
+const sessionOf = (
+  opened: OpenedSessions,
+  who: Registered,
+  other: Recorded | undefined,
+  timing: FenceTiming,
+  beats: Beats
+): FenceSession => {
   const { backendPid, fence, monitor } = opened
+  const heartbeatAgeMillis = Effect.map(monotonicMillis, (now) => Math.max(0, now - beats.last))
   const session: FenceSession = {
     client: fence.client,
     key: who.key,
@@ -324,6 +383,13 @@ const sessionOf = (opened: OpenedSessions, who: Registered, other: Recorded | un
     holder: who.holder,
     backendPid,
     lost: sessionLost(fence),
+    heartbeatAgeMillis,
+    healthy: (maxAge) =>
+      Effect.suspend(() =>
+        beats.released || Deferred.isDoneUnsafe(fence.died)
+          ? Effect.succeed(false)
+          : Effect.map(heartbeatAgeMillis, (age) => age <= Duration.toMillis(maxAge))
+      ),
     ...(other === undefined ? {} : { otherLease: { lease: other.lease, holder: other.holder } })
   }
   return withInternals(session, {
@@ -350,7 +416,9 @@ const sessionOf = (opened: OpenedSessions, who: Registered, other: Recorded | un
  * Lease is superseded at once (recorded with the next epoch, its backend terminated); poll
  * `pg_try_advisory_lock` on a jittered schedule until it is ours, looking again between
  * attempts; claim the registry row, where the database assigns the epoch (the newest recorded
- * plus one, at least `options.epoch`); check `pg_locks`; start the heartbeat.
+ * plus one, at least `options.epoch`); check `pg_locks`; start the heartbeat (every
+ * `heartbeatInterval`, from the monitor session: ownership proven, and the beat recorded in
+ * `fence_heartbeats` for the others, ADR 0012).
  *
  * The lock is keyed by the history, not the Lease, so runners given different Lease names,
  * namespaces or clusters serialize on one database; a holder of another Lease is never
@@ -373,14 +441,17 @@ export const acquire: (options: FenceOptions) => Effect.Effect<FenceSession, Fen
       yield* prepare(opened.fence.client, registrant, claiming, timing)
       const claimed = yield* takeLock(opened.fence, registrant, claiming, timing)
       const who: Registered = { ...registrant, epoch: claimed.epoch }
-      yield* startHeartbeat(opened, who, timing)
+      const beats: Beats = { last: yield* monotonicMillis, released: false }
+      yield* startHeartbeat(opened, who, timing, beats)
+      // Runs first when the scope closes: a released fence is no longer healthy.
+      yield* Effect.addFinalizer(() => Effect.sync(() => (beats.released = true)))
       if (claiming.other !== undefined) {
         yield* Effect.logWarning("another Lease coordinates this database's migration history; both serialize on its fence").pipe(
           Effect.annotateLogs({ otherLease: claiming.other.lease, otherHolder: claiming.other.holder })
         )
       }
       yield* Effect.log("fence acquired").pipe(Effect.annotateLogs({ backendPid: opened.backendPid, epoch: claimed.epoch }))
-      return sessionOf(opened, who, claiming.other, timing)
+      return sessionOf(opened, who, claiming.other, timing, beats)
     },
     (effect, options) =>
       Effect.annotateLogs(effect, {

@@ -1,3 +1,4 @@
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type pg from "pg"
 import type { FenceLost } from "./FenceErrors.ts"
@@ -30,4 +31,18 @@ export interface FenceSession {
   readonly otherLease?: { readonly lease: string; readonly holder: string }
   /** Fails with `FenceLost` as soon as the session is known to be lost; never succeeds. */
   readonly lost: Effect.Effect<never, FenceLost>
+  /**
+   * Milliseconds since the heartbeat last proved this session's ownership (the lock held on
+   * this backend, this epoch the newest, the beat recorded), by this process's monotonic clock;
+   * since acquisition (whose last step is the same proof) before the first beat. Use it to
+   * judge the fence from the holder's side: a process that was frozen (SIGSTOP) or starved sees
+   * a large age at once when it runs again, before its next heartbeat.
+   */
+  readonly heartbeatAgeMillis: Effect.Effect<number>
+  /**
+   * Whether the fence is fit to lead on: the session is neither released nor known to be lost, and the last
+   * successful heartbeat is at most `maxAge` old (`heartbeatAgeMillis`). For a leader riding
+   * out an API-server outage, with `heartbeatThresholds(timing).holder` (ADR 0012).
+   */
+  readonly healthy: (maxAge: Duration.Input) => Effect.Effect<boolean>
 }

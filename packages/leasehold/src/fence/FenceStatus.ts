@@ -22,6 +22,18 @@ export interface FenceStatus {
   readonly backendAlive: boolean
   /** That backend holds the advisory lock right now. */
   readonly holdsLock: boolean
+  /**
+   * Milliseconds since the monitor of this holder (this epoch) last proved, from its own
+   * session, that the holder's backend holds the lock and its epoch is the newest, by the
+   * database server's clock alone (no client clock is involved, so skew between pods does not
+   * matter). `undefined` when no heartbeat of this epoch is recorded (just registered, still
+   * polling for the lock, or a registry made by an older version).
+   *
+   * A holder's monitor beats every `heartbeatInterval`, so on a live holder this stays below
+   * `heartbeatInterval + heartbeatTimeout`; a larger age means a frozen (SIGSTOP), wedged or
+   * partitioned holder (see `heartbeatThresholds`, ADR 0012).
+   */
+  readonly heartbeatAgeMs?: number | undefined
 }
 
 interface StatusRow {
@@ -33,6 +45,7 @@ interface StatusRow {
   readonly acquired_at: Date
   readonly backend_alive: boolean
   readonly holds_lock: boolean
+  readonly heartbeat_age_ms: number | null
 }
 
 /**
@@ -47,8 +60,14 @@ export const fenceStatus = (
   client: pg.ClientBase,
   key: bigint,
   options: { readonly schema?: string } = {}
-): Effect.Effect<Option.Option<FenceStatus>, SqlError> =>
-  query<StatusRow>(client, sql.status(quoteIdentifier(options.schema ?? "leasehold")), [key.toString()]).pipe(
+): Effect.Effect<Option.Option<FenceStatus>, SqlError> => {
+  const schema = quoteIdentifier(options.schema ?? "leasehold")
+  return query<StatusRow>(client, sql.status(schema), [key.toString()]).pipe(
+    // A registry made by a version without heartbeats (until a holder of this version takes the fence).
+    Effect.catchIf(
+      (failure) => failure.code === "42P01",
+      () => query<StatusRow>(client, sql.statusWithoutHeartbeats(schema), [key.toString()])
+    ),
     Effect.map((rows) =>
       Option.fromNullishOr(rows[0]).pipe(
         Option.map((row): FenceStatus => ({
@@ -59,7 +78,8 @@ export const fenceStatus = (
           backendPid: row.backend_pid,
           since: row.acquired_at,
           backendAlive: row.backend_alive,
-          holdsLock: row.holds_lock
+          holdsLock: row.holds_lock,
+          heartbeatAgeMs: row.heartbeat_age_ms === null ? undefined : Math.max(0, Math.round(Number(row.heartbeat_age_ms)))
         }))
       )
     ),
@@ -67,3 +87,4 @@ export const fenceStatus = (
     Effect.catchIf((failure) => failure.code === "42P01" || failure.code === "3F000", () => Effect.succeedNone),
     Effect.withSpan("Fence.status")
   )
+}

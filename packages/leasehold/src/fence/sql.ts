@@ -58,6 +58,7 @@ export const readSessionMark = `
  */
 export const registryExists = (schema: string): string => `
   SELECT to_regclass('${schema.replace(/'/g, "''")}.fence_epochs') IS NOT NULL
+     AND to_regclass('${schema.replace(/'/g, "''")}.fence_heartbeats') IS NOT NULL
      AND to_regprocedure('${schema.replace(/'/g, "''")}.${proofFunction}(bigint,bigint,text)') IS NOT NULL AS exists`
 
 /** Serialises Leasehold's DDL across concurrent first starts; `$1` is the bootstrap key. */
@@ -66,8 +67,14 @@ export const lockBootstrap = `SELECT pg_advisory_xact_lock($1)`
 /**
  * The epoch registry: one row per lock key (since 0009 the history's key, `historyKeyFor`),
  * naming the newest holder, its backend, the Lease it came with (`lease`, `namespace/name`) and
- * that Lease's term (`lease_term`, its `leaseTransitions`; null without a Lease); and the proof
- * function. `lease_term` is added to a registry made by an older version.
+ * that Lease's term (`lease_term`, its `leaseTransitions`; null without a Lease); the heartbeat
+ * table (`fence_heartbeats`, one row per lock key: the holder and epoch whose monitor beat last,
+ * and when, by the server's clock; ADR 0012); and the proof function. `lease_term` is added to
+ * a registry made by an older version.
+ *
+ * The heartbeats live in a table of their own because every fenced transaction share-locks the
+ * `fence_epochs` row (`FOR SHARE`) until it ends: an update there would wait behind a long
+ * migration, and its time would say nothing about the holder's liveness.
  */
 export const createRegistry = (schema: string): ReadonlyArray<string> => [
   `CREATE SCHEMA IF NOT EXISTS ${schema}`,
@@ -82,6 +89,12 @@ export const createRegistry = (schema: string): ReadonlyArray<string> => [
      lease_term    bigint
    )`,
   `ALTER TABLE ${schema}.fence_epochs ADD COLUMN IF NOT EXISTS lease_term bigint`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.fence_heartbeats (
+     lock_key bigint      PRIMARY KEY,
+     holder   text        NOT NULL,
+     epoch    bigint      NOT NULL,
+     beat_at  timestamptz NOT NULL
+   )`,
   createProofFunction(schema)
 ]
 
@@ -185,20 +198,53 @@ export const cancelBackend = `SELECT pg_cancel_backend($1)`
 /** A call of the proof function, as an expression (`SELECT` it): `$1` key, `$2` epoch, `$3` holder. */
 export const proveOrRaise = (schema: string): string => `${schema}.${proofFunction}($1, $2, $3)`
 
-/** The heartbeat, run from the monitor session: does backend `$2` hold `$1`, and who is newest? */
+/**
+ * The heartbeat, run from the monitor session: does backend `$2` hold `$1`, and who is newest?
+ * When the answer is "backend `$2`, and epoch `$3` of holder `$4`" it also records the beat
+ * (`beat`: true) in `fence_heartbeats` with the server's clock, in the same statement; a holder
+ * that is no longer the newest never overwrites the newest one's beat (the guard on `epoch`).
+ * It never touches `fence_epochs` (share-locked by every fenced transaction), so it never
+ * waits behind a migration.
+ */
 export const heartbeat = (schema: string): string => `
-  SELECT ${advisoryLockHeldBy("$1::bigint", "$2::integer")} AS holds_lock, e.epoch, e.holder
-  FROM (SELECT 1) AS one
-  LEFT JOIN ${schema}.fence_epochs e ON e.lock_key = $1`
+  WITH seen AS (
+    SELECT ${advisoryLockHeldBy("$1::bigint", "$2::integer")} AS holds_lock, e.epoch, e.holder
+    FROM (SELECT 1) AS one
+    LEFT JOIN ${schema}.fence_epochs e ON e.lock_key = $1
+  ), beat AS (
+    INSERT INTO ${schema}.fence_heartbeats AS h (lock_key, holder, epoch, beat_at)
+    SELECT $1::bigint, $4::text, $3::bigint, now() FROM seen
+    WHERE seen.holds_lock AND seen.epoch = $3::bigint AND seen.holder = $4::text
+    ON CONFLICT (lock_key) DO UPDATE
+      SET holder = EXCLUDED.holder, epoch = EXCLUDED.epoch, beat_at = EXCLUDED.beat_at
+      WHERE h.epoch <= EXCLUDED.epoch
+    RETURNING 1
+  )
+  SELECT seen.holds_lock, seen.epoch, seen.holder, EXISTS (SELECT 1 FROM beat) AS beat FROM seen`
 
-/** Read-only status of the fence on `$1`, for `fenceStatus`. */
-export const status = (schema: string): string => `
-  SELECT e.lease, e.lease_term, e.epoch, e.holder, e.backend_pid, e.acquired_at,
+const statusColumns = `e.lease, e.lease_term, e.epoch, e.holder, e.backend_pid, e.acquired_at,
          EXISTS (
            SELECT 1 FROM pg_stat_activity a
            WHERE a.pid = e.backend_pid
              AND (e.backend_start IS NULL OR a.backend_start IS NULL OR a.backend_start = e.backend_start)
          ) AS backend_alive,
-         ${advisoryLockHeldBy("e.lock_key", "e.backend_pid")} AS holds_lock
+         ${advisoryLockHeldBy("e.lock_key", "e.backend_pid")} AS holds_lock`
+
+/**
+ * Read-only status of the fence on `$1`, for `fenceStatus`, with the age in milliseconds of the
+ * newest holder's last heartbeat (null when none of its epoch is recorded), by the server's
+ * clock alone (`clock_timestamp()`, so neither client clocks nor a long reading transaction
+ * skew it).
+ */
+export const status = (schema: string): string => `
+  SELECT ${statusColumns},
+         (EXTRACT(EPOCH FROM (clock_timestamp() - h.beat_at)) * 1000)::float8 AS heartbeat_age_ms
+  FROM ${schema}.fence_epochs e
+  LEFT JOIN ${schema}.fence_heartbeats h ON h.lock_key = e.lock_key AND h.epoch = e.epoch AND h.holder = e.holder
+  WHERE e.lock_key = $1`
+
+/** `status` on a registry made by a version without `fence_heartbeats`: no heartbeat is known. */
+export const statusWithoutHeartbeats = (schema: string): string => `
+  SELECT ${statusColumns}, NULL::float8 AS heartbeat_age_ms
   FROM ${schema}.fence_epochs e
   WHERE e.lock_key = $1`

@@ -4,9 +4,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import pg from "pg"
-import { Effect, Exit, Option, Scope } from "effect"
+import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { query } from "@leasehold/testkit/support"
-import { holderProvablyGone, takeOverWhenHolderGone } from "../../src/coordinator/Takeover.ts"
+import {
+  holderFenceFresh,
+  holderProvablyGone,
+  takeOverExpiredUnlessFenceFresh,
+  takeOverWhenHolderGone
+} from "../../src/coordinator/Takeover.ts"
 import type { LeaderElectionRecord } from "../../src/election/LeaderRecord.ts"
 import * as Fence from "../../src/fence/Fence.ts"
 import { fenceStatus, type FenceStatus } from "../../src/fence/FenceStatus.ts"
@@ -66,6 +71,43 @@ describe("holderProvablyGone", () => {
       const canTakeOver = takeOverWhenHolderGone(lease, Effect.fail("connection refused"))
       expect(yield* canTakeOver(record("pod-a", 3))).toBe(false)
     }))
+})
+
+describe("holderFenceFresh (mayTakeOverExpired: leave an expired Lease to a holder whose fence is alive)", () => {
+  const live = { backendAlive: true, holdsLock: true, heartbeatAgeMs: 3_000 }
+  it("holds for the Lease's holder with a live backend that holds the lock and a heartbeat within the bound", () => {
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence(live), 14_000)).toBe(true)
+    // The Lease's term is not compared: the identity is unique per process.
+    expect(holderFenceFresh(lease, record("pod-a", 4), fence(live), 14_000)).toBe(true)
+  })
+  it("does not hold when the heartbeat is stale or missing (a frozen or wedged holder)", () => {
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence({ ...live, heartbeatAgeMs: 14_001 }), 14_000)).toBe(false)
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence({ ...live, heartbeatAgeMs: undefined }), 14_000)).toBe(false)
+  })
+  it("does not hold when the fence is provably gone: no backend, no lock, another holder or Lease, nothing registered", () => {
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence({ ...live, backendAlive: false }), 14_000)).toBe(false)
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence({ ...live, holdsLock: false }), 14_000)).toBe(false)
+    expect(holderFenceFresh(lease, record("pod-b", 3), fence(live), 14_000)).toBe(false)
+    expect(holderFenceFresh(lease, record("pod-a", 3), fence({ ...live, lease: "default/other" }), 14_000)).toBe(false)
+    expect(holderFenceFresh(lease, record("pod-a", 3), Option.none(), 14_000)).toBe(false)
+  })
+  it.effect("the hook answers true (take over) when the status cannot be read", () =>
+    Effect.gen(function*() {
+      const hook = takeOverExpiredUnlessFenceFresh(lease, Effect.fail("unreachable"), 14_000)
+      expect(yield* hook(record("pod-a", 3))).toBe(true)
+      const fresh = takeOverExpiredUnlessFenceFresh(lease, Effect.succeed(fence({ ...live })), 14_000)
+      expect(yield* fresh(record("pod-a", 3))).toBe(false)
+    }))
+})
+
+describe("heartbeatThresholds", () => {
+  const millis = (t: Fence.HeartbeatThresholds) => [Duration.toMillis(t.holder), Duration.toMillis(t.observer)]
+  it("holder: heartbeatInterval + heartbeatTimeout; observers: that + heartbeatTimeout + max(heartbeatInterval, retryPeriod)", () => {
+    expect(millis(Fence.heartbeatThresholds({}, "500 millis"))).toEqual([7_000, 14_000])
+    expect(millis(Fence.heartbeatThresholds({}, "3 seconds"))).toEqual([7_000, 15_000])
+    expect(millis(Fence.heartbeatThresholds({ heartbeatInterval: "100 millis", heartbeatTimeout: "1 second" }, "200 millis")))
+      .toEqual([1_100, 2_300])
+  })
 })
 
 describe("takeOverWhenHolderGone over a real fence", () => {

@@ -270,6 +270,7 @@ describe("Fence", () => {
       )
       yield* rows(admin, `GRANT USAGE ON SCHEMA ${schemaOf("stale")} TO ${role}`)
       yield* rows(admin, `GRANT SELECT, INSERT, UPDATE ON ${schemaOf("stale")}.fence_epochs TO ${role}`)
+      yield* rows(admin, `GRANT SELECT, INSERT, UPDATE ON ${schemaOf("stale")}.fence_heartbeats TO ${role}`)
       yield* rows(admin, `GRANT INSERT, SELECT ON stale_work TO ${role}`)
 
       const url = new URL(db.url)

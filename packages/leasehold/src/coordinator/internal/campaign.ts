@@ -47,11 +47,25 @@ export interface CampaignState {
   term: Term | undefined
   /** Cancels the statement a backend runs, from another session (best effort). */
   readonly cancelStatement: (backendPid: number) => Effect.Effect<void>
+  /** The term's fence session while the leader holds it (for `mayKeepLeading`, ADR 0012). */
+  fence: FenceSession | undefined
+  /**
+   * While the leader rides out an API-server outage: when (wall clock, Unix milliseconds) its
+   * renewal became overdue (`OverdueRenewal.overdueSince`), for `RidingOutOutage` and
+   * `RenewalsResumed` (once per outage).
+   */
+  ridingOutSince: number | undefined
 }
 
 /** A fresh campaign state. */
 export const makeCampaignState = (cancelStatement: (backendPid: number) => Effect.Effect<void>): Effect.Effect<CampaignState> =>
-  Effect.map(SubscriptionRef.make(false), (leading) => ({ leading, term: undefined, cancelStatement }))
+  Effect.map(SubscriptionRef.make(false), (leading) => ({
+    leading,
+    term: undefined,
+    cancelStatement,
+    fence: undefined,
+    ridingOutSince: undefined
+  }))
 
 /**
  * On interruption (SIGTERM, leadership lost), the runner has already let go of its statement
@@ -89,12 +103,19 @@ export const leaderWork = (context: FlowContext, state: CampaignState, observer:
 (term: Term): Effect.Effect<MigrateResult, FenceAcquireError | MigrateError, Scope.Scope> =>
   Effect.gen(function*() {
     state.term = term
+    state.ridingOutSince = undefined
     yield* SubscriptionRef.set(state.leading, true)
-    yield* Effect.addFinalizer(() => Effect.sync(() => observer.setLeading(undefined)))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        observer.setLeading(undefined)
+        state.fence = undefined
+      })
+    )
     yield* context.emit({ _tag: "Elected", holder: term.holder, epoch: term.epoch })
     const config = context.config
     return yield* withFence(context, term, (session) =>
       Effect.gen(function*() {
+        state.fence = session
         if (session.otherLease !== undefined) {
           yield* context.emit({
             _tag: "OtherLease",
@@ -107,7 +128,11 @@ export const leaderWork = (context: FlowContext, state: CampaignState, observer:
         observer.setLeading(term.holder)
         yield* observer.leaderMovesOn(term.holder)
         return yield* migrate(session, context.set, runOptionsFor(config, term))
-      }).pipe(Effect.onInterrupt(() => cancelOnInterrupt(context, state, observer, session))))
+      }).pipe(
+        Effect.onInterrupt(() => cancelOnInterrupt(context, state, observer, session)),
+        // The work is over (published or failed): nothing is left to keep leading for.
+        Effect.ensuring(Effect.sync(() => (state.fence = undefined)))
+      ))
   }).pipe(
     Effect.annotateLogs({ holder: term.holder, epoch: term.epoch }),
     Effect.withSpan("Coordinator.lead")

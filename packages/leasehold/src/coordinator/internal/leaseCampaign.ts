@@ -1,17 +1,22 @@
 /**
  * Step 3 with a Lease (`CLUSTER_ENABLED=true`): the elector over the watched Lease client, fast
- * failover wired in as its `canTakeOver`, one term of leader work per round, and the campaign
- * loop raced with the API server being unreachable for too long.
+ * failover wired in as its `canTakeOver`, the patient leader's hooks (ADR 0012: a leader whose
+ * fence holds rides out an API-server outage; candidates leave an expired Lease alone while its
+ * holder's fence heartbeat is fresh), one term of leader work per round, and the campaign loop
+ * raced with the API server being unreachable for too long.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { makeLeaseClient } from "../../election/LeaseClient.ts"
-import { electorFor, leaseRounds } from "./leaseRounds.ts"
-import { takeOverWhenHolderGone } from "../Takeover.ts"
+import { heartbeatThresholds } from "../../fence/Fence.ts"
+import { electorFor, leaseRounds, retryPeriodOf } from "./leaseRounds.ts"
+import { takeOverExpiredUnlessFenceFresh, takeOverWhenHolderGone } from "../Takeover.ts"
 import { type CampaignOptions, campaignLoop, type CampaignState, leaderWork, whenIdle } from "./campaign.ts"
 import type { Checks } from "./checks.ts"
-import type { FlowContext } from "./context.ts"
+import { type FlowContext, leaseOf } from "./context.ts"
+import { keepLeadingWhileFenceHolds, reportRenewals } from "./patience.ts"
 import { watchLeaseClient } from "./leaseClient.ts"
 
 /** Campaigns for the Lease until a term finishes the bundle (`Some`) or the bundle is ready (`None`). */
@@ -29,9 +34,20 @@ export const leaseCampaign = (
       options.apiUnreachableAfterMs,
       context.counters
     )
-    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(`${context.namespace}/${context.leaseName}`, checks.readFence))
+    const lease = leaseOf(context)
+    const thresholds = heartbeatThresholds(context.fenceTiming, retryPeriodOf(context))
+    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(lease, checks.readFence), {
+      mayKeepLeading: keepLeadingWhileFenceHolds(context, state, thresholds.holder),
+      mayTakeOverExpired: takeOverExpiredUnlessFenceFresh(lease, checks.readFence, Duration.toMillis(thresholds.observer))
+    })
+    const renewals = reportRenewals(context, state)
     yield* elector.states.pipe(
-      Stream.runForEach((view) => (view.isLeader || view.phase === "idle" ? Effect.void : checks.reportLeader(view.leader))),
+      Stream.runForEach((view) =>
+        Effect.andThen(
+          renewals(view),
+          view.isLeader || view.phase === "idle" ? Effect.void : checks.reportLeader(view.leader)
+        )
+      ),
       Effect.forkScoped
     )
     const round = leaseRounds(elector)(leaderWork(context, state, checks.observer))

@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { makeElectionConfig } from "../../election/ElectionConfig.ts"
+import { electionDefaults, type ElectionOptions, makeElectionConfig } from "../../election/ElectionConfig.ts"
 import type { ElectionConfigInvalid } from "../../election/ElectionErrors.ts"
 import { type ElectorApi, makeElectorWith } from "../../election/Elector.ts"
 import type { LeaderElectionRecord } from "../../election/LeaderRecord.ts"
@@ -26,11 +26,22 @@ export { makeLeaseClient }
 const durationOf = (name: "leaseDuration" | "renewDeadline" | "retryPeriod", ms: Option.Option<number>) =>
   Option.match(ms, { onNone: () => ({}), onSome: (value) => ({ [name]: Duration.millis(value) }) })
 
-/** The elector for `context`'s Lease over `client`, with fast failover as its `canTakeOver`. */
+/**
+ * The hooks of a patient leader (ADR 0012): `mayKeepLeading` for this pod as leader,
+ * `mayTakeOverExpired` for it as candidate (see `ElectionOptions`).
+ */
+export type PatienceHooks = Pick<ElectionOptions, "mayKeepLeading" | "mayTakeOverExpired">
+
+/**
+ * The elector for `context`'s Lease over `client`, with fast failover as its `canTakeOver` and,
+ * when given, the patient leader's hooks (without them: client-go's step-down at `renewDeadline`
+ * and takeover on expiry, as `lead` uses it).
+ */
 export const electorFor = (
   context: LeadContext,
   client: LeaseClientApi,
-  canTakeOver: (record: LeaderElectionRecord) => Effect.Effect<boolean>
+  canTakeOver: (record: LeaderElectionRecord) => Effect.Effect<boolean>,
+  patience: PatienceHooks = {}
 ): Effect.Effect<ElectorApi, ElectionConfigInvalid> =>
   Effect.flatMap(
     makeElectionConfig({
@@ -40,10 +51,15 @@ export const electorFor = (
       ...durationOf("leaseDuration", context.config.leaseDurationMs),
       ...durationOf("renewDeadline", context.config.renewDeadlineMs),
       ...durationOf("retryPeriod", context.config.retryPeriodMs),
-      canTakeOver
+      canTakeOver,
+      ...patience
     }, context.namespace),
     (config) => makeElectorWith(config, client)
   )
+
+/** The election's `retryPeriod` for `context` (`LEASEHOLD_RETRY_PERIOD`, else the default). */
+export const retryPeriodOf = (context: LeadContext): Duration.Duration =>
+  Option.match(context.config.retryPeriodMs, { onNone: () => electionDefaults.retryPeriod, onSome: Duration.millis })
 
 /** Lease rounds: each is one `elector.run`, the term the Lease's `leaseTransitions`. */
 export const leaseRounds = (elector: ElectorApi): Rounds => (work) =>

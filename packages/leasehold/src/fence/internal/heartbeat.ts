@@ -1,6 +1,7 @@
 /**
  * The fence's ownership heartbeat, run from the monitor session: the fence backend still holds
- * the lock (`pg_locks`) and our epoch is still the newest recorded.
+ * the lock (`pg_locks`) and our epoch is still the newest recorded; each such proof is also
+ * recorded in `fence_heartbeats` with the server's clock, for candidates (ADR 0012).
  */
 import type pg from "pg"
 import * as Duration from "effect/Duration"
@@ -14,6 +15,8 @@ interface HeartbeatRow {
   readonly holds_lock: boolean
   readonly epoch: string | null
   readonly holder: string | null
+  /** The beat was recorded in `fence_heartbeats`. */
+  readonly beat: boolean
 }
 
 /** Why the heartbeat's row means the fence is lost, if it does. */
@@ -30,14 +33,17 @@ const lossIn = (row: HeartbeatRow, who: Registered, backendPid: number): FenceLo
   })
 }
 
-/** One ownership check from the monitor session; an answer later than `timeout` is a loss too. */
+/**
+ * One ownership check from the monitor session, recording the beat; an answer later than
+ * `timeout` is a loss too. Succeeds only when the proof held and the beat was recorded.
+ */
 export const heartbeatOnce = (
   monitor: pg.ClientBase,
   who: Registered,
   backendPid: number,
   timeout: Duration.Input
 ): Effect.Effect<void, FenceLost> =>
-  queryOne<HeartbeatRow>(monitor, sql.heartbeat(who.schema), [who.key.toString(), backendPid]).pipe(
+  queryOne<HeartbeatRow>(monitor, sql.heartbeat(who.schema), [who.key.toString(), backendPid, who.epoch, who.holder]).pipe(
     Effect.timeout(timeout),
     Effect.mapError((error) =>
       new FenceLost({
@@ -48,7 +54,8 @@ export const heartbeatOnce = (
       })
     ),
     Effect.flatMap((row) => {
-      const lost = lossIn(row, who, backendPid)
+      const lost = lossIn(row, who, backendPid) ??
+        (row.beat ? undefined : new FenceLost({ reason: "the heartbeat could not be recorded: a newer epoch's beat is recorded" }))
       return lost === undefined ? Effect.void : Effect.fail(lost)
     })
   )
