@@ -9,7 +9,11 @@ export type Level = "info" | "warn" | "error"
 
 /** `Failed` is an error, a lost term a warning, everything else information. */
 export const levelOf = (event: ProgressEvent): Level =>
-  event._tag === "Failed" ? "error" : event._tag === "TermLost" ? "warn" : "info"
+  event._tag === "Failed"
+    ? "error"
+    : event._tag === "TermLost" || event._tag === "RidingOutOutage" || event._tag === "OtherLease"
+    ? "warn"
+    : "info"
 
 /**
  * The JSON record of an event. Errors become their tag, message and exit code; the ready
