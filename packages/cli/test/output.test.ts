@@ -30,7 +30,14 @@ describe("output", () => {
   it("json: one flat JSON object per event with time, level, pod and the event's fields", () => {
     const stdout = sink()
     const output = makeOutput({ format: "json", pod: "pod-1", redact: (t) => t, stdout, stderr: sink() })
-    output.event({ _tag: "MigrationStarted", at: 1_700_000_000_000, id: "3", name: "index", holder: "pod-1-abcde" })
+    output.event({
+      _tag: "MigrationStarted",
+      at: 1_700_000_000_000,
+      id: "3",
+      name: "index",
+      holder: "pod-1-abcde",
+      runs: "non-transactional: line 1 is CREATE INDEX CONCURRENTLY"
+    })
     expect(JSON.parse(stdout.text)).toEqual({
       time: new Date(1_700_000_000_000).toISOString(),
       level: "info",
@@ -39,7 +46,8 @@ describe("output", () => {
       at: 1_700_000_000_000,
       id: "3",
       name: "index",
-      holder: "pod-1-abcde"
+      holder: "pod-1-abcde",
+      runs: "non-transactional: line 1 is CREATE INDEX CONCURRENTLY"
     })
   })
 

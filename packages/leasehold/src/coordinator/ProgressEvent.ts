@@ -68,7 +68,15 @@ export type ProgressEvent =
     /** How long the renewal was overdue (from `renewDeadline` running out to the renewal). */
     readonly overdueMs: number
   }
-  | { readonly _tag: "MigrationStarted"; readonly at: number; readonly id: string; readonly name: string; readonly holder: string }
+  | {
+    readonly _tag: "MigrationStarted"
+    readonly at: number
+    readonly id: string
+    readonly name: string
+    readonly holder: string
+    /** How it runs and why: `"transactional: every statement can run in a transaction"`, `"non-transactional: line 3 is CREATE INDEX CONCURRENTLY"`. */
+    readonly runs: string
+  }
   | {
     readonly _tag: "MigrationApplied"
     readonly at: number
@@ -109,7 +117,7 @@ export const describeEvent = (event: ProgressEvent): string => {
     case "RenewalsResumed":
       return `${event.holder} renewed the Lease again (epoch ${event.epoch}) after an outage of ${event.overdueMs} ms past renewDeadline`
     case "MigrationStarted":
-      return `${event.holder} is applying migration ${event.id} (${event.name})`
+      return `${event.holder} is applying migration ${event.id} (${event.name}; ${event.runs})`
     case "MigrationApplied":
       return `${event.holder} applied migration ${event.id} (${event.name})` +
         (event.durationMs === undefined ? "" : ` in ${event.durationMs} ms`)

@@ -58,6 +58,10 @@ describe("pods getting ready with a Lease", () => {
       const leaderRun = runs.find((run) => resultOf(run).migratedHere)!
       expect(kinds(leaderRun.events)).toContain("Elected")
       expect(leaderRun.events.filter((e) => e._tag === "MigrationStarted").map((e) => (e as { id: string }).id)).toEqual(["1", "2", "3"])
+      // Each start says how the migration runs, as PostgreSQL's parser decided.
+      expect(leaderRun.events.flatMap((e) => (e._tag === "MigrationStarted" ? [e.runs] : []))).toEqual(
+        ["1", "2", "3"].map(() => "transactional: every statement can run in a transaction")
+      )
       for (const run of runs.filter((r) => r !== leaderRun)) {
         expect(run.events.filter((e) => e._tag === "MigrationApplied").map((e) => (e as { id: string }).id)).toContain("3")
       }

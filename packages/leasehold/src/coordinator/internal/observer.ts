@@ -5,7 +5,7 @@
 import * as Effect from "effect/Effect"
 import type { History, HistoryEntry } from "../../migrations/History.ts"
 import { ChecksumMismatch, MigrationFailed, OutOfOrderMigration, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
-import { compareVersions, findMigration, type MigrationSet } from "../../migrations/MigrationSet.ts"
+import { compareVersions, describeKind, findMigration, type Migration, type MigrationSet } from "../../migrations/MigrationSet.ts"
 import { type BundleStatus, bundleStatus, migrationStates, plan } from "../../migrations/Plan.ts"
 import type { AppliedMigration } from "../../migrations/Runner.ts"
 import { type CheckResult, failed, pending, ready } from "../../signal/CheckResult.ts"
@@ -162,6 +162,10 @@ export const makeObserver = (options: ObserverOptions): Observer => {
   let latest = options.first
   let leading: string | undefined
   const startedReported = new Set<string>()
+  /** A migration's start, saying how it runs and why (in a transaction, or statement by statement). */
+  const startedEvent = (migration: Migration, holder: string) =>
+    ({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder, runs: describeKind(migration.up) }) as const
+
   const stateOf = (observation: Observation) => migrationStates(observation.history)
 
   const nextMissing = (observation: Observation) =>
@@ -172,7 +176,7 @@ export const makeObserver = (options: ObserverOptions): Observer => {
       const next = nextMissing(latest)
       if (next === undefined || startedReported.has(next.id)) return Effect.void
       startedReported.add(next.id)
-      return emit({ _tag: "MigrationStarted", id: next.id, name: next.name, holder })
+      return emit(startedEvent(next, holder))
     })
 
   const check = (observation: Observation) =>
@@ -190,7 +194,7 @@ export const makeObserver = (options: ObserverOptions): Observer => {
           // Every migration gets its start reported, late if this look came after its commit.
           if (!startedReported.has(migration.id)) {
             startedReported.add(migration.id)
-            yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+            yield* emit(startedEvent(migration, now.record.holder))
           }
           yield* emit({
             _tag: "MigrationApplied",
@@ -201,10 +205,10 @@ export const makeObserver = (options: ObserverOptions): Observer => {
           })
         } else if (now.status === "started" && !startedReported.has(migration.id)) {
           startedReported.add(migration.id)
-          yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+          yield* emit(startedEvent(migration, now.record.holder))
         } else if (now.status === "started" && was?.status === "started" && was.record.holder !== now.record.holder) {
           // Another leader resumed an interrupted run (ADR 0010): its start is reported again, with the new holder.
-          yield* emit({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder: now.record.holder })
+          yield* emit(startedEvent(migration, now.record.holder))
         }
       }
       if (appliedAny && leading !== undefined) yield* leaderMovesOn(leading)
