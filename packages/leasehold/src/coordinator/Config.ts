@@ -139,8 +139,9 @@ export const variables: ReadonlyArray<Variable> = [
   { name: "LEASEHOLD_RETRY_PERIOD", description: "How often candidates retry and leaders renew (jittered ×1.2).", default: "500ms" },
   {
     name: "LEASEHOLD_LOCK_TIMEOUT",
-    description: "lock_timeout of each migration transaction (retried with backoff); at most 2147483647ms (PostgreSQL's limit).",
-    default: "10s"
+    description:
+      "How long a migration statement may wait for a lock (lock_timeout). While it waits, the app's queries on that table queue behind it, so keep it short: a timed-out attempt is rolled back and retried 5 times with backoff (200 ms to 10 s). At most 2147483647ms (PostgreSQL's limit).",
+    default: "2s"
   },
   {
     name: "LEASEHOLD_STATEMENT_TIMEOUT",
@@ -218,7 +219,7 @@ export const loadConfig = (env: Env = process.env): Effect.Effect<LeaseholdConfi
       leaseDurationMs: read("LEASEHOLD_LEASE_DURATION", parseDuration),
       renewDeadlineMs: read("LEASEHOLD_RENEW_DEADLINE", parseDuration),
       retryPeriodMs: read("LEASEHOLD_RETRY_PERIOD", parseDuration),
-      lockTimeoutMs: withDefault("LEASEHOLD_LOCK_TIMEOUT", parsePostgresTimeout, 10_000),
+      lockTimeoutMs: withDefault("LEASEHOLD_LOCK_TIMEOUT", parsePostgresTimeout, 2_000),
       statementTimeoutMs: optionalDuration("LEASEHOLD_STATEMENT_TIMEOUT", parsePostgresTimeoutOrNone),
       waitTimeoutMs: optionalDuration("LEASEHOLD_WAIT_TIMEOUT"),
       pollIntervalMs: withDefault("LEASEHOLD_POLL_INTERVAL", parseDuration, 5_000),

@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises"
+import { readdir, readlink, stat } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import type { InvalidMigrationSource } from "./MigrationErrors.ts"
 import * as Effect from "effect/Effect"
@@ -65,8 +65,15 @@ const listScripts = Effect.fnUntraced(function*(directory: string, shown: string
   for (const dirent of sorted) {
     const entry = dirent.name
     // The listing says what an entry is; only a symbolic link needs a stat to say where it leads.
-    const isDirectory = dirent.isDirectory() ||
-      (dirent.isSymbolicLink() && (yield* Effect.promise(() => stat(join(directory, entry)).then((s) => s.isDirectory(), () => false))))
+    let isDirectory = dirent.isDirectory()
+    if (dirent.isSymbolicLink()) {
+      const target = yield* Effect.promise(() => stat(join(directory, entry)).then((s) => s, () => undefined))
+      if (target === undefined) {
+        const to = yield* Effect.promise(() => readlink(join(directory, entry)).catch(() => "?"))
+        return yield* Effect.fail(invalid("broken-link", entry, `is a symbolic link to ${to}, which does not exist; fix or remove the link`))
+      }
+      isDirectory = target.isDirectory()
+    }
     const read = readEntryName(entry, isDirectory)
     switch (read._tag) {
       case "Ignored":

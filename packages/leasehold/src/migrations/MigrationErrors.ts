@@ -5,6 +5,8 @@ export type InvalidSourceReason =
   | "empty"
   | "unreadable"
   | "not-utf8"
+  | "nul-byte"
+  | "broken-link"
   | "unparsable-name"
   | "duplicate-version"
   | "gap"

@@ -19,6 +19,8 @@ describe("configuration from the environment", () => {
       expect(Option.isNone(config.directUrl)).toBe(true)
       expect(config.pollIntervalMs).toBe(5000)
       expect(config.connectRetryMs).toBe(10_000)
+      // A short lock_timeout protects the app's queries, which queue behind a waiting ALTER.
+      expect(config.lockTimeoutMs).toBe(2_000)
     }))
 
   it.effect("every migration layout can be forced, and writing the adopted tool's table back is on unless turned off", () =>

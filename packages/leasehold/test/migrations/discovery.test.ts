@@ -99,10 +99,24 @@ describe("discovery refuses bad input before anything runs, naming the file", ()
       )
     }))
 
-  it.effect("an unreadable file (a dangling link)", () =>
+  it.effect("a dangling link, to a file or to a migration's folder, is named as the broken link it is", () =>
     Effect.gen(function*() {
-      const { error } = yield* refusal({ "00001_a.sql": "select 1;", "00002_orders.sql": { symlink: "/nonexistent/orders.sql" } })
-      expectRefusal(error, "unreadable", "00002_orders.sql", "cannot be read (ENOENT)")
+      const file = yield* refusal({ "00001_a.sql": "select 1;", "00002_orders.sql": { symlink: "/nonexistent/orders.sql" } })
+      expectRefusal(file.error, "broken-link", "00002_orders.sql", "is a symbolic link to /nonexistent/orders.sql, which does not exist; fix or remove the link")
+      const folder = yield* refusal({ "00001_a.sql": "select 1;", "00002_orders": { symlink: "/nonexistent/orders" } })
+      expectRefusal(folder.error, "broken-link", "00002_orders", "is a symbolic link to /nonexistent/orders, which does not exist; fix or remove the link")
+    }))
+
+  it.effect("a NUL byte, which PostgreSQL cannot receive, is refused with its line before anything runs", () =>
+    Effect.gen(function*() {
+      const { error } = yield* refusal({ "00001_a.sql": "select 1;", "00002_b.sql": "create table a (x int);\ncreate table b (y int);\0\n" })
+      expectRefusal(
+        error,
+        "nul-byte",
+        "00002_b.sql",
+        "holds a NUL byte (line 2), which PostgreSQL cannot receive; remove it (an editor or a bad copy put it there)",
+        "2:24"
+      )
     }))
 
   it.effect("a file that is not UTF-8", () =>

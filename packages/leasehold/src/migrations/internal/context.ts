@@ -23,7 +23,7 @@ export interface RunOptions {
   readonly schema?: string
   /** The Lease guarding the migrations: progress and outcome are NOTIFYed on its channel. */
   readonly lease?: { readonly namespace: string; readonly name: string }
-  /** `lock_timeout` of each migration (default 10 s); a lock timeout is retried with backoff. */
+  /** `lock_timeout` of each migration (default 2 s: the app's queries queue behind a waiting lock); a lock timeout is retried with backoff. */
   readonly lockTimeoutMs?: number
   /** `statement_timeout` of each migration statement (default: none). */
   readonly statementTimeoutMs?: number
@@ -90,7 +90,7 @@ export const prepare = (session: FenceSession, set: MigrationSet, options: RunOp
       schema,
       sql: historySql(schema),
       channel: options.lease === undefined ? undefined : channelFor(options.lease.namespace, options.lease.name),
-      lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 2_000,
       statementTimeoutMs: options.statementTimeoutMs ?? 0,
       lockRetries: options.lockRetries ?? 5,
       lockRetrySchedule: Backoff.schedule({ base: options.lockRetryBaseMs ?? 200, cap: options.lockRetryCapMs ?? 10_000 }),

@@ -45,12 +45,30 @@ export const readBytes = (directory: string, file: string) =>
 export const readText = (directory: string, file: string) =>
   readBytes(directory, file).pipe(Effect.flatMap((bytes) => decodeUtf8(file, bytes)))
 
-/** A file's bytes as UTF-8 text (a leading BOM is dropped), refused when they are not UTF-8. */
+/**
+ * A file's bytes as UTF-8 text (a leading BOM is dropped), refused when they are not UTF-8 or
+ * hold a NUL byte: PostgreSQL's wire protocol cannot carry one (the server would answer "invalid
+ * message format" in the middle of a run), so it is refused here, naming the line, before
+ * anything runs.
+ */
 export const decodeUtf8 = (file: string, bytes: Uint8Array) =>
   Effect.try({
     try: () => utf8.decode(bytes),
     catch: () => invalid("not-utf8", file, "is not valid UTF-8; save it as UTF-8")
-  })
+  }).pipe(
+    Effect.flatMap((text) => {
+      const at = text.indexOf("\0")
+      if (at === -1) return Effect.succeed(text)
+      const line = text.slice(0, at).split("\n").length
+      return Effect.fail(new InvalidMigrationSource({
+        reason: "nul-byte",
+        file,
+        line,
+        column: at - text.lastIndexOf("\n", at - 1),
+        detail: `holds a NUL byte (line ${line}), which PostgreSQL cannot receive; remove it (an editor or a bad copy put it there)`
+      }))
+    })
+  )
 
 /** Whether a path exists. */
 export const exists = (path: string) => Effect.promise(() => stat(path).then(() => true, () => false))
