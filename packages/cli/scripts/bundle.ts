@@ -6,8 +6,8 @@
  * runs it; development and most tests run the TypeScript sources.
  *
  * Left outside the bundle, resolved from `node_modules` at run time (so they are the package's
- * only dependencies): packages that find files next to their own code (the parser's WebAssembly,
- * pg-listen's SQL formatter), the PostgreSQL driver they share (one copy of `pg`), optional native
+ * only dependencies): packages that find files next to their own code (the parser's WebAssembly),
+ * the PostgreSQL driver (`pg`, kept as one copy in `node_modules`), optional native
  * add-ons, and the demo and the local API server (development tooling, absent from the image).
  *
  * Usage: `node scripts/bundle.ts [outdir]` (default `dist`), from `packages/cli`.
@@ -25,7 +25,7 @@ export const optionalExternal: ReadonlyArray<string> = ["pg-native", "bufferutil
 export const developmentExternal: ReadonlyArray<string> = ["@leasehold/demo", "@leasehold/apiserver"]
 
 /** Packages the bundle imports at run time instead of carrying them. */
-export const external: ReadonlyArray<string> = ["libpg-query", "pg", "pg-listen", ...optionalExternal, ...developmentExternal]
+export const external: ReadonlyArray<string> = ["libpg-query", "pg", ...optionalExternal, ...developmentExternal]
 
 /** Builds the bundle into `outdir`; returns the files written with their sizes in bytes. */
 export const bundle = async (outdir: string): Promise<ReadonlyArray<{ readonly file: string; readonly bytes: number }>> => {

@@ -5,6 +5,10 @@
  *
  * - Leasehold: 50 in-process pods (`participate`) rolling out while one migrates.
  * - Baseline (the seed): 50 pods, each with one session polling the advisory lock.
+ *
+ * Goal (issue 16): a waiting pod holds exactly 1 session (its LISTEN session, which also runs
+ * its checks), the leader at most 3 at its peak (that session, the fence and the fence's
+ * monitor), and no pod holds any once it is ready.
  */
 import { Effect, Fiber } from "effect"
 import { type ActivitySample, activitySampler } from "../ActivitySampler.ts"
@@ -30,6 +34,8 @@ const afterMs = 3_000
 interface PodPeaks {
   readonly identity: string
   readonly waiting: number
+  /** The roles (`application_name` before the colon) of its sessions in the sample where it held the most. */
+  readonly waitingRoles: ReadonlyArray<string>
   readonly after: number
   /** From ready to the last sample that still showed one of its sessions (0: none after ready). */
   readonly closedWithin: number
@@ -42,17 +48,21 @@ const peaksOf = (
 ): Array<PodPeaks> =>
   pods.map((pod) => {
     let waiting = 0
+    let waitingRoles: ReadonlyArray<string> = []
     let after = 0
     let closedWithin = 0
     for (const sample of samples) {
-      const n = sample.applicationNames.filter((name) => belongsTo(name, pod.identity)).length
-      if (sample.at < pod.readyAt) waiting = Math.max(waiting, n)
-      else {
+      const names = sample.applicationNames.filter((name) => belongsTo(name, pod.identity))
+      const n = names.length
+      if (sample.at < pod.readyAt) {
+        if (n > waiting) waitingRoles = names.map((name) => name.slice(0, name.indexOf(":"))).sort()
+        waiting = Math.max(waiting, n)
+      } else {
         if (n > 0) closedWithin = Math.max(closedWithin, sample.at - pod.readyAt)
         if (sample.at >= pod.readyAt + closingGraceMs) after = Math.max(after, n)
       }
     }
-    return { identity: pod.identity, waiting, after, closedWithin, led: pod.led }
+    return { identity: pod.identity, waiting, waitingRoles, after, closedWithin, led: pod.led }
   })
 
 const totalPeak = (samples: ReadonlyArray<ActivitySample>) => Math.max(0, ...samples.map((s) => s.applicationNames.length))
@@ -94,6 +104,16 @@ export const connections: Benchmark = {
     }))
 
     const leaderPeak = (peaks: ReadonlyArray<PodPeaks>) => Math.max(0, ...peaks.filter((p) => p.led).map((p) => p.waiting))
+    /** The most sessions any pod that did not lead held before its ready. */
+    const followerPeak = (peaks: ReadonlyArray<PodPeaks>) => Math.max(0, ...peaks.filter((p) => !p.led).map((p) => p.waiting))
+    const leaderRoles = leasehold.peaks.find((p) => p.led)?.waitingRoles ?? []
+    const goal = (phase: "waiting" | "after"): BenchmarkResult["goal"] =>
+      phase === "waiting"
+        ? {
+          text: "1 session per waiting pod (LISTEN and its checks), ≤ 3 for the leader at its peak",
+          met: followerPeak(leasehold.peaks) === 1 && leaderPeak(leasehold.peaks) <= 3
+        }
+        : { text: `0 sessions from ${closingGraceMs} ms after a pod's ready`, met: Math.max(0, ...leasehold.peaks.map((p) => p.after)) === 0 }
     const row = (phase: "waiting" | "after"): BenchmarkResult => {
       const l = summarize(leasehold.peaks.map((p) => p[phase]))
       const b = summarize(seed.peaks.map((p) => p[phase]))
@@ -106,7 +126,7 @@ export const connections: Benchmark = {
             ? `peak sessions per pod before it was ready (${pods} pods, one leading)`
             : `peak sessions per pod from ${closingGraceMs} ms after its ready`,
           ...(phase === "waiting"
-            ? { leaderPeak: leaderPeak(leasehold.peaks), databasePeak: leasehold.total }
+            ? { waitingPodPeak: followerPeak(leasehold.peaks), leaderPeak: leaderPeak(leasehold.peaks), leaderSessions: leaderRoles, databasePeak: leasehold.total }
             : { closedWithinMedianMs: summarize(leasehold.peaks.map((p) => p.closedWithin)).median, closedWithinMaxMs: Math.round(Math.max(...leasehold.peaks.map((p) => p.closedWithin))) })
         },
         baseline: {
@@ -116,10 +136,11 @@ export const connections: Benchmark = {
         },
         limit: null,
         ratio: ratioOf(b.median, l.median),
-        goal: null,
+        goal: goal(phase),
         notes: phase === "waiting"
           ? [
-            `Peak over pods; the leader's own peak and the database's total peak are in the JSON (Leasehold leader ${leaderPeak(leasehold.peaks)}, ` +
+            `Peak over pods; the leader's own peak and the database's total peak are in the JSON (Leasehold: waiting pods at most ` +
+            `${followerPeak(leasehold.peaks)}, leader ${leaderPeak(leasehold.peaks)} (${leaderRoles.join(", ") || "not sampled"}), ` +
             `total ${leasehold.total}; seed leader ${leaderPeak(seed.peaks)}, total ${seed.total}).`
           ]
           : [

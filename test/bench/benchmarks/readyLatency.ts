@@ -37,12 +37,16 @@ const finalCommitAt = (url: string) =>
     return ms
   })
 
-/** Sessions of this database that have issued LISTEN as their latest statement. */
+/**
+ * Waiting pods' sessions that are listening: they have sent a statement (LISTEN first, then their
+ * checks on the same session) and are not in the middle of their LISTEN.
+ */
 const listeningSessions = (url: string) =>
   Pg.queryOnce<{ n: number }>(
     url,
     `select count(*)::int as n from pg_stat_activity
-     where datname = current_database() and application_name like 'leasehold-listen:%' and query ilike 'listen%'`
+     where datname = current_database() and application_name like 'leasehold-listen:%'
+       and query <> '' and not (state = 'active' and query ilike 'listen%')`
   ).then((rows) => rows[0]?.n ?? 0)
 
 interface Sample {

@@ -106,6 +106,8 @@ interface State {
   link: Link
   /** Completed (and replaced) on every change of `link`. */
   changed: Deferred.Deferred<void>
+  /** Why the last attempt failed or the last session broke, if one did. */
+  lastError: SqlError | undefined
   readonly subscribers: Set<(wake: Wake) => void>
   /** The heartbeat's nonces awaiting their echo. */
   readonly echoes: Map<string, Deferred.Deferred<void>>
@@ -116,6 +118,7 @@ interface State {
 const setLink = (state: State, link: Link): void => {
   if (state.link._tag === "Closed") return
   state.link = link
+  if (link._tag === "Down") state.lastError = link.error
   const changed = state.changed
   state.changed = Deferred.makeUnsafe<void>()
   Deferred.doneUnsafe(changed, Effect.void)
@@ -134,13 +137,13 @@ const wakeAll = (state: State, wake: Wake): void => {
 
 const lost = (message: string): SqlError => new SqlError({ reason: "ConnectionLost", message })
 
-/** The error a `use` that found no session fails with. */
-const unavailable = (link: Link): SqlError =>
-  link._tag === "Down"
-    ? link.error
-    : link._tag === "Closed"
+/** The error a `use` that found no session fails with: the last connection error, if there was one. */
+const unavailable = (state: State): SqlError =>
+  state.link._tag === "Down"
+    ? state.link.error
+    : state.link._tag === "Closed"
     ? lost("the LISTEN session is closed")
-    : new SqlError({ reason: "ConnectionRefused", message: "timed out waiting for the LISTEN session to connect" })
+    : state.lastError ?? new SqlError({ reason: "ConnectionRefused", message: "timed out waiting for the LISTEN session to connect" })
 
 /** The client of the session once it is up (waiting at most `within`), or why there is none. */
 const upClient = (state: State, within: Duration.Duration): Effect.Effect<pg.ClientBase, SqlError> => {
@@ -150,7 +153,7 @@ const upClient = (state: State, within: Duration.Duration): Effect.Effect<pg.Cli
       case "Up":
         return Effect.succeed(link.client)
       case "Closed":
-        return Effect.fail(unavailable(link))
+        return Effect.fail(unavailable(state))
       case "Down":
         // A refused login or a missing database will not fix itself by waiting.
         if (!isConnectionLoss(link.error)) return Effect.fail(link.error)
@@ -159,7 +162,7 @@ const upClient = (state: State, within: Duration.Duration): Effect.Effect<pg.Cli
         return Effect.andThen(Deferred.await(state.changed), settle)
     }
   })
-  return Effect.timeoutOrElse(settle, { duration: within, orElse: () => Effect.fail(unavailable(state.link)) })
+  return Effect.timeoutOrElse(settle, { duration: within, orElse: () => Effect.fail(unavailable(state)) })
 }
 
 /**
@@ -303,6 +306,7 @@ export const listen = (
     const state: State = {
       link: { _tag: "Connecting" },
       changed: Deferred.makeUnsafe<void>(),
+      lastError: undefined,
       subscribers: new Set(onWake === undefined ? [] : [onWake]),
       echoes: new Map(),
       probeChannel: `${options.channel}_${randomBytes(4).toString("hex")}`
