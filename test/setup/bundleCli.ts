@@ -12,7 +12,9 @@ export default async function setup(): Promise<void> {
     delete process.env["LEASEHOLD_TEST_CLI"]
     return
   }
-  const outdir = fileURLToPath(new URL("../../packages/cli/dist", import.meta.url))
+  // A folder of its own inside the CLI package (so the bundle finds the packages it leaves
+  // outside in the package's node_modules), apart from `dist`, which a benchmark may rebuild.
+  const outdir = fileURLToPath(new URL("../../packages/cli/dist/test-run", import.meta.url))
   await bundle(outdir)
   process.env["LEASEHOLD_TEST_CLI"] = `${outdir}/leasehold.mjs`
 }

@@ -5,25 +5,12 @@
 import type { KubeConfig } from "@kubernetes/client-node"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import type { KubeConfigUnusable } from "../election/LeaseErrors.ts"
+import { holderIdentity } from "../election/Identity.ts"
 import { resolveNamespace } from "../election/Namespace.ts"
 import type { LeaseholdConfig } from "./Config.ts"
 
-const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
-
-/**
- * `<identity>-<5 random characters>`: unique per process, so a restarted pod with the same
- * name never mistakes its predecessor's Lease or fence registration for its own.
- */
-export const holderIdentity = (identity: string): Effect.Effect<string> =>
-  Effect.gen(function*() {
-    let suffix = ""
-    for (let i = 0; i < 5; i++) {
-      suffix += suffixAlphabet[yield* Random.nextIntBetween(0, suffixAlphabet.length - 1)] ?? "x"
-    }
-    return `${identity}-${suffix}`
-  })
+export { holderIdentity }
 
 /**
  * Loads the default Kubernetes configuration into `into` (a fresh `KubeConfig` unless given):

@@ -1,10 +1,10 @@
 import { hostname } from "node:os"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Random from "effect/Random"
 import { ElectionConfigInvalid } from "./ElectionErrors.ts"
 import type { LeaderElectionRecord, LeaseRef } from "./LeaderRecord.ts"
 import type { OverdueRenewal } from "./Leadership.ts"
+import { holderIdentity } from "./Identity.ts"
 
 /**
  * client-go's `JitterFactor`: a candidate waits `retryPeriod × (1 + random × 1.2)` between
@@ -137,19 +137,13 @@ export interface ElectionConfig {
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 
 const never = (_record: LeaderElectionRecord): Effect.Effect<boolean> => Effect.succeed(false)
 
 /** A pod name plus a random 5-character suffix, e.g. `api-7d9f-x2kq8`. */
-export const defaultIdentity: Effect.Effect<string> = Effect.gen(function*() {
-  const base = process.env["POD_NAME"]?.trim() || hostname().trim() || "leasehold"
-  let suffix = ""
-  for (let i = 0; i < 5; i++) {
-    suffix += suffixAlphabet[yield* Random.nextIntBetween(0, suffixAlphabet.length - 1)] ?? "x"
-  }
-  return `${base}-${suffix}`
-})
+export const defaultIdentity: Effect.Effect<string> = Effect.suspend(() =>
+  holderIdentity(process.env["POD_NAME"]?.trim() || hostname().trim() || "leasehold")
+)
 
 /**
  * Validates `options` like client-go's `NewLeaderElector` (`leaseDuration > renewDeadline >

@@ -35,7 +35,7 @@ describe("JavaScript and TypeScript migrations", () => {
       expect(result.applied.map((m) => m.id)).toEqual(["1", "2"])
       const [probe] = yield* query<{ pid: number; xid: string; lock_timeout: string }>(url, "select * from probe")
       expect(probe!.pid).toBe(session.backendPid)
-      expect(probe!.lock_timeout).toBe("10s")
+      expect(probe!.lock_timeout).toBe("2s")
       // The same transaction wrote the migration's rows and its history record.
       const [record] = yield* query<{ xmin: string }>(url, "select xmin::text from leasehold.migration_history where id = '2'")
       expect(probe!.xid).toBe(record!.xmin)
