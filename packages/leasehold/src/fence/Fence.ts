@@ -206,36 +206,56 @@ interface OpenedSessions {
   readonly backendPid: number
 }
 
+/** Opens one dedicated session of the fence's kind (`role` names it in `pg_stat_activity`). */
+const openRoleSession = (connection: DirectConnection, holder: string, timing: FenceTiming, role: string, name: string) =>
+  openFenceSession(
+    clientConfigFor(connection, applicationNameFor(role, holder), {
+      keepAlive: true,
+      keepAliveInitialDelayMillis: Duration.toMillis(timing.keepaliveIdle),
+      connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
+    }),
+    name,
+    timing.closeTimeout
+  )
+
 /**
- * Step 1: the fence, its monitor and the pooler probes connect at once (the monitor waits until
- * the lock is ours); pooler detection proves the fence's server session is its own, then the
- * probes are closed, without waiting.
+ * Opens a dedicated session proven to own its server session — no transaction or statement
+ * pooler in between — before any session-level lock is taken on it (the fence's, the single-node
+ * gate's): the pooler probes connect together with it and are closed, without waiting, once
+ * detection is done. Its keep-alive settings are the caller's to apply.
+ */
+export const openOwnSession = (
+  connection: DirectConnection,
+  holder: string,
+  role: string,
+  timing: FenceTiming
+): Effect.Effect<{ readonly session: Session; readonly backendPid: number }, FenceUnavailable | PoolerDetected, Scope.Scope> =>
+  Effect.gen(function*() {
+    const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
+    const [session, probes] = yield* Effect.all([
+      openRoleSession(connection, holder, timing, role, role === "leasehold" ? "fence" : role),
+      Effect.all(Array.from({ length: probeRounds }, () => openRoleSession(connection, holder, timing, "leasehold-probe", "probe")), {
+        concurrency: "unbounded"
+      }).pipe(Scope.provide(probeScope))
+    ], { concurrency: "unbounded" })
+    const backendPid = yield* detectPooler(session.client, probes.map((probe) => probe.client)).pipe(
+      Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
+    )
+    return { session, backendPid }
+  })
+
+/**
+ * Step 1: the fence (proven to own its server session) and its monitor connect at once; the
+ * monitor waits until the lock is ours.
  */
 const openSessions = (options: FenceOptions, timing: FenceTiming): Effect.Effect<OpenedSessions, FenceUnavailable | PoolerDetected, Scope.Scope> =>
   Effect.gen(function*() {
-    const open = (role: string, name: string) =>
-      openFenceSession(
-        clientConfigFor(options.connection, applicationNameFor(role, options.holder), {
-          keepAlive: true,
-          keepAliveInitialDelayMillis: Duration.toMillis(timing.keepaliveIdle),
-          connectionTimeoutMillis: Duration.toMillis(timing.connectTimeout)
-        }),
-        name,
-        timing.closeTimeout
-      )
-    const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
-    const [fence, monitor, probes] = yield* Effect.all([
-      open("leasehold", "fence"),
-      open("leasehold-monitor", "monitor"),
-      Effect.all(Array.from({ length: probeRounds }, () => open("leasehold-probe", "probe")), { concurrency: "unbounded" }).pipe(
-        Scope.provide(probeScope)
-      )
+    const [own, monitor] = yield* Effect.all([
+      openOwnSession(options.connection, options.holder, "leasehold", timing),
+      openRoleSession(options.connection, options.holder, timing, "leasehold-monitor", "monitor")
     ], { concurrency: "unbounded" })
-    const backendPid = yield* detectPooler(fence.client, probes.map((probe) => probe.client)).pipe(
-      Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
-    )
-    yield* Effect.annotateCurrentSpan({ backendPid })
-    return { fence, monitor, backendPid }
+    yield* Effect.annotateCurrentSpan({ backendPid: own.backendPid })
+    return { fence: own.session, monitor, backendPid: own.backendPid }
   })
 
 /** What the registry said on the way to the lock: our pre-lock claim, and the other Lease seen. */

@@ -54,4 +54,21 @@ describe("DATABASE_URL through PgBouncer (transaction mode)", () => {
       expect(error.message).toContain("LEASEHOLD_DIRECT_URL")
       expect(exitCodeFor(error)).toBe(2)
     }))
+
+  it.live("CLUSTER_ENABLED=false without a direct URL: the gate is refused before it is taken (exit 2), so a correct pod after it is not held up", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase("coord_gate_bouncer")
+      const bouncerUrl = yield* pooled(url)
+      const folder = yield* migrationFolder(threeMigrations(0))
+      const misconfigured = yield* configFor(bouncerUrl, folder, { CLUSTER_ENABLED: "false" })
+      const error = failureOf(yield* runPod("pooled", misconfigured))
+      expect(error._tag).toBe("PoolerDetected")
+      expect(exitCodeFor(error)).toBe(2)
+      // No session lock was left on a pooled server connection: a pod with a direct URL takes the
+      // gate at once and migrates (before, it polled "another pod holds the single-node gate").
+      const correct = yield* configFor(bouncerUrl, folder, { CLUSTER_ENABLED: "false", LEASEHOLD_DIRECT_URL: url, LEASEHOLD_WAIT_TIMEOUT: "20s" })
+      const run = yield* runPod("direct", correct)
+      expect(resultOf(run)).toMatchObject({ path: "led", migratedHere: true })
+      expect(yield* appliedCounts(url)).toEqual({ "1": 1, "2": 1, "3": 1 })
+    }))
 })

@@ -11,12 +11,10 @@ import type pg from "pg"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { applySessionSettings, defaultFenceTiming } from "../../fence/Fence.ts"
-import { FenceUnavailable } from "../../fence/FenceErrors.ts"
+import { applySessionSettings, defaultFenceTiming, openOwnSession } from "../../fence/Fence.ts"
+import { FenceUnavailable, type PoolerDetected } from "../../fence/FenceErrors.ts"
 import { gateKeyFor } from "../../fence/LockKey.ts"
 import { pollUntilLocked } from "../../postgres/AdvisoryLock.ts"
-import { connect } from "../../postgres/Connection.ts"
-import { applicationNameFor } from "../../postgres/DirectConnection.ts"
 import type { SqlError } from "../../postgres/SqlError.ts"
 import type { LeadContext, Rounds, Term } from "../Lead.ts"
 
@@ -26,16 +24,16 @@ const unavailable = (reason: string) => (cause: SqlError) => new FenceUnavailabl
 
 /**
  * Holds the gate for the rest of the scope: a dedicated direct session (`leasehold-gate:<pod>`)
- * with the fence's keep-alive settings (a gate whose pod vanished is freed as fast as its
- * fence), polling the lock at the fence's interval.
+ * proven to own its server session before the lock is taken (a transaction pooler would leave the
+ * lock on a pooled server connection, outliving this pod: `PoolerDetected`, exit 2), with the
+ * fence's keep-alive settings (a gate whose pod vanished is freed as fast as its fence), polling
+ * the lock at the fence's interval.
  */
-const holdGate = (context: LeadContext): Effect.Effect<pg.Client, FenceUnavailable, Scope.Scope> =>
+const holdGate = (context: LeadContext): Effect.Effect<pg.Client, FenceUnavailable | PoolerDetected, Scope.Scope> =>
   Effect.gen(function*() {
     const timing = { ...defaultFenceTiming, ...context.fenceTiming }
-    const client = yield* connect(context.directUrl, {
-      applicationName: applicationNameFor("leasehold-gate", context.holder),
-      connectTimeoutMs: context.connectTimeoutMs
-    }).pipe(Effect.mapError(unavailable("could not open the single-node gate session")))
+    const { session } = yield* openOwnSession(context.directUrl, context.holder, "leasehold-gate", timing)
+    const client = session.client
     yield* applySessionSettings(client, timing, { idleInTransaction: false }).pipe(
       Effect.mapError(unavailable("applying the gate's session settings"))
     )
