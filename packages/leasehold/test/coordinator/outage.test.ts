@@ -39,6 +39,33 @@ const onFirst = (matches: (event: ProgressEvent) => boolean) =>
     }
   }))
 
+/**
+ * Pod a leads and sleeps inside migration 2; pod b waits, having seen a lead; then a's access to
+ * the API server hangs, and this returns once a says it rides the outage out.
+ */
+const leaderRidingOut = (url: string, folder: string, leaseName: string) =>
+  Effect.gen(function*() {
+    const server = yield* apiServer({ auth: { tokens: { a: { user: "a" }, b: { user: "b" } } } })
+    const config = yield* configFor(url, folder, { LEASEHOLD_LEASE_NAME: leaseName, ...timing })
+    const slow = yield* onFirst((event) => event._tag === "MigrationStarted" && event.id === "2")
+    const riding = yield* onFirst((event) => event._tag === "RidingOutOutage")
+    const a = yield* runPod("a", config, {
+      kubeConfig: kubeConfigFor(server, "a"),
+      onEvent: (event) => {
+        slow.onEvent(event)
+        riding.onEvent(event)
+      }
+    }).pipe(Effect.forkChild)
+    yield* Deferred.await(slow.deferred)
+    yield* waitUntilSleeping(url)
+    const waiting = yield* onFirst((event) => event._tag === "WaitingForLeader" && event.leader !== undefined)
+    const b = yield* runPod("b", config, { kubeConfig: kubeConfigFor(server, "b"), onEvent: waiting.onEvent }).pipe(Effect.forkChild)
+    yield* Deferred.await(waiting.deferred)
+    server.faults.partition({ token: "a", mode: "hang" })
+    yield* Deferred.await(riding.deferred)
+    return { server, a, b }
+  })
+
 describe("a leader and an API-server outage", () => {
   it.live("a leader whose fence holds rides out an outage longer than the Lease: no lost term, no restarted migration, no takeover, renewals resume", () =>
     Effect.gen(function*() {
@@ -46,24 +73,7 @@ describe("a leader and an API-server outage", () => {
       // Migration 2 sleeps 8 s; the outage starts during it and outlasts the Lease (2 s) and
       // renewDeadline (1 s) by seconds, then heals while the migration still runs.
       const folder = yield* migrationFolder(threeMigrations(8))
-      const server = yield* apiServer({ auth: { tokens: { a: { user: "a" }, b: { user: "b" } } } })
-      const config = yield* configFor(url, folder, { LEASEHOLD_LEASE_NAME: "ride", ...timing })
-      const slow = yield* onFirst((event) => event._tag === "MigrationStarted" && event.id === "2")
-      const riding = yield* onFirst((event) => event._tag === "RidingOutOutage")
-      const a = yield* runPod("a", config, {
-        kubeConfig: kubeConfigFor(server, "a"),
-        onEvent: (event) => {
-          slow.onEvent(event)
-          riding.onEvent(event)
-        }
-      }).pipe(Effect.forkChild)
-      yield* Deferred.await(slow.deferred)
-      yield* waitUntilSleeping(url)
-      const waiting = yield* onFirst((event) => event._tag === "WaitingForLeader" && event.leader !== undefined)
-      const b = yield* runPod("b", config, { kubeConfig: kubeConfigFor(server, "b"), onEvent: waiting.onEvent }).pipe(Effect.forkChild)
-      yield* Deferred.await(waiting.deferred)
-      server.faults.partition({ token: "a", mode: "hang" })
-      yield* Deferred.await(riding.deferred)
+      const { server, a, b } = yield* leaderRidingOut(url, folder, "ride")
       // Keep the outage going past the Lease's expiry (the candidate sees it expired and asks
       // its hook every retry period), then heal it while migration 2 still runs.
       yield* Effect.sleep("3 seconds")
@@ -101,24 +111,7 @@ describe("a leader and an API-server outage", () => {
     Effect.gen(function*() {
       const url = yield* freshDatabase("outage_fence_gone")
       const folder = yield* migrationFolder(threeMigrations(6))
-      const server = yield* apiServer({ auth: { tokens: { a: { user: "a" }, b: { user: "b" } } } })
-      const config = yield* configFor(url, folder, { LEASEHOLD_LEASE_NAME: "gone", ...timing })
-      const slow = yield* onFirst((event) => event._tag === "MigrationStarted" && event.id === "2")
-      const riding = yield* onFirst((event) => event._tag === "RidingOutOutage")
-      const a = yield* runPod("a", config, {
-        kubeConfig: kubeConfigFor(server, "a"),
-        onEvent: (event) => {
-          slow.onEvent(event)
-          riding.onEvent(event)
-        }
-      }).pipe(Effect.forkChild)
-      yield* Deferred.await(slow.deferred)
-      yield* waitUntilSleeping(url)
-      const waiting = yield* onFirst((event) => event._tag === "WaitingForLeader" && event.leader !== undefined)
-      const b = yield* runPod("b", config, { kubeConfig: kubeConfigFor(server, "b"), onEvent: waiting.onEvent }).pipe(Effect.forkChild)
-      yield* Deferred.await(waiting.deferred)
-      server.faults.partition({ token: "a", mode: "hang" })
-      yield* Deferred.await(riding.deferred)
+      const { server, a, b } = yield* leaderRidingOut(url, folder, "gone")
       // The leader rides the outage out; now its fence session is terminated.
       const [fence] = yield* query<{ pid: number }>(url, "select backend_pid as pid from leasehold.fence_epochs where lock_key = $1", [
         historyKeyFor("leasehold").toString()
