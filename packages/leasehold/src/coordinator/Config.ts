@@ -2,7 +2,7 @@ import { hostname } from "node:os"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type { LayoutChoice } from "../migrations/MigrationSet.ts"
+import { type LayoutChoice, layouts } from "../migrations/MigrationSet.ts"
 import { ConfigInvalid, type ConfigProblem } from "./ConfigErrors.ts"
 import {
   parseBoolean,
@@ -26,7 +26,7 @@ export type Role = "participate" | "follow"
 export type Layout = LayoutChoice
 
 /** The values of `LEASEHOLD_MIGRATIONS_LAYOUT`. */
-const layoutChoices: ReadonlyArray<LayoutChoice> = ["auto", "postgres-shift", "golang-migrate", "flyway", "prisma", "drizzle", "node-pg-migrate", "knex"]
+const layoutChoices: ReadonlyArray<LayoutChoice> = ["auto", ...layouts]
 
 /** Everything Leasehold reads from the environment, validated. */
 export interface LeaseholdConfig {
