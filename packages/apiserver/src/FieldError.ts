@@ -15,9 +15,10 @@ export type FieldErrorType =
  * A Go value as `field.Invalid` would print it: strings are quoted (`%q`),
  * numbers print plainly (`%v`), and `{ uint64: 0 }` prints like Go's `%#v` of
  * an unsigned integer (`0x0`), which is what kube shows for a missing
- * resourceVersion.
+ * resourceVersion; `{ goSyntax }` is printed as given (Go's `%#v` of other types, e.g.
+ * `[]string{"x"}`).
  */
-export type GoValue = string | number | boolean | null | { readonly uint64: number }
+export type GoValue = string | number | boolean | null | { readonly uint64: number } | { readonly goSyntax: string }
 
 /** One field error: which field, what kind of problem, the bad value and the detail. */
 export interface FieldError {
@@ -55,7 +56,7 @@ const valueless: ReadonlyArray<FieldErrorType> = ["FieldValueRequired", "FieldVa
 const formatValue = (value: GoValue | undefined): string => {
   if (value === undefined || value === null) return "null"
   if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "object") return `0x${value.uint64.toString(16)}`
+  if (typeof value === "object") return "goSyntax" in value ? value.goSyntax : `0x${value.uint64.toString(16)}`
   return String(value)
 }
 

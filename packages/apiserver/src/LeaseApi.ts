@@ -6,13 +6,13 @@
 import type { IncomingHttpHeaders } from "node:http"
 import type { ClientInfo } from "./Client.ts"
 import { managerFromUserAgent } from "./Client.ts"
-import * as FieldError from "./FieldError.ts"
 import type { WriteVerb } from "./History.ts"
 import { type Reply, warnings } from "./internal/http.ts"
 import type { RequestInfo } from "./internal/requestInfo.ts"
 import * as Lease from "./Lease.ts"
 import * as LeaseCodec from "./LeaseCodec.ts"
 import * as Patch from "./Patch.ts"
+import * as Query from "./Query.ts"
 import * as Selector from "./Selector.ts"
 import * as Status from "./Status.ts"
 import type { Store, WriteContext } from "./Store.ts"
@@ -30,35 +30,23 @@ export interface LeaseRequest {
 
 const jsonTypes = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/cbor"]
 
-const q = (req: LeaseRequest, name: string): string | null => req.url.searchParams.get(name)
+const params = (req: LeaseRequest): URLSearchParams => req.url.searchParams
 
 const tableMode = (req: LeaseRequest): Table.IncludeObject | undefined =>
-  Table.wantsTable(req.headers.accept) ? Table.includeObject(q(req, "includeObject")) : undefined
+  Table.wantsTable(req.headers.accept) ? Table.includeObject(params(req).get("includeObject")) : undefined
 
-const writeContext = (req: LeaseRequest, verb: WriteVerb): WriteContext => {
-  const dryRun = req.url.searchParams.getAll("dryRun")
-  for (const d of dryRun) if (d !== "All") throw Status.badRequest(`Invalid dry run value: ${JSON.stringify(d)}`)
-  return {
-    client: req.client,
-    manager: q(req, "fieldManager") ?? managerFromUserAgent(req.client.userAgent),
-    verb,
-    dryRun: dryRun.length > 0
-  }
-}
-
-type FieldValidation = "Ignore" | "Warn" | "Strict"
-
-const fieldValidation = (req: LeaseRequest): FieldValidation => {
-  const v = q(req, "fieldValidation") ?? "Warn"
-  if (v !== "Ignore" && v !== "Warn" && v !== "Strict") {
-    throw Status.badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", got ${JSON.stringify(v)}`)
-  }
-  return v
-}
+const writeContext = (req: LeaseRequest, verb: WriteVerb, options: { readonly dryRun: boolean; readonly fieldManager?: string }): WriteContext => ({
+  client: req.client,
+  manager: options.fieldManager !== undefined && options.fieldManager !== ""
+    ? options.fieldManager
+    : managerFromUserAgent(req.client.userAgent),
+  verb,
+  dryRun: options.dryRun
+})
 
 /** Checks the dropped fields against `fieldValidation`; returns the warnings to send. */
-const checkUnknownFields = (req: LeaseRequest, decoded: LeaseCodec.Decoded): ReadonlyArray<string> => {
-  const mode = fieldValidation(req)
+const checkUnknownFields = (options: Query.WriteOptions, decoded: LeaseCodec.Decoded): ReadonlyArray<string> => {
+  const mode = options.fieldValidation
   if (decoded.unknownFields.length === 0 || mode === "Ignore") return []
   if (mode === "Strict") throw LeaseCodec.strictError(decoded.unknownFields)
   return LeaseCodec.unknownFieldWarnings(decoded.unknownFields)
@@ -123,29 +111,24 @@ const decodeContinue = (token: string): ContinueToken => {
   }
 }
 
-const selectors = (req: LeaseRequest) => ({
-  labels: Selector.parseLabelSelector(q(req, "labelSelector")),
-  fields: Selector.parseFieldSelector(q(req, "fieldSelector"))
-})
-
 const namespaceOf = (req: LeaseRequest): string | undefined =>
   req.info.namespace.length > 0 ? req.info.namespace : undefined
 
 const list = (store: Store, req: LeaseRequest): Reply => {
-  const { fields, labels } = selectors(req)
+  const options = Query.listOptions(params(req))
+  const { fieldSelector: fields, labelSelector: labels, limit } = options
   const namespace = namespaceOf(req)
   let items = store.list(namespace).filter((l) =>
     Selector.matchesFields(fields, l.metadata) && Selector.matchesLabels(labels, l.metadata.labels)
   )
-  const token = q(req, "continue")
-  if (token !== null && token.length > 0) {
+  const token = options.continue
+  if (token.length > 0) {
     const { start } = decodeContinue(token)
     items = items.filter((l) => Lease.key(l.metadata.namespace!, l.metadata.name!) >= start)
   }
-  const limit = Number(q(req, "limit") ?? "0")
   const resourceVersion = String(store.resourceVersion)
   let meta: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion }
-  if (Number.isInteger(limit) && limit > 0 && items.length > limit) {
+  if (limit > 0 && items.length > limit) {
     const last = items[limit - 1]!
     meta = {
       resourceVersion,
@@ -161,18 +144,20 @@ const list = (store: Store, req: LeaseRequest): Reply => {
 }
 
 const create = async (store: Store, req: LeaseRequest): Promise<Reply> => {
+  const options = Query.writeOptions(params(req), "CreateOptions")
   const decoded = await readLease(req)
-  const warn = checkUnknownFields(req, decoded)
-  const lease = store.create(inNamespace(decoded.lease, req.info.namespace), writeContext(req, "create"))
+  const warn = checkUnknownFields(options, decoded)
+  const lease = store.create(inNamespace(decoded.lease, req.info.namespace), writeContext(req, "create", options))
   return objectReply(req, 201, lease, warn)
 }
 
 const update = async (store: Store, req: LeaseRequest): Promise<Reply> => {
+  const options = Query.writeOptions(params(req), "UpdateOptions")
   const decoded = await readLease(req)
-  const warn = checkUnknownFields(req, decoded)
+  const warn = checkUnknownFields(options, decoded)
   const lease = inNamespace(decoded.lease, req.info.namespace)
   checkName(lease, req.info.name, req.info.namespace)
-  const result = store.replace(req.info.namespace, req.info.name, lease, writeContext(req, "update"))
+  const result = store.replace(req.info.namespace, req.info.name, lease, writeContext(req, "update", options))
   return objectReply(req, result.created ? 201 : 200, result.lease, warn)
 }
 
@@ -187,27 +172,17 @@ const parseJson = (body: string): unknown => {
 const patch = async (store: Store, req: LeaseRequest): Promise<Reply> => {
   const type = Patch.patchType(req.headers["content-type"])
   if (type === undefined) throw Status.unsupportedMediaType(Object.keys(Patch.contentTypes))
+  const options = Query.writeOptions(params(req), "PatchOptions", type === "apply")
   const body = parseJson(await req.body())
   const { name, namespace } = req.info
-  const ctx = writeContext(req, "patch")
+  const ctx = writeContext(req, "patch", options)
   if (type === "apply") {
-    if (q(req, "fieldManager") === null) {
-      throw Status.invalid({ group: "meta.k8s.io", kind: "PatchOptions" }, "", [
-        FieldError.required("fieldManager", "is required for apply patch")
-      ])
-    }
     const decoded = LeaseCodec.decodeValue(body)
-    const warn = checkUnknownFields(req, decoded)
+    const warn = checkUnknownFields(options, decoded)
     checkName(decoded.lease, name, namespace)
     const config = inNamespace(decoded.lease, namespace)
-    const force = q(req, "force") === "true"
-    const result = store.apply(namespace, name, config, force, ctx)
+    const result = store.apply(namespace, name, config, options.force ?? false, ctx)
     return objectReply(req, result.created ? 201 : 200, result.lease, warn)
-  }
-  if (q(req, "force") !== null) {
-    throw Status.invalid({ group: "meta.k8s.io", kind: "PatchOptions" }, "", [
-      FieldError.forbidden("force", "may not be specified for non-apply patch")
-    ])
   }
   const operations = type === "json" ? Patch.parseJsonPatch(body) : undefined
   let warn: ReadonlyArray<string> = []
@@ -218,29 +193,23 @@ const patch = async (store: Store, req: LeaseRequest): Promise<Reply> => {
       ? Patch.strategicMergePatch(current, body)
       : Patch.mergePatch(current, body)
     const decoded = LeaseCodec.decodeValue(patched)
-    warn = checkUnknownFields(req, decoded)
+    warn = checkUnknownFields(options, decoded)
     checkName(decoded.lease, name, namespace)
     return inNamespace(decoded.lease, namespace)
   }, ctx)
   return objectReply(req, 200, lease, warn)
 }
 
-const deleteOptions = async (req: LeaseRequest): Promise<{ preconditions: { uid?: string; resourceVersion?: string } }> => {
+/** DeleteOptions from the body when one is sent, else from the query (kube's DeleteResource). */
+const deleteOptions = async (req: LeaseRequest): Promise<Query.DeleteOptions> => {
   const text = (await req.body()).trim()
-  if (text.length === 0) return { preconditions: {} }
-  const parsed = parseJson(text) as { preconditions?: { uid?: string; resourceVersion?: string } } | null
-  const p = parsed?.preconditions ?? {}
-  return {
-    preconditions: {
-      ...(typeof p.uid === "string" ? { uid: p.uid } : {}),
-      ...(typeof p.resourceVersion === "string" ? { resourceVersion: p.resourceVersion } : {})
-    }
-  }
+  const body = text.length === 0 ? undefined : (parseJson(text) ?? {}) as Parameters<typeof Query.deleteOptions>[1]
+  return Query.deleteOptions(params(req), body)
 }
 
 const remove = async (store: Store, req: LeaseRequest): Promise<Reply> => {
-  const { preconditions } = await deleteOptions(req)
-  const { deleted, lease } = store.delete(req.info.namespace, req.info.name, preconditions, writeContext(req, "delete"))
+  const options = await deleteOptions(req)
+  const { deleted, lease } = store.delete(req.info.namespace, req.info.name, options.preconditions, writeContext(req, "delete", options))
   if (!deleted) return { code: 202, body: lease }
   return {
     code: 200,
@@ -249,13 +218,13 @@ const remove = async (store: Store, req: LeaseRequest): Promise<Reply> => {
 }
 
 const removeCollection = async (store: Store, req: LeaseRequest): Promise<Reply> => {
-  await deleteOptions(req)
-  const { fields, labels } = selectors(req)
+  const options = await deleteOptions(req)
+  const { fieldSelector: fields, labelSelector: labels } = Query.listOptions(params(req))
   const resourceVersion = String(store.resourceVersion)
   const items = store.deleteCollection(
     namespaceOf(req),
     (l) => Selector.matchesFields(fields, l.metadata) && Selector.matchesLabels(labels, l.metadata.labels),
-    writeContext(req, "deletecollection")
+    writeContext(req, "deletecollection", options)
   )
   const body: Lease.LeaseList = { kind: "LeaseList", apiVersion: Lease.apiVersion, metadata: { resourceVersion }, items }
   return { code: 200, body }
@@ -294,19 +263,20 @@ export const handle = async (store: Store, req: LeaseRequest): Promise<Reply> =>
 
 /** The watch parameters of a request (selectors, resourceVersion, bookmarks, timeout, table). */
 export const watchRequest = (req: LeaseRequest): WatchRequest => {
-  const { fields, labels } = selectors(req)
+  const options = Query.listOptions(params(req), true)
   const namespace = namespaceOf(req)
-  const timeout = q(req, "timeoutSeconds")
   const table = tableMode(req)
-  const nameOnPath = req.info.name.length > 0 && !req.url.searchParams.has("fieldSelector")
+  const nameOnPath = req.info.name.length > 0 && !params(req).has("fieldSelector")
   return {
     ...(namespace === undefined ? {} : { namespace }),
-    labelSelector: labels,
-    fieldSelector: nameOnPath ? { terms: [{ field: "metadata.name", equals: true, value: req.info.name }] } : fields,
-    resourceVersion: q(req, "resourceVersion") ?? "",
-    allowWatchBookmarks: q(req, "allowWatchBookmarks") === "true" || q(req, "allowWatchBookmarks") === "1",
-    sendInitialEvents: q(req, "sendInitialEvents") === "true",
-    ...(timeout === null ? {} : { timeoutSeconds: Number(timeout) }),
+    labelSelector: options.labelSelector,
+    fieldSelector: nameOnPath
+      ? { terms: [{ field: "metadata.name", equals: true, value: req.info.name }] }
+      : options.fieldSelector,
+    resourceVersion: options.resourceVersion,
+    allowWatchBookmarks: options.allowWatchBookmarks,
+    ...(options.sendInitialEvents === undefined ? {} : { sendInitialEvents: options.sendInitialEvents }),
+    ...(options.timeoutSeconds === undefined ? {} : { timeoutSeconds: options.timeoutSeconds }),
     ...(table === undefined ? {} : { table })
   }
 }

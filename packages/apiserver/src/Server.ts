@@ -20,6 +20,7 @@ import * as Kubeconfig from "./Kubeconfig.ts"
 import * as Lease from "./Lease.ts"
 import * as LeaseApi from "./LeaseApi.ts"
 import * as OpenApi from "./OpenApi.ts"
+import * as Query from "./Query.ts"
 import * as Status from "./Status.ts"
 import { Store } from "./Store.ts"
 import * as Watch from "./Watch.ts"
@@ -175,11 +176,12 @@ const route = async (
 const createServer = (state: ServerState): http.Server => {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost")
+    const pretty = Query.pretty(url.searchParams, req.headers["user-agent"])
     route(state, req, res, url).then(
       (reply) => {
-        if (reply !== undefined) Http.send(res, reply)
+        if (reply !== undefined) Http.send(res, reply, pretty)
       },
-      (e: unknown) => Http.send(res, Http.errorReply(e))
+      (e: unknown) => Http.send(res, Http.errorReply(e), pretty)
     )
   })
   server.on("connection", (socket) => {

@@ -21,7 +21,8 @@ export interface WatchRequest {
   /** The resourceVersion to start after; `""` or `"0"` starts with the current state. */
   readonly resourceVersion: string
   readonly allowWatchBookmarks: boolean
-  readonly sendInitialEvents: boolean
+  /** undefined when not asked; `false` with no resourceVersion starts now, without the current state. */
+  readonly sendInitialEvents?: boolean
   readonly timeoutSeconds?: number
   /** Rows instead of objects, for `kubectl get -w`. */
   readonly table?: Table.IncludeObject
@@ -54,8 +55,15 @@ const parseResourceVersion = (value: string): number => {
   return Number(value)
 }
 
+const unsetResourceVersion = (request: WatchRequest): boolean =>
+  request.resourceVersion === "" || request.resourceVersion === "0"
+
+/** Whether the watch begins with an ADDED event per current object (and, asked, the initial-events-end bookmark). */
 const startsFromState = (request: WatchRequest): boolean =>
-  request.resourceVersion === "" || request.resourceVersion === "0" || request.sendInitialEvents
+  request.sendInitialEvents ?? unsetResourceVersion(request)
+
+/** The longest timer node:timers runs as asked; a longer one would fire at once. */
+const maxTimerMs = 2 ** 31 - 1
 
 /** Which Leases a watch sees, and how it shows one (object or table row). */
 interface LeaseView {
@@ -171,8 +179,10 @@ const startTimers = (store: Store, request: WatchRequest, stream: Stream, bookma
     }
     stream.timers[0] = setTimeout(tick, bookmarkIntervalMs)
   }
-  if (request.timeoutSeconds !== undefined && request.timeoutSeconds > 0) {
-    stream.timers.push(setTimeout(() => stream.watch.end(), request.timeoutSeconds * 1000))
+  // kube: 0 means the server's default (none here); a negative timeout ends the watch at once.
+  const timeoutMs = request.timeoutSeconds === undefined ? 0 : Math.max(request.timeoutSeconds * 1000, 1)
+  if (request.timeoutSeconds !== 0 && timeoutMs > 0 && timeoutMs <= maxTimerMs) {
+    stream.timers.push(setTimeout(() => stream.watch.end(), timeoutMs))
   }
 }
 
@@ -189,8 +199,9 @@ export const serve = (
   options: { readonly bookmarkIntervalMs: number; readonly onEnd: (watch: ActiveWatch) => void }
 ): ActiveWatch => {
   const fromState = startsFromState(request)
-  const since = fromState ? store.resourceVersion : parseResourceVersion(request.resourceVersion)
-  const start = fromState ? { replay: [] } : replayAfter(store, since)
+  const fromNow = fromState || unsetResourceVersion(request)
+  const since = fromNow ? store.resourceVersion : parseResourceVersion(request.resourceVersion)
+  const start = fromNow ? { replay: [] } : replayAfter(store, since)
   const stream = openStream(res, client, options.onEnd)
   if ("expired" in start) {
     stream.write("ERROR", start.expired.status)

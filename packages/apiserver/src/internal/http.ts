@@ -30,10 +30,13 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string | ReadonlyArray<string>>>
 }
 
-/** Writes a reply as JSON, the way kube does (one line, then a newline). */
-export const send = (res: ServerResponse, reply: Reply): void => {
+/**
+ * Writes a reply as JSON, the way kube does: one line and a newline (`json.Encoder`), or,
+ * `pretty`, indented by two spaces without the newline (`json.MarshalIndent(obj, "", "  ")`).
+ */
+export const send = (res: ServerResponse, reply: Reply, pretty = false): void => {
   if (res.writableEnded || res.destroyed) return
-  const text = `${JSON.stringify(reply.body)}\n`
+  const text = pretty ? JSON.stringify(reply.body, null, 2) : `${JSON.stringify(reply.body)}\n`
   res.writeHead(reply.code, {
     "Content-Type": "application/json",
     "Cache-Control": "no-cache, private",

@@ -3,6 +3,7 @@
  * namespace, resource, name, subresource and verb.
  */
 import type { Attributes } from "../Auth.ts"
+import * as Query from "../Query.ts"
 import * as Selector from "../Selector.ts"
 
 /** The parsed request: authorization attributes plus routing details. */
@@ -10,15 +11,19 @@ export interface RequestInfo extends Attributes {
   /** `api` (core group), `apis`, or empty for non-resource paths. */
   readonly prefix: "api" | "apis" | ""
   readonly apiVersion: string
-  /** Whether the request is a watch (`?watch=true` or the legacy `/watch/` path). */
+  /**
+   * Whether the request is a watch: a GET of a collection with a `watch` that
+   * `Convert_Slice_string_To_bool` reads as true (`?watch`, `?watch=True`, `?watch=1`…), or of
+   * the legacy `/watch/` path. A GET of one named object stays a get, as in kube's RequestInfoFactory.
+   */
   readonly watch: boolean
 }
 
-const verbOf = (method: string, hasName: boolean, watch: boolean): string => {
+const verbOf = (method: string, hasName: boolean, watchPath: boolean, watchParam: boolean): string => {
   switch (method) {
     case "GET":
     case "HEAD":
-      return watch ? "watch" : hasName ? "get" : "list"
+      return watchPath || (!hasName && watchParam) ? "watch" : hasName ? "get" : "list"
     case "POST":
       return "create"
     case "PUT":
@@ -31,8 +36,6 @@ const verbOf = (method: string, hasName: boolean, watch: boolean): string => {
       return method.toLowerCase()
   }
 }
-
-const isTrue = (v: string | null): boolean => v === "1" || v === "true"
 
 /** Parses method and URL into a RequestInfo. */
 export const parse = (method: string, url: URL): RequestInfo => {
@@ -71,8 +74,8 @@ export const parse = (method: string, url: URL): RequestInfo => {
   const resource = parts[0] ?? ""
   let name = parts[1] ?? ""
   const subresource = parts[2] ?? ""
-  const watch = watchPath || isTrue(url.searchParams.get("watch"))
-  const verb = verbOf(method, name.length > 0, watch)
+  const verb = verbOf(method, name.length > 0, watchPath, Query.bool(url.searchParams, "watch"))
+  const watch = verb === "watch"
   if ((verb === "list" || verb === "watch") && name.length === 0) {
     try {
       name = Selector.pinnedName(Selector.parseFieldSelector(url.searchParams.get("fieldSelector"))) ?? ""
