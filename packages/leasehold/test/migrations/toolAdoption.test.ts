@@ -28,6 +28,7 @@ import { freshDatabase, tableExists } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
+import { flywayHistoryTable, golangMigrateTable, prismaMigrationsTable } from "./support/toolTables.ts"
 
 const leasehold = (url: string, folder: string, layout: LayoutChoice = "auto", options: RunOptions = {}) =>
   Effect.gen(function*() {
@@ -209,7 +210,7 @@ describe("golang-migrate (table as database/postgres/postgres.go v4.18.1 defines
   /** `ensureVersionTable` and `SetVersion` of golang-migrate v4.18.1's postgres driver. */
   const golangMigrateAt = (url: string, version: number, dirty: boolean) =>
     Effect.gen(function*() {
-      yield* query(url, "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, dirty boolean not null)")
+      yield* query(url, golangMigrateTable)
       yield* query(url, "TRUNCATE schema_migrations")
       yield* query(url, "INSERT INTO schema_migrations (version, dirty) VALUES ($1, $2)", [version, dirty])
     })
@@ -250,21 +251,6 @@ describe("golang-migrate (table as database/postgres/postgres.go v4.18.1 defines
 })
 
 describe("Flyway (table as flyway-database-postgresql 10.x createMetaDataTable.sql defines it)", () => {
-  const createHistory = `
-    CREATE TABLE "public"."flyway_schema_history" (
-      "installed_rank" INT NOT NULL,
-      "version" VARCHAR(50),
-      "description" VARCHAR(200) NOT NULL,
-      "type" VARCHAR(20) NOT NULL,
-      "script" VARCHAR(1000) NOT NULL,
-      "checksum" INTEGER,
-      "installed_by" VARCHAR(100) NOT NULL,
-      "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
-      "execution_time" INTEGER NOT NULL,
-      "success" BOOLEAN NOT NULL
-    );
-    ALTER TABLE "public"."flyway_schema_history" ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
-    CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" ("success");`
   /** Flyway's checksum, computed independently: CRC32 (zlib's) over the lines without terminators. */
   const flywayCrc = (text: string) => crc32(Buffer.from(text.split("\n").join(""), "utf8")) | 0
   const files = {
@@ -284,7 +270,7 @@ describe("Flyway (table as flyway-database-postgresql 10.x createMetaDataTable.s
     Effect.gen(function*() {
       const url = url0 = yield* freshDatabase("flyway")
       const folder = yield* migrationFolder(files)
-      yield* query(url, createHistory)
+      yield* query(url, flywayHistoryTable)
       yield* query(url, "create table users (id int); create table posts (id int);")
       yield* row(1, "1", "V1__create_users.sql")
       yield* row(2, "1.1", "V1_1__create_posts.sql")
@@ -300,7 +286,7 @@ describe("Flyway (table as flyway-database-postgresql 10.x createMetaDataTable.s
     Effect.gen(function*() {
       const url = url0 = yield* freshDatabase("flyway")
       const folder = yield* migrationFolder(files)
-      yield* query(url, createHistory)
+      yield* query(url, flywayHistoryTable)
       yield* row(1, "1", "V1__create_users.sql")
       yield* row(2, "1.1", "V1_1__create_posts.sql", false)
       const error = yield* Effect.flip(leasehold(url, folder))
@@ -312,18 +298,6 @@ describe("Flyway (table as flyway-database-postgresql 10.x createMetaDataTable.s
 })
 
 describe("Prisma (_prisma_migrations as prisma-engines' schema engine creates it on PostgreSQL; its CLI cannot be installed here)", () => {
-  /** prisma-engines, schema-engine/connectors/sql-schema-connector, PostgreSQL flavour `create_migrations_table`. */
-  const createTable = `
-    CREATE TABLE _prisma_migrations (
-      id                      VARCHAR(36) PRIMARY KEY NOT NULL,
-      checksum                VARCHAR(64) NOT NULL,
-      finished_at             TIMESTAMPTZ,
-      migration_name          VARCHAR(255) NOT NULL,
-      logs                    TEXT,
-      rolled_back_at          TIMESTAMPTZ,
-      started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
-      applied_steps_count     INTEGER NOT NULL DEFAULT 0
-    )`
   const files = {
     "migration_lock.toml": "provider = \"postgresql\"\n",
     "20240101000000_init/migration.sql": "-- CreateTable\nCREATE TABLE \"User\" (\"id\" SERIAL NOT NULL, CONSTRAINT \"User_pkey\" PRIMARY KEY (\"id\"));\n",
@@ -342,7 +316,7 @@ describe("Prisma (_prisma_migrations as prisma-engines' schema engine creates it
     Effect.gen(function*() {
       const url = yield* freshDatabase("prisma")
       const folder = yield* migrationFolder(files)
-      yield* query(url, createTable)
+      yield* query(url, prismaMigrationsTable)
       yield* query(url, files["20240101000000_init/migration.sql"])
       yield* applied(url, "20240101000000_init", files["20240101000000_init/migration.sql"])
       const result = yield* leasehold(url, folder)
@@ -358,7 +332,7 @@ describe("Prisma (_prisma_migrations as prisma-engines' schema engine creates it
     Effect.gen(function*() {
       const url = yield* freshDatabase("prisma")
       const folder = yield* migrationFolder(files)
-      yield* query(url, createTable)
+      yield* query(url, prismaMigrationsTable)
       yield* applied(url, "20240101000000_init", files["20240101000000_init/migration.sql"], false, "Database error: relation already exists")
       const error = yield* Effect.flip(leasehold(url, folder))
       expect(error).toMatchObject({ _tag: "ForeignHistoryUnresolved", tool: "prisma", state: "failed", id: "20240101000000" })
