@@ -114,6 +114,22 @@ export interface ElectionOptions {
    * F + max(5.1 s, S) + 1.6 s.
    */
   readonly mayTakeOverExpired?: (record: LeaderElectionRecord) => Effect.Effect<boolean>
+  /**
+   * For candidates: holds the next attempt back while the caller can see, without asking the
+   * API server, that an attempt is pointless — e.g. the holder's fence is alive in the database
+   * the caller watches anyway (the coordinator's `holdWhileFenceLive`). Run before every attempt,
+   * the first included; the attempt is made as soon as it returns, so a hook that notices the
+   * holder gone returns at once and the candidate tries without waiting out a retry period.
+   * Returning at once keeps client-go's cadence (the first attempt at once, each later one a
+   * jittered `retryPeriod` after the previous). A hook that fails or dies counts as returning.
+   *
+   * Gotcha: while it holds, the candidate does not observe the Lease, so when it tries again it
+   * observes the record afresh: an expired Lease counts as expired only `leaseDuration` after
+   * that (client-go's rule, by the candidate's own clock), unless `canTakeOver` proves the holder
+   * gone. A hook should therefore only hold while it has positive evidence the holder is alive,
+   * and return when that evidence goes away.
+   */
+  readonly holdAttempt?: Effect.Effect<void>
 }
 
 /** Validated options, every default filled in. */
@@ -133,6 +149,8 @@ export interface ElectionConfig {
   readonly maxOverdue?: Duration.Duration | undefined
   /** See `ElectionOptions.mayTakeOverExpired`; `undefined`: take over on expiry. */
   readonly mayTakeOverExpired?: ((record: LeaderElectionRecord) => Effect.Effect<boolean>) | undefined
+  /** See `ElectionOptions.holdAttempt`; `undefined`: client-go's cadence alone. */
+  readonly holdAttempt?: Effect.Effect<void> | undefined
 }
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -215,6 +233,7 @@ export const makeElectionConfig = (
       canTakeOver: options.canTakeOver ?? never,
       mayKeepLeading: options.mayKeepLeading,
       maxOverdue,
-      mayTakeOverExpired: options.mayTakeOverExpired
+      mayTakeOverExpired: options.mayTakeOverExpired,
+      holdAttempt: options.holdAttempt
     }
   })

@@ -135,12 +135,25 @@ interface Overdue {
 
 type Held = Attempt & { readonly _tag: "Holding" }
 
-/** client-go's `acquire`: try, then wait a jittered retry period, until we hold the Lease. */
+/** `holdAttempt`, if given; a failure or defect of the hook only ends the hold. */
+const holdOf = (config: ElectionConfig): Effect.Effect<void> =>
+  config.holdAttempt === undefined
+    ? Effect.void
+    : config.holdAttempt.pipe(
+      Effect.catchCause((cause) => Effect.logDebug("holdAttempt failed; trying the Lease now").pipe(Effect.annotateLogs({ cause: String(cause) })))
+    )
+
+/**
+ * client-go's `acquire`: try, then wait a jittered retry period, until we hold the Lease; each
+ * attempt first waits for `holdAttempt` to let it through.
+ */
 const campaign = ({ candidate, config, states }: Election): Effect.Effect<Held, FatalLeaseError> =>
   Effect.gen(function*() {
     yield* states.publish("campaigning")
     yield* Effect.logDebug("campaigning for the Lease")
+    const hold = holdOf(config)
     while (true) {
+      yield* hold
       const attempt = yield* attemptWithin(candidate, "acquire", Duration.toMillis(config.renewDeadline))
       if (Option.isSome(attempt) && attempt.value._tag === "Holding") return attempt.value
       yield* states.publish("campaigning")

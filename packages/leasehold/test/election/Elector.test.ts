@@ -93,6 +93,40 @@ describe("campaign", () => {
       }))
   }
 
+  it.effect("holdAttempt holds every attempt back, the first included, until it returns; then the candidate tries at once", () =>
+    Effect.gen(function*() {
+      const store = makeMemoryLeaseStore()
+      const a = yield* elector(store, "a")
+      const aWork = yield* signallingWork
+      yield* forkRun(store, a.run(aWork.work))
+      yield* Deferred.await(aWork.started)
+      const open = yield* Deferred.make<void>()
+      let holds = 0
+      const b = yield* elector(store, "b", { holdAttempt: Effect.andThen(Effect.sync(() => holds++), Deferred.await(open)) })
+      yield* forkRun(store, withFixedRandom(0)(b.run(() => Effect.void)))
+      yield* wait(10_000)
+      expect(requestTimes(store, "b", "get")).toEqual([])
+      expect(holds).toBe(1)
+      yield* Deferred.succeed(open, undefined)
+      yield* wait(1_000)
+      // At once when the hold returned, then a retry period later (the hold now returns at once).
+      expect(requestTimes(store, "b", "get")).toEqual([10_000, 10_500, 11_000])
+      expect(holds).toBe(3)
+    }))
+
+  it.effect("a holdAttempt that fails counts as returning: the candidate keeps client-go's cadence", () =>
+    Effect.gen(function*() {
+      const store = makeMemoryLeaseStore()
+      const a = yield* elector(store, "a")
+      const aWork = yield* signallingWork
+      yield* forkRun(store, a.run(aWork.work))
+      yield* Deferred.await(aWork.started)
+      const b = yield* elector(store, "b", { holdAttempt: Effect.fail(new Error("registry unreadable")) as never })
+      yield* forkRun(store, withFixedRandom(0)(b.run(() => Effect.void)))
+      yield* wait(1_000)
+      expect(requestTimes(store, "b", "get")).toEqual([0, 500, 1_000])
+    }))
+
   it.effect("a 403 while campaigning ends run with LeasePermissionDenied after one attempt, without retrying", () =>
     Effect.gen(function*() {
       const store = makeMemoryLeaseStore()
