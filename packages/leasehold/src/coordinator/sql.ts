@@ -44,3 +44,11 @@ export const otherHistories = `
     AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'migration_history' AND c.relkind IN ('r', 'p'))
     AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'fence_epochs' AND c.relkind IN ('r', 'p'))
   ORDER BY n.nspname`
+
+/**
+ * How many Leasehold waiting sessions (`leasehold-listen:` in `application_name`) this database
+ * has: an upper bound on the candidates watching a fence, which spreads their reads out.
+ */
+export const countWatchers = `
+  SELECT count(*)::int AS watchers FROM pg_stat_activity
+  WHERE datname = current_database() AND starts_with(application_name, 'leasehold-listen:')`

@@ -2,7 +2,8 @@
  * Step 3 with a Lease (`CLUSTER_ENABLED=true`): the elector over the watched Lease client, fast
  * failover wired in as its `canTakeOver`, the patient leader's hooks (ADR 0012: a leader whose
  * fence holds rides out an API-server outage; candidates leave an expired Lease alone while its
- * holder's fence heartbeat is fresh), one term of leader work per round, and the campaign loop
+ * holder's fence heartbeat is fresh), candidates that watch a live fence in the database instead
+ * of polling the Lease (ADR 0013, `fenceWatch.ts`), one term of leader work per round, and the campaign loop
  * raced with the API server being unreachable for too long.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
@@ -16,6 +17,7 @@ import { takeOverExpiredUnlessFenceFresh, takeOverWhenHolderGone } from "../Take
 import { type CampaignOptions, campaignLoop, type CampaignState, leaderWork, whenIdle } from "./campaign.ts"
 import type { Checks } from "./checks.ts"
 import { type FlowContext, leaseOf } from "./context.ts"
+import { holdWhileFenceLive, watchersOn } from "./fenceWatch.ts"
 import { keepLeadingWhileFenceHolds, reportRenewals } from "./patience.ts"
 import { watchLeaseClient } from "./leaseClient.ts"
 
@@ -38,7 +40,11 @@ export const leaseCampaign = (
     const thresholds = heartbeatThresholds(context.fenceTiming, retryPeriodOf(context))
     const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(lease, checks.readFence), {
       mayKeepLeading: keepLeadingWhileFenceHolds(context, state, thresholds.holder),
-      mayTakeOverExpired: takeOverExpiredUnlessFenceFresh(lease, checks.readFence, Duration.toMillis(thresholds.observer))
+      mayTakeOverExpired: takeOverExpiredUnlessFenceFresh(lease, checks.readFence, Duration.toMillis(thresholds.observer)),
+      holdAttempt: holdWhileFenceLive(context.holder, { ...checks, watchers: watchersOn(checks.onDirect) }, {
+        observerMaxAgeMs: Duration.toMillis(thresholds.observer),
+        retryPeriod: retryPeriodOf(context)
+      })
     })
     const renewals = reportRenewals(context, state)
     yield* elector.states.pipe(

@@ -28,9 +28,10 @@ const durationOf = (name: "leaseDuration" | "renewDeadline" | "retryPeriod", ms:
 
 /**
  * The hooks of a patient leader (ADR 0012): `mayKeepLeading` for this pod as leader,
- * `mayTakeOverExpired` for it as candidate (see `ElectionOptions`).
+ * `mayTakeOverExpired` for it as candidate, and `holdAttempt` for a candidate watching a live
+ * fence instead of the Lease (ADR 0013; see `ElectionOptions`).
  */
-export type PatienceHooks = Pick<ElectionOptions, "mayKeepLeading" | "mayTakeOverExpired">
+export type PatienceHooks = Pick<ElectionOptions, "mayKeepLeading" | "mayTakeOverExpired" | "holdAttempt">
 
 /**
  * The elector for `context`'s Lease over `client`, with fast failover as its `canTakeOver` and,
