@@ -32,6 +32,9 @@ interface Windows {
   readonly afterRequests: number
 }
 
+/** Lease requests per second over the whole rollout window. */
+const averageRate = (windows: Windows): number => (windows.duringMs > 0 ? windows.duringRequests / (windows.duringMs / 1000) : 0)
+
 /** Leasehold pods rolling out, then ready for `afterMs`: the Lease request rates in both windows. */
 const leaseholdRollout = (folder: string, afterMs: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -105,10 +108,15 @@ const results = (leasehold: Windows & { readonly reported: number }, baseline: W
     baseline: side(baseline, "during", `${pods} pods in continuous client-go-style election until the schema is current`),
     limit: null,
     ratio: ratioOf(summarize(baseline.during).median, summarize(leasehold.during).median),
-    goal: null,
+    goal: {
+      text: `≤ 0.2 Lease requests per waiting pod per second on average (≤ ${0.2 * pods} req/s), fewer than client-go's`,
+      met: averageRate(leasehold) <= 0.2 * pods && averageRate(leasehold) < averageRate(baseline)
+    },
     notes: [
+      `On average over the rollout: Leasehold ${averageRate(leasehold).toFixed(1)} req/s (${leasehold.duringRequests} requests), ` +
+      `client-go ${averageRate(baseline).toFixed(1)} req/s (${baseline.duringRequests}).`,
       `Per-second Lease request rates over the rollout (${Math.round(leasehold.duringMs)} ms Leasehold, ${Math.round(baseline.duringMs)} ms baseline). ` +
-      "Leasehold's waiting candidates retry every 0.5–1.1 s (its default retry period); client-go's every 2–4.4 s. " +
+      "Leasehold's waiting candidates read the fence registry instead of the Lease while the leader's fence is live (ADR 0013); before that, and after it, they try every 0.5–1.1 s (its retry period); client-go's every 2–4.4 s. " +
       `The pods reported ${leasehold.reported} Lease requests; the proxy counted ${leasehold.duringRequests + leasehold.afterRequests}.`
     ]
   }
