@@ -90,6 +90,16 @@ const slowStatementStart = (observer: pg.Client, holder: string) =>
     { every: "2 millis" }
   ).pipe(Effect.map((found) => found[0]!.started.getTime()))
 
+/** A kubeconfig file for the child pods (token `child`), removed when the scope closes. */
+const childKubeconfig = (server: ApiServer): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const directory = mkdtempSync(join(tmpdir(), "leasehold-kubeconfig-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
+    const file = join(directory, "config")
+    yield* Effect.promise(() => server.writeKubeconfig(file, { token: "child" }))
+    return file
+  })
+
 /** `effect`, or a clear failure after 30 s instead of a hanging test. */
 const within = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
   Effect.timeoutOrElse(effect, { duration: "30 seconds", orElse: () => Effect.die(new Error(`timed out waiting for ${what}`)) })
@@ -141,10 +151,7 @@ describe("fast failover", () => {
   it.live(`a leader SIGKILLed mid-migration is replaced before its Lease expires (${runs} runs)`, () =>
     Effect.gen(function*() {
       const server = yield* apiServer()
-      const directory = mkdtempSync(join(tmpdir(), "leasehold-kubeconfig-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
-      const kubeconfigFile = join(directory, "config")
-      yield* Effect.promise(() => server.writeKubeconfig(kubeconfigFile, { token: "child" }))
+      const kubeconfigFile = yield* childKubeconfig(server)
       const failovers: Array<number> = []
       for (let run = 0; run < runs; run++) failovers.push(yield* oneRun(server, kubeconfigFile, run))
       // Each candidate took over a Lease its killed holder had neither released nor let expire:
@@ -168,16 +175,13 @@ describe("fast failover", () => {
  * the stated bound (ADR 0013) is F + 2 s + one watch read + 2 s + 3.2 × 0.2 s ≈ F + 4.8 s.
  */
 const frozenTimings = { LEASEHOLD_LEASE_DURATION: "2s", LEASEHOLD_RENEW_DEADLINE: "1s", LEASEHOLD_RETRY_PERIOD: "200ms" }
-const frozenFenceTiming = { heartbeatInterval: "300 millis", heartbeatTimeout: "700 millis" }
+const frozenFenceTiming = { heartbeatInterval: "300 millis", heartbeatTimeout: "700 millis" } as const
 
 describe("a frozen leader", () => {
   it.live("a leader SIGSTOPped mid-migration is replaced once its fence heartbeat is stale; its migration is applied once, by the next leader", () =>
     Effect.gen(function*() {
       const server = yield* apiServer()
-      const directory = mkdtempSync(join(tmpdir(), "leasehold-kubeconfig-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
-      const kubeconfigFile = join(directory, "config")
-      yield* Effect.promise(() => server.writeKubeconfig(kubeconfigFile, { token: "child" }))
+      const kubeconfigFile = yield* childKubeconfig(server)
       const url = yield* freshDatabase("coord_frozen")
       const folder = yield* migrationFolder(files)
       const observer = yield* connect(url)

@@ -75,6 +75,16 @@ describe("renew deadline", () => {
     }))
 })
 
+/** A store whose Lease `a` holds, working until the test ends. */
+const storeLedByA = Effect.gen(function*() {
+  const store = makeMemoryLeaseStore()
+  const a = yield* elector(store, "a")
+  const aWork = yield* signallingWork
+  yield* forkRun(store, a.run(aWork.work))
+  yield* Deferred.await(aWork.started)
+  return store
+})
+
 describe("campaign", () => {
   for (const [random, period] of [[0, 500], [0.5, 800], [1, 1_100]] as const) {
     it.effect(`a candidate retries every retryPeriod × (1 + random × 1.2): ${period} ms for random ${random}`, () =>
@@ -95,11 +105,7 @@ describe("campaign", () => {
 
   it.effect("holdAttempt holds every attempt back, the first included, until it returns; then the candidate tries at once", () =>
     Effect.gen(function*() {
-      const store = makeMemoryLeaseStore()
-      const a = yield* elector(store, "a")
-      const aWork = yield* signallingWork
-      yield* forkRun(store, a.run(aWork.work))
-      yield* Deferred.await(aWork.started)
+      const store = yield* storeLedByA
       const open = yield* Deferred.make<void>()
       let holds = 0
       const b = yield* elector(store, "b", { holdAttempt: Effect.andThen(Effect.sync(() => holds++), Deferred.await(open)) })
@@ -116,11 +122,7 @@ describe("campaign", () => {
 
   it.effect("a holdAttempt that fails counts as returning: the candidate keeps client-go's cadence", () =>
     Effect.gen(function*() {
-      const store = makeMemoryLeaseStore()
-      const a = yield* elector(store, "a")
-      const aWork = yield* signallingWork
-      yield* forkRun(store, a.run(aWork.work))
-      yield* Deferred.await(aWork.started)
+      const store = yield* storeLedByA
       const b = yield* elector(store, "b", { holdAttempt: Effect.fail(new Error("registry unreadable")) as never })
       yield* forkRun(store, withFixedRandom(0)(b.run(() => Effect.void)))
       yield* wait(1_000)
