@@ -10,16 +10,21 @@
  * the PostgreSQL driver (`pg`, kept as one copy in `node_modules`), optional native
  * add-ons, and the demo and the local API server (development tooling, absent from the image).
  *
+ * The options every Node bundle of ours shares (format, target, splitting, the `require` banner)
+ * and the list of optional native add-ons come from the library's published build
+ * (`packages/leasehold/scripts/build.ts`); that build also leaves the Kubernetes client outside,
+ * the command carries it (in a chunk of its own).
+ *
  * Usage: `node scripts/bundle.ts [outdir]` (default `dist`), from `packages/cli`.
  */
 import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
+import { nodeBundleOptions, optionalExternal, parserProcessEntry } from "../../leasehold/scripts/build.ts"
 
 const packageRoot = fileURLToPath(new URL("..", import.meta.url))
 
-/** Native add-ons some dependencies try to load and do without. */
-export const optionalExternal: ReadonlyArray<string> = ["pg-native", "bufferutil", "utf-8-validate"]
+export { optionalExternal }
 
 /** Development tooling the command loads only when asked (`demo`, `apiserver`); absent from the image. */
 export const developmentExternal: ReadonlyArray<string> = ["@leasehold/demo", "@leasehold/apiserver"]
@@ -31,25 +36,14 @@ export const external: ReadonlyArray<string> = ["libpg-query", "pg", ...optional
 export const bundle = async (outdir: string): Promise<ReadonlyArray<{ readonly file: string; readonly bytes: number }>> => {
   rmSync(outdir, { recursive: true, force: true })
   const result = await esbuild.build({
+    ...nodeBundleOptions,
     entryPoints: {
       leasehold: `${packageRoot}src/main.ts`,
       // Started as a process of its own (`migrations/internal/parserClient.ts` looks for it next to the bundle).
-      parserProcess: `${packageRoot}../leasehold/src/migrations/internal/parserProcess.ts`
+      parserProcess: parserProcessEntry
     },
     outdir,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    target: "node24",
-    minifySyntax: true,
-    legalComments: "linked",
-    metafile: true,
-    external: [...external],
-    // CommonJS dependencies bundled into an ES module still call `require` for Node's built-ins.
-    banner: { js: "import { createRequire as __leaseholdRequire } from 'node:module'; const require = __leaseholdRequire(import.meta.url);" },
-    logLevel: "warning"
+    external: [...external]
   })
   return Object.entries(result.metafile.outputs).map(([file, output]) => ({ file, bytes: output.bytes }))
 }

@@ -8,10 +8,12 @@
  * unreachable, 6 drift or history conflict, 7 permission denied, 8 unfinished
  * non-transactional migration; 143/130 stopped by SIGTERM/SIGINT before done (0 for `daemon`
  * and `apiserver`, whose normal end that is); 1 an internal error.
+ *
+ * `wait` and `migrate` as the pods run them start through `quick.ts` instead, without this tree.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, type Runtime } from "effect"
+import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { apiserver } from "./commands/apiserver.ts"
 import { baseline } from "./commands/baseline.ts"
@@ -24,7 +26,7 @@ import { repair } from "./commands/repair.ts"
 import { rollback } from "./commands/rollback.ts"
 import { status } from "./commands/status.ts"
 import { wait } from "./commands/wait.ts"
-import { exitCodeOf } from "./internal/exitCodes.ts"
+import { exitAtOnce } from "./internal/exitCodes.ts"
 import { watchSignals } from "./internal/Termination.ts"
 
 const leasehold = Command.make("leasehold").pipe(
@@ -32,15 +34,8 @@ const leasehold = Command.make("leasehold").pipe(
   Command.withSubcommands([migrate, wait, check, status, rollback, repair, baseline, lease, daemon, demo, apiserver])
 )
 
-/** Exits with the command's code at once: a finished command leaves nothing worth waiting for. */
-const teardown: Runtime.Teardown = (exit, onExit) => {
-  const code = exitCodeOf(exit)
-  onExit(code)
-  process.exit(code)
-}
-
 watchSignals()
 Command.run(leasehold, { version: "0.1.0" }).pipe(
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, teardown })
+  NodeRuntime.runMain({ disableErrorReporting: true, teardown: exitAtOnce })
 )

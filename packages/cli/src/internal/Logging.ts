@@ -2,7 +2,10 @@
  * Effect's log lines (the library's and the command's) through the command's output: JSON lines or text on
  * stderr, redacted, at the minimum level of `LEASEHOLD_LOG_LEVEL` (or `--log-level`).
  */
-import { Effect, Logger, type LogLevel, References } from "effect"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import type { OutputApi } from "./Output.ts"
 
 const levels: Readonly<Record<string, LogLevel.LogLevel>> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }

@@ -4,7 +4,11 @@
  * sessions in `pg_stat_activity`). Redrawn four times a second; nothing at all unless the
  * output is pretty and stdout is a terminal.
  */
-import { Clock, Effect, Option, Schedule, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { Database, type LeaseholdConfig, Postgres, type ProgressEvent } from "leasehold"
 import type { OutputApi } from "./Output.ts"
 import * as sql from "./sql.ts"

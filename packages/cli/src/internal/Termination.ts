@@ -7,7 +7,7 @@
  * A second signal while the first is being handled ends the process at once (an impatient
  * Ctrl-C, or a supervisor that does not wait).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 let received: NodeJS.Signals | undefined
 let stopIsSuccess = false

@@ -1,6 +1,6 @@
 /**
- * The exit code of a finished command — the one mapping from errors to codes (used by
- * `main.ts` only). The library's errors map through its `exitCodeFor`; the command's own and
+ * The exit code of a finished command — the one mapping from errors to codes (used at the edge
+ * only: `exitAtOnce`). The library's errors map through its `exitCodeFor`; the command's own and
  * effect/cli's usage errors are added here:
  *
  * | code | meaning |
@@ -16,8 +16,10 @@
  * | 8 | a non-transactional migration was left unfinished and needs attention (`repair`) |
  * | 130 / 143 | interrupted by SIGINT / SIGTERM before it was done (not ready) |
  */
-import { Cause, Exit, Runtime } from "effect"
-import { CliError } from "effect/cli"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Predicate from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
 import { ExitCode, exitCodeFor } from "leasehold"
 import { interruptionExitCode } from "./Termination.ts"
 
@@ -29,10 +31,21 @@ const tagOf = (error: unknown): string | undefined =>
     ? (error as { readonly _tag: string })._tag
     : undefined
 
+/**
+ * effect/cli's errors carry this type id (what its `CliError.isCliError` checks): read here without
+ * importing effect/cli, whose parser and schemas a pod's `wait` or `migrate` never loads
+ * (`quick.ts`). `test/output.test.ts` checks the mapping with effect/cli's own errors.
+ */
+const cliErrorTypeId = "~effect/cli/CliError"
+
+/** effect/cli's `ShowHelp`: `--help`, or a usage error with the help shown (`errors`). */
+const isShowHelp = (error: unknown): error is { readonly errors: ReadonlyArray<unknown> } =>
+  tagOf(error) === "ShowHelp" && Array.isArray((error as { readonly errors?: unknown }).errors)
+
 /** The exit code for one error a command failed with (an error may declare its own with `Runtime.errorExitCode`). */
 export const exitCodeOfError = (error: unknown): number => {
-  if (CliError.isCliError(error)) {
-    return error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.Ready : ExitCode.Usage
+  if (Predicate.hasProperty(error, cliErrorTypeId)) {
+    return isShowHelp(error) && error.errors.length === 0 ? ExitCode.Ready : ExitCode.Usage
   }
   const declared = typeof error === "object" && error !== null ? (error as { readonly [Runtime.errorExitCode]?: unknown })[Runtime.errorExitCode] : undefined
   if (typeof declared === "number") return declared
@@ -62,4 +75,11 @@ export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (failure._tag === "Some") return exitCodeOfError(failure.value)
   if (Cause.hasInterruptsOnly(exit.cause)) return interruptionExitCode()
   return internalErrorExitCode
+}
+
+/** The runtime's teardown for the command: exits with the command's code at once (a finished command leaves nothing worth waiting for). */
+export const exitAtOnce: Runtime.Teardown = (exit, onExit) => {
+  const code = exitCodeOf(exit)
+  onExit(code)
+  process.exit(code)
 }

@@ -4,7 +4,9 @@
  * the ready result or failing with the library's error.
  */
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Effect, Option, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { Leasehold, type LeaseholdConfig, type ProgressEvent, type ReadyError, type ReadyResult } from "leasehold"
 import type { OutputApi } from "./Output.ts"
 import { startTicker } from "./ProgressTicker.ts"
