@@ -55,6 +55,25 @@ export const holderFenceFresh = (
 }
 
 /**
+ * Whether the fence registry shows the Lease's holder frozen or wedged (ADR 0013): it names that
+ * holder, for this Lease, with a live backend that holds the lock, and its heartbeat (server
+ * clock) is older than `maxAgeMs` (`heartbeatThresholds(...).observer`). By ADR 0012's ordering
+ * of the thresholds such a holder has already stopped believing it leads (or will the moment it
+ * runs again), so its Lease may be taken before it expires. No heartbeat recorded is not stale.
+ */
+export const holderFenceStale = (
+  lease: string,
+  record: LeaderElectionRecord,
+  status: Option.Option<FenceStatus>,
+  maxAgeMs: number
+): boolean => {
+  if (record.holderIdentity === "" || Option.isNone(status)) return false
+  const fence = status.value
+  return fence.holder === record.holderIdentity && fence.lease === lease && fence.backendAlive && fence.holdsLock &&
+    fence.heartbeatAgeMs !== undefined && fence.heartbeatAgeMs > maxAgeMs
+}
+
+/**
  * The elector's `mayTakeOverExpired` hook for Lease `lease` (`namespace/name`): an expired Lease
  * is left alone (`false`) only while `holderFenceFresh` holds — its holder is riding out an
  * API-server outage with its fence intact — and taken over (`true`) otherwise, at once when the
@@ -78,19 +97,27 @@ export const takeOverExpiredUnlessFenceFresh = <E>(
 
 /**
  * The elector's `canTakeOver` hook for Lease `lease` (`namespace/name`) over a way to read the
- * fence status (one query on any connection). A failed or slow read (over `timeout`) answers
- * `false`: then the Lease is only taken after it expires, as without the hook.
+ * fence status (one query on any connection): the holder is provably gone, or — when
+ * `staleAfterMs` is given — its fence heartbeat is older than that (`holderFenceStale`). A failed
+ * or slow read (over `timeout`) answers `false`: then the Lease is only taken after it expires,
+ * as without the hook.
  */
 export const takeOverWhenHolderGone = <E>(
   lease: string,
   readStatus: Effect.Effect<Option.Option<FenceStatus>, E>,
-  timeout: Duration.Input = Duration.seconds(2)
+  timeout: Duration.Input = Duration.seconds(2),
+  staleAfterMs?: number
 ) =>
 (record: LeaderElectionRecord): Effect.Effect<boolean> =>
   record.holderIdentity === ""
     ? Effect.succeed(true)
     : readStatus.pipe(
       Effect.timeoutOption(timeout),
-      Effect.map(Option.match({ onNone: () => false, onSome: (status) => holderProvablyGone(lease, record, status) })),
+      Effect.map(Option.match({
+        onNone: () => false,
+        onSome: (status) =>
+          holderProvablyGone(lease, record, status) ||
+          (staleAfterMs !== undefined && holderFenceStale(lease, record, status, staleAfterMs))
+      })),
       Effect.catchCause(() => Effect.succeed(false))
     )

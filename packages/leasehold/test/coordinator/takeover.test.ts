@@ -8,6 +8,7 @@ import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { query } from "@leasehold/testkit/support"
 import {
   holderFenceFresh,
+  holderFenceStale,
   holderProvablyGone,
   takeOverExpiredUnlessFenceFresh,
   takeOverWhenHolderGone
@@ -97,6 +98,29 @@ describe("holderFenceFresh (mayTakeOverExpired: leave an expired Lease to a hold
       expect(yield* hook(record("pod-a", 3))).toBe(true)
       const fresh = takeOverExpiredUnlessFenceFresh(lease, Effect.succeed(fence({ ...live })), 14_000)
       expect(yield* fresh(record("pod-a", 3))).toBe(false)
+    }))
+})
+
+describe("holderFenceStale (canTakeOver: take a valid Lease from a frozen or wedged holder)", () => {
+  const frozen = { backendAlive: true, holdsLock: true, heartbeatAgeMs: 14_001 }
+  it("holds for the Lease's holder, for this Lease, alive and holding the lock, whose heartbeat is older than the bound", () => {
+    expect(holderFenceStale(lease, record("pod-a", 3), fence(frozen), 14_000)).toBe(true)
+  })
+  it("does not hold for a fresh or missing heartbeat, another holder or Lease, a gone backend or a free lock", () => {
+    expect(holderFenceStale(lease, record("pod-a", 3), fence({ ...frozen, heartbeatAgeMs: 14_000 }), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("pod-a", 3), fence({ ...frozen, heartbeatAgeMs: undefined }), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("pod-b", 3), fence(frozen), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("pod-a", 3), fence({ ...frozen, lease: "default/other" }), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("pod-a", 3), fence({ ...frozen, backendAlive: false }), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("pod-a", 3), fence({ ...frozen, holdsLock: false }), 14_000)).toBe(false)
+    expect(holderFenceStale(lease, record("", 3), fence(frozen), 14_000)).toBe(false)
+  })
+  it.effect("takeOverWhenHolderGone takes a stale holder's Lease only when given the bound", () =>
+    Effect.gen(function*() {
+      const status = Effect.succeed(fence(frozen))
+      expect(yield* takeOverWhenHolderGone(lease, status)(record("pod-a", 3))).toBe(false)
+      expect(yield* takeOverWhenHolderGone(lease, status, undefined, 14_000)(record("pod-a", 3))).toBe(true)
+      expect(yield* takeOverWhenHolderGone(lease, status, undefined, 20_000)(record("pod-a", 3))).toBe(false)
     }))
 })
 

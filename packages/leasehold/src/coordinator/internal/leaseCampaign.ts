@@ -38,11 +38,13 @@ export const leaseCampaign = (
     )
     const lease = leaseOf(context)
     const thresholds = heartbeatThresholds(context.fenceTiming, retryPeriodOf(context))
-    const elector = yield* electorFor(context, watched.client, takeOverWhenHolderGone(lease, checks.readFence), {
+    const observerMaxAgeMs = Duration.toMillis(thresholds.observer)
+    const canTakeOver = takeOverWhenHolderGone(lease, checks.readFence, undefined, observerMaxAgeMs)
+    const elector = yield* electorFor(context, watched.client, canTakeOver, {
       mayKeepLeading: keepLeadingWhileFenceHolds(context, state, thresholds.holder),
-      mayTakeOverExpired: takeOverExpiredUnlessFenceFresh(lease, checks.readFence, Duration.toMillis(thresholds.observer)),
+      mayTakeOverExpired: takeOverExpiredUnlessFenceFresh(lease, checks.readFence, observerMaxAgeMs),
       holdAttempt: holdWhileFenceLive(context.holder, { ...checks, watchers: watchersOn(checks.onDirect) }, {
-        observerMaxAgeMs: Duration.toMillis(thresholds.observer),
+        observerMaxAgeMs,
         retryPeriod: retryPeriodOf(context)
       })
     })
