@@ -31,6 +31,11 @@ export interface HistoryRow {
   readonly checksum: string
   readonly startedAt: number
   readonly finishedAt: number | undefined
+  /**
+   * When the observer first saw the record. A resumption's `started` record carries the
+   * interrupted run's `startedAt` (ADR 0010): this is the only time of the resumption itself.
+   */
+  readonly seenAt?: number | undefined
 }
 
 /** The newest epoch in the fence registry at server time `at`. */
@@ -64,6 +69,19 @@ export interface FaultRecord {
   readonly until: number
   readonly target: string | undefined
   readonly aim: string
+  /** The migration its target had just started, when it was aimed inside one. */
+  readonly migration?: string | undefined
+}
+
+/**
+ * One start of a migration's body, committed or not, at some moment in `after`..`at` (exclusive,
+ * inclusive): a transactional body's start counter first seen raised at `at`, the sample before
+ * at `after`; a non-transactional run's (or its resumption's) `started` record, `after` = `at`.
+ */
+export interface BodyStart {
+  readonly migration: string
+  readonly after: number
+  readonly at: number
 }
 
 /** Everything a trial observed. */
@@ -77,19 +95,21 @@ export interface Observation {
   readonly activity: ReadonlyArray<ActivitySample>
   readonly pods: ReadonlyArray<PodOutcome>
   readonly faults: ReadonlyArray<FaultRecord>
+  /** Every start of a transactional migration's body, in order (from its start counter). */
+  readonly starts: ReadonlyArray<BodyStart>
   /** Advisory locks and Leasehold sessions still there after every pod ended. */
   readonly leftovers: { readonly advisoryLocks: number; readonly sessions: ReadonlyArray<string> }
 }
 
 /** A broken invariant. */
 export interface Violation {
-  readonly invariant: "S1" | "S2" | "S3" | "S4" | "S5" | "S6" | "exactly-once" | "leftovers"
+  readonly invariant: "S1" | "S2" | "S3" | "S4" | "S5" | "S6" | "exactly-once" | "no-restart" | "leftovers"
   readonly message: string
 }
 
 const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end
 
-const iso = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString())
+const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? "-" : new Date(ms).toISOString())
 
 /** S1 and S2: checkable at any moment of a trial from the samples so far. */
 export const checkOnline = (o: Pick<Observation, "audit" | "history" | "epochs" | "activity">): ReadonlyArray<Violation> => {
@@ -231,8 +251,108 @@ export const checkTrial = (o: Observation): ReadonlyArray<Violation> => {
     violations.push({ invariant: "S6", message: `migration ${o.nonTransactionalId} is unfinished but no fault happened after it started (${iso(unfinished.startedAt)})` })
   }
 
+  violations.push(...checkNoRestart(o))
+
   // Nothing left behind.
   if (o.leftovers.advisoryLocks > 0) violations.push({ invariant: "leftovers", message: `${o.leftovers.advisoryLocks} advisory locks still held` })
   if (o.leftovers.sessions.length > 0) violations.push({ invariant: "leftovers", message: `sessions left: ${o.leftovers.sessions.join(", ")}` })
   return violations
 }
+
+/**
+ * The faults that may legitimately take a leader's fence (end its session, or let a newer term
+ * supersede it) and so restart its migration. An API-server fault (errors, a hang, an outage, a
+ * partition) is not one: the patient leader rides it out while its fence holds (ADR 0012), and
+ * neither is a wave of new pods.
+ */
+export const fenceTakingFaults: ReadonlyArray<string> = ["sigkill", "sigterm", "sigstop", "fence-terminate", "db-cut", "db-blackhole"]
+
+/**
+ * How long before a run's start a fence-taking fault that had already ended still counts for its
+ * restart: a resumed (SIGCONT) or healed pod may start a migration before it notices that its
+ * fence was lost.
+ */
+export const restartGraceMs = 1_000
+
+/**
+ * Every start of each migration's body, in order: the transactional ones from their start
+ * counters, the non-transactional one from its `started` records (its first run, and each
+ * resumption, ADR 0010). A resumption's record carries the first run's `startedAt`, so it is
+ * dated by when the observer first saw it; unseen (a synthetic observation), it is dated "some
+ * time later" (`Infinity`), which any fault after the first start explains.
+ */
+export const bodyStarts = (o: Pick<Observation, "starts" | "history" | "nonTransactionalId">, id: string): ReadonlyArray<BodyStart> => {
+  if (id !== o.nonTransactionalId) return o.starts.filter((start) => start.migration === id)
+  const records = o.history.filter((row) => row.id === id && row.action === "apply" && row.status === "started")
+  return records.map((row, i) => {
+    const at = i === 0 ? row.startedAt : row.seenAt ?? (row.startedAt === records[0]!.startedAt ? Infinity : row.startedAt)
+    return { migration: id, after: at, at }
+  })
+}
+
+/** Why a start of migration `id` after `previous` is legitimate, or undefined when it is a restart nothing explains. */
+const restartReason = (o: Observation, id: string, previous: BodyStart, next: BodyStart): string | undefined => {
+  const fault = o.faults.find((f) => fenceTakingFaults.includes(f.kind) && f.at <= next.at && f.until + restartGraceMs >= previous.after)
+  if (fault !== undefined) return `${fault.kind}${fault.target === undefined ? "" : ` ${fault.target}`} at ${iso(fault.at)}`
+  // A transactional migration recorded failed is retried by the next leader (S5): a retry, not a restart.
+  const failure = o.history.find((row) => row.id === id && row.status === "failed" && (row.finishedAt ?? row.startedAt) >= previous.after && (row.finishedAt ?? row.startedAt) <= next.at)
+  if (failure !== undefined) return `a retry after its failure was recorded (history #${failure.seq})`
+  return undefined
+}
+
+/**
+ * No restart without a reason (issue 18): a migration's body that was started and then started
+ * again — the first run interrupted and rolled back, or a non-transactional run resumed — is a
+ * violation unless a fault that can take a leader's fence happened between the two starts (or a
+ * failure of the first run was recorded, which the next leader retries). An API outage alone,
+ * however long, must never restart a migration while its leader's fence holds (ADR 0012).
+ */
+export const checkNoRestart = (o: Observation): ReadonlyArray<Violation> => {
+  const violations: Array<Violation> = []
+  for (const migration of o.bundle) {
+    const starts = bodyStarts(o, migration.id)
+    for (let i = 1; i < starts.length; i++) {
+      const previous = starts[i - 1]!
+      const next = starts[i]!
+      if (restartReason(o, migration.id, previous, next) !== undefined) continue
+      const between = o.faults.filter((f) => f.at <= next.at && f.until >= previous.after).map((f) => `${f.kind}${f.target === undefined ? "" : ` ${f.target}`}`)
+      violations.push({
+        invariant: "no-restart",
+        message: `migration ${migration.id} started again by ${iso(next.at)} (start #${i + 1}; the previous one by ${iso(previous.at)}) ` +
+          `with no fault that can take a leader's fence in between (faults then: ${between.length === 0 ? "none" : between.join(", ")})`
+      })
+    }
+  }
+  return violations
+}
+
+/** What became of the migration an API outage was aimed at. */
+export interface OutageOutcome {
+  readonly at: number
+  readonly durationMs: number
+  /** The migration the leader had just started when the outage began; undefined when it missed every migration. */
+  readonly migration: string | undefined
+  /**
+   * `ridden-out`: that migration finished (applied once) without another start after the outage
+   * began; `restarted`: it started again (with the fault that explains it, if any);
+   * `not-applied`: it never finished (a failing trial, or unfinished work); `no-migration`.
+   */
+  readonly result: "ridden-out" | "restarted" | "not-applied" | "no-migration"
+  /** For `restarted`: the fence-taking fault or failure that explains it, else undefined (a `no-restart` violation). */
+  readonly reason: string | undefined
+}
+
+/** The outcome of every `api-outage` fault of a trial. */
+export const outageOutcomes = (o: Observation): ReadonlyArray<OutageOutcome> =>
+  o.faults.filter((fault) => fault.kind === "api-outage").map((fault): OutageOutcome => {
+    const base = { at: fault.at, durationMs: fault.until - fault.at, migration: fault.migration }
+    if (fault.migration === undefined) return { ...base, result: "no-migration", reason: undefined }
+    const starts = bodyStarts(o, fault.migration)
+    // The run in progress: the last start seen under way before the outage (or the first, if its counter was slow).
+    const current = Math.max(0, starts.findLastIndex((start) => start.after < fault.at))
+    if (current + 1 < starts.length) {
+      return { ...base, result: "restarted", reason: restartReason(o, fault.migration, starts[current]!, starts[current + 1]!) }
+    }
+    const applied = o.history.filter((row) => row.id === fault.migration && row.status === "applied").length
+    return { ...base, result: applied === 1 ? "ridden-out" : "not-applied", reason: undefined }
+  })

@@ -1,11 +1,13 @@
 /**
  * The continuous observer of a trial: every ~100 ms one session reads the fence sessions inside
- * a migration statement (`pg_stat_activity`), the newest registered epoch, the audit rows and the
- * history, adds what changed to the timeline, and re-checks S1/S2 on everything seen so far.
+ * a migration statement (`pg_stat_activity`), the newest registered epoch, the migrations' start
+ * counters, the audit rows and the history, adds what changed to the timeline, and re-checks
+ * S1/S2 on everything seen so far.
  */
 // The e2e package does not list `pg`; the benchmarks' loader takes the test kit's driver.
 import { type Client, openSession } from "@leasehold/testkit/support"
-import { type ActivitySample, type AuditRow, checkOnline, type EpochSample, type HistoryRow, type Violation } from "./Invariants.ts"
+import { type ActivitySample, type AuditRow, type BodyStart, checkOnline, type EpochSample, type HistoryRow, type Violation } from "./Invariants.ts"
+import { countedIds, startCounter } from "./MigrationSet.ts"
 import type { Timeline } from "./Timeline.ts"
 
 /** The observer's own `application_name`, excluded from the leftovers check. */
@@ -20,6 +22,10 @@ const sql = {
           and (application_name ~ ' (applying|reverting) [^ ]+$'
             or query ilike '%chaos_audit%' or query ilike '%pg_sleep%' or query ilike '%chaos_items%' or query ilike '%chaos_tags%')),
         '[]'::json) as sessions`,
+  starts: countedIds.map((id) =>
+    `select (extract(epoch from clock_timestamp()) * 1000)::float8 as at, '${id}' as migration,
+      (case when is_called then last_value else 0 end)::int as n from ${startCounter(id)}`
+  ).join(" union all "),
   epoch: `select (extract(epoch from clock_timestamp()) * 1000)::float8 as at, max(epoch)::float8 as epoch from leasehold.fence_epochs`,
   audit: `select migration, backend_pid, txid::text as txid,
       (extract(epoch from started_at) * 1000)::float8 as started_at,
@@ -43,6 +49,8 @@ export interface Observed {
   readonly history: ReadonlyArray<HistoryRow>
   readonly epochs: ReadonlyArray<EpochSample>
   readonly activity: ReadonlyArray<ActivitySample>
+  /** Every start of a transactional migration's body, committed or not (from the start counters). */
+  readonly starts: ReadonlyArray<BodyStart>
   /** Violations found while the trial ran, first sighting only. */
   readonly violations: ReadonlyArray<Violation>
 }
@@ -63,10 +71,16 @@ interface Samples {
   history: ReadonlyArray<HistoryRow>
   readonly epochs: Array<EpochSample>
   readonly activity: Array<ActivitySample>
+  readonly starts: Array<BodyStart>
+  /** Each counter's value at the previous sample, and when that sample was taken. */
+  readonly counts: Map<string, number>
+  countedAt: number
   readonly violations: Array<Violation>
   readonly seenViolations: Set<string>
   lastStatements: string
   lastEpoch: number
+  /** When each history record (by `seq`) was first seen. */
+  readonly historySeen: Map<number, number>
 }
 
 /** Runs `read`, or nothing while its table is not created yet. */
@@ -109,6 +123,20 @@ const sampleEpoch = (client: Client, log: Timeline, samples: Samples) =>
     samples.lastEpoch = row.epoch
   })
 
+/** A start counter raised since the previous sample is a start in between (one per step). */
+const sampleStarts = async (client: Client, log: Timeline, samples: Samples) => {
+  const rows = (await client.query<{ at: number; migration: string; n: number }>(sql.starts)).rows
+  for (const row of rows) {
+    const before = samples.counts.get(row.migration) ?? 0
+    for (let n = before + 1; n <= row.n; n++) {
+      samples.starts.push({ migration: row.migration, after: samples.countedAt, at: row.at })
+      log.add("db", `migration ${row.migration}: body start #${n}${n > 1 ? " (a restart)" : ""}`, row.at)
+    }
+    samples.counts.set(row.migration, Math.max(before, row.n))
+  }
+  if (rows[0] !== undefined) samples.countedAt = rows[0].at
+}
+
 const sampleAudit = async (client: Client, samples: Samples) => {
   samples.audit = (await client.query<{ migration: string; backend_pid: number; txid: string; started_at: number; finished_at: number | null }>(sql.audit)).rows
     .map((r) => ({ migration: r.migration, backendPid: r.backend_pid, txid: r.txid, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined }))
@@ -116,7 +144,11 @@ const sampleAudit = async (client: Client, samples: Samples) => {
 
 const sampleHistory = (client: Client, log: Timeline, samples: Samples) =>
   unlessUndefinedTable(async () => {
-    const next = ((await client.query(sql.history)).rows as Array<Record<string, unknown>>).map(historyRowOf)
+    const seenAt = Date.now()
+    const next = ((await client.query(sql.history)).rows as Array<Record<string, unknown>>).map(historyRowOf).map((row) => {
+      if (!samples.historySeen.has(row.seq)) samples.historySeen.set(row.seq, seenAt)
+      return { ...row, seenAt: samples.historySeen.get(row.seq)! }
+    })
     for (const row of next.slice(samples.history.length)) {
       log.add("db", `history #${row.seq}: ${row.action} ${row.id} ${row.status} by ${row.holder} epoch ${row.epoch} backend ${row.backendPid}`, row.finishedAt ?? row.startedAt)
     }
@@ -137,10 +169,24 @@ const checkSamples = (log: Timeline, samples: Samples) => {
 /** Starts observing the database at `url` (superuser) every `intervalMs`. */
 export const startObserver = async (url: string, log: Timeline, intervalMs = 100): Promise<Observer> => {
   const client = await openSession(url, observerApplicationName)
-  const samples: Samples = { audit: [], history: [], epochs: [], activity: [], violations: [], seenViolations: new Set(), lastStatements: "", lastEpoch: -1 }
+  const samples: Samples = {
+    audit: [],
+    history: [],
+    epochs: [],
+    activity: [],
+    starts: [],
+    counts: new Map(),
+    countedAt: (await client.query<{ at: number }>(`select (extract(epoch from clock_timestamp()) * 1000)::float8 as at`)).rows[0]!.at,
+    violations: [],
+    seenViolations: new Set(),
+    lastStatements: "",
+    lastEpoch: -1,
+    historySeen: new Map()
+  }
   const sample = async () => {
     await sampleActivity(client, log, samples)
     await sampleEpoch(client, log, samples)
+    await sampleStarts(client, log, samples)
     await sampleAudit(client, samples)
     await sampleHistory(client, log, samples)
     checkSamples(log, samples)
@@ -166,6 +212,7 @@ export const startObserver = async (url: string, log: Timeline, intervalMs = 100
     history: samples.history,
     epochs: samples.epochs,
     activity: samples.activity,
+    starts: samples.starts,
     violations: samples.violations
   })
   return {

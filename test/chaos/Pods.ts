@@ -109,7 +109,7 @@ export const pump = (pods: Pods): void => {
       const at = typeof line.at === "number" ? line.at : line.receivedAt
       if (line.event === "Elected" && typeof line["holder"] === "string") pod.holder = line["holder"]
       if (line.event === "Ready") pod.readyAt = at
-      const detail = ["holder", "epoch", "id", "exitCode", "error", "reason"]
+      const detail = ["holder", "epoch", "id", "exitCode", "error", "reason", "sinceRenewalMs", "overdueMs"]
         .filter((key) => line[key] !== undefined)
         .map((key) => `${key}=${String(line[key])}`)
         .join(" ")

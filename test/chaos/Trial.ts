@@ -3,7 +3,8 @@
  * `fixtures/pod.ts`, a seeded schedule of faults aimed with the pods' own events (right after a
  * pod is elected, inside a transactional migration, inside the non-transactional one, at a random
  * moment of the leader's term), replacements and new pods in waves, the observer sampling all
- * along, and the invariants checked at the end. Each pod reaches PostgreSQL through its own
+ * along, and the invariants checked at the end (S1–S6, exactly once, and no migration restarted
+ * without a fault that can take a leader's fence). Each pod reaches PostgreSQL through its own
  * `TcpProxy`, so its connections can be cut or black-holed without touching the others'.
  *
  * Clock skew per pod is not injected: the elector judges expiry from the time it itself observed
@@ -19,7 +20,7 @@ import { type Client, openSession } from "@leasehold/testkit/support"
 import { Effect } from "effect"
 import { Migrations } from "leasehold"
 import { drawSchedule, type Faults, inject, type ScheduledFault } from "./Faults.ts"
-import { checkTrial, expectedExitCode, type FaultRecord, type Observation, type Violation } from "./Invariants.ts"
+import { checkTrial, expectedExitCode, type FaultRecord, type Observation, type OutageOutcome, outageOutcomes, type Violation } from "./Invariants.ts"
 import { type ChaosMigrationSet, chaosMigrationSet, createAuditTable } from "./MigrationSet.ts"
 import { type Observed, type Observer, startObserver } from "./Observer.ts"
 import { awaitEnd, type Pods, sleep, spawnPod, stopAll } from "./Pods.ts"
@@ -47,10 +48,18 @@ export interface TrialOptions {
    * are the same: the database's fence must hold whatever the configuration.
    */
   readonly misconfigured?: boolean
+  /** The trial opens with an API outage of 2–20 s inside the long migration (issue 18). */
+  readonly apiOutage?: boolean
   readonly database: () => Promise<TrialDatabase>
   /** How long pods may take to finish after the last fault (S4). Default 60 s (pods take seconds
    * just to start on a loaded machine). */
   readonly boundMs?: number
+}
+
+/** An API outage of the trial and what became of the migration it was aimed at. */
+export interface TrialOutage extends OutageOutcome {
+  /** Whether the leader said it rode the outage out (`RidingOutOutage` while it lasted). */
+  readonly ridingOutReported: boolean
 }
 
 /** How a trial went. */
@@ -63,6 +72,8 @@ export interface TrialResult {
   /** Whether a leader resumed the interrupted non-transactional migration (ADR 0010). */
   readonly resumed: boolean
   readonly faults: ReadonlyArray<FaultRecord>
+  /** Its API outages (`api-outage`), each with its migration's fate. */
+  readonly outages: ReadonlyArray<TrialOutage>
   readonly pods: number
   readonly violations: ReadonlyArray<Violation>
   /** The full timeline, as text (relative milliseconds). */
@@ -108,8 +119,8 @@ const misconfiguration = (random: Prng, leaseName: string) => (pod: number, data
 }
 
 /** The database (with its audit table), the API server and the observer; no pods yet. */
-const setUp = async (options: TrialOptions, random: Prng, log: Timeline): Promise<Stage> => {
-  const set = chaosMigrationSet(random, options.failing)
+const setUp = async (options: TrialOptions, random: Prng, outages: Prng, log: Timeline): Promise<Stage> => {
+  const set = chaosMigrationSet(random, options.failing, outages.between(3, 6))
   const { folder, bundle } = await writeMigrations(set)
   const database = await options.database()
   const admin = await openSession(database.url, "chaos-harness")
@@ -173,8 +184,20 @@ const observationOf = (stage: Stage, observed: Observed, leftovers: Observation[
     timedOut: pod.timedOut
   })),
   faults: stage.faults.injected,
+  starts: observed.starts,
   leftovers
 })
+
+/** Each API outage's outcome, and whether a pod reported riding it out while it lasted. */
+const outagesOf = (stage: Stage, observation: Observation): ReadonlyArray<TrialOutage> =>
+  outageOutcomes(observation).map((outage) => ({
+    ...outage,
+    ridingOutReported: stage.pods.all.some((pod) =>
+      pod.process.lines.some((line) =>
+        line.event === "RidingOutOutage" && typeof line.at === "number" && line.at >= outage.at && line.at <= outage.at + outage.durationMs
+      )
+    )
+  }))
 
 /** The expected outcome, and every violation (the observer's and the end checks'), each once. */
 const verdict = (observed: Observed, observation: Observation): { outcome: 0 | 3 | 8; violations: ReadonlyArray<Violation> } => {
@@ -203,17 +226,21 @@ const tearDown = async (stage: Stage): Promise<void> => {
 export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
   const started = Date.now()
   const random: Prng = prng(options.seed)
+  // The API outage and the long migration's length have a generator of their own: adding them
+  // left every other draw of a seed as it was.
+  const outageRandom: Prng = prng((options.seed ^ 0x4f7a6e) >>> 0)
   const log = timeline()
   log.add(
     "harness",
     `trial ${options.index} seed ${options.seed}${options.failing ? " (failing migration)" : ""}${options.misconfigured === true ? " (misconfigured pods)" : ""}`
   )
-  const stage = await setUp(options, random, log)
-  const schedule = drawSchedule(random)
-  log.add("harness", `schedule: ${schedule.map((s) => `${s.kind}@${s.aim}`).join(", ")}`)
+  const stage = await setUp(options, random, outageRandom, log)
+  const schedule = drawSchedule(random, outageRandom, options.apiOutage === true)
+  log.add("harness", `schedule: ${schedule.map((s) => `${s.kind}@${s.aim}${s.durationMs === undefined ? "" : ` (${s.durationMs} ms)`}`).join(", ")}`)
 
   let result: { outcome: 0 | 3 | 8; violations: ReadonlyArray<Violation> } = { outcome: 0, violations: [] }
   let resumed = false
+  let outages: ReadonlyArray<TrialOutage> = []
   try {
     const lastFault = await runSchedule(stage, random, schedule)
     await awaitEnd(stage.pods, lastFault, options.boundMs ?? 60_000)
@@ -222,6 +249,10 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
     const observation = observationOf(stage, observed, leftovers)
     result = verdict(observed, observation)
     resumed = observation.history.filter((row) => row.id === observation.nonTransactionalId && row.status === "started").length > 1
+    outages = outagesOf(stage, observation)
+    for (const outage of outages) {
+      log.add("harness", `api-outage of ${outage.durationMs} ms in migration ${outage.migration ?? "(none)"}: ${outage.result}${outage.reason === undefined ? "" : ` (${outage.reason})`}`)
+    }
     log.add("harness", `outcome ${result.outcome}; ${result.violations.length} violation(s)`)
   } finally {
     await tearDown(stage)
@@ -233,6 +264,7 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
     ...result,
     resumed,
     faults: stage.faults.injected,
+    outages,
     pods: stage.pods.all.length,
     timeline: formatTimeline(log.entries, started),
     durationMs: Date.now() - started

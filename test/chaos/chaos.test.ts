@@ -1,11 +1,12 @@
 /**
- * The bounded chaos suite: three trials with a fixed seed (one with a failing migration) must
- * keep every invariant while faults are really injected; and the invariant checker must itself
- * fail on planted violations, so a silent checker cannot pass the suite.
+ * The bounded chaos suite: three trials with a fixed seed (one with a failing migration and an
+ * API outage inside the long migration) must keep every invariant while faults are really
+ * injected; and the invariant checker must itself fail on planted violations, so a silent
+ * checker cannot pass the suite.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { pgAdminUrl } from "@leasehold/testkit/vitest"
-import { checkOnline, checkTrial, type Observation } from "./Invariants.ts"
+import { checkOnline, checkTrial, type Observation, outageOutcomes } from "./Invariants.ts"
 import { runChaos } from "./Run.ts"
 
 const t0 = Date.parse("2026-01-01T00:00:00Z")
@@ -27,6 +28,7 @@ const clean: Observation = {
   activity: [],
   pods: [{ name: "p1", readyAt: t0 + 300, exitCode: 0, exitSignal: null, stopped: false, timedOut: false }],
   faults: [],
+  starts: [{ migration: "1", after: t0 - 50, at: t0 + 50 }, { migration: "2", after: t0 + 100, at: t0 + 200 }],
   leftovers: { advisoryLocks: 0, sessions: [] }
 }
 
@@ -40,6 +42,8 @@ describe("chaos", () => {
     expect(injected).toBeGreaterThan(0)
     expect(report.faults["wave"]).toBeGreaterThan(0)
     expect(report.outcomes.failed).toBe(1)
+    // Trial 2 opens with an API outage; a restart it caused would be a `no-restart` violation above.
+    expect(report.faults["api-outage"]).toBe(1)
   })
 
   it("keeps every invariant over a seeded trial of misconfigured pods (two Leases, two namespaces, direct URLs, followers)", { timeout: 300_000 }, async () => {
@@ -102,6 +106,77 @@ describe("chaos", () => {
     }
     expect(checkTrial(observation)).toEqual([])
     expect(checkTrial({ ...observation, pods: [observation.pods[0]!, { ...observation.pods[1]!, readyAt: undefined, exitCode: 8 }] }).map((v) => v.invariant)).toEqual(["S6"])
+  })
+
+  it("the checker detects a migration restarted after only an API outage, and accepts one restarted after a fence-taking fault (no-restart)", () => {
+    // p1 starts migration 2 (a long one), the API server hangs for 8 s, and migration 2 starts
+    // again (rolled back, run anew by p2): an API outage alone must never restart it (ADR 0012).
+    const outage = { kind: "api-outage", at: t0 + 300, until: t0 + 8_300, target: undefined, aim: "in-migration", migration: "2" }
+    const restarted: Observation = {
+      ...clean,
+      nonTransactionalId: "none",
+      audit: [clean.audit[0]!, { migration: "2", backendPid: 11, txid: "201", startedAt: t0 + 9_000, finishedAt: t0 + 9_500 }],
+      history: [clean.history[0]!, { ...clean.history[1]!, holder: "p2", epoch: 2, backendPid: 11, startedAt: t0 + 9_000, finishedAt: t0 + 9_510 }],
+      epochs: [...clean.epochs, { at: t0 + 8_900, epoch: 2 }],
+      starts: [clean.starts[0]!, { migration: "2", after: t0 + 100, at: t0 + 200 }, { migration: "2", after: t0 + 8_950, at: t0 + 9_050 }],
+      pods: [{ ...clean.pods[0]!, readyAt: t0 + 9_600 }, { ...clean.pods[0]!, name: "p2", readyAt: t0 + 9_600 }],
+      faults: [outage]
+    }
+    expect(checkTrial(restarted).map((v) => v.invariant)).toEqual(["no-restart"])
+    expect(outageOutcomes(restarted)).toEqual([{ at: t0 + 300, durationMs: 8_000, migration: "2", result: "restarted", reason: undefined }])
+    // Other API faults and a wave do not excuse it either.
+    const apiOnly = ["api-errors", "api-hang", "api-partition", "wave"].map((kind) => ({ ...outage, kind, migration: undefined }))
+    expect(checkTrial({ ...restarted, faults: [outage, ...apiOnly] }).map((v) => v.invariant)).toEqual(["no-restart"])
+    // The same restart after a SIGKILL of the leader during the outage is legitimate.
+    const sigkill = { kind: "sigkill", at: t0 + 2_000, until: t0 + 2_000, target: "p1", aim: "in-migration" }
+    const killed: Observation = {
+      ...restarted,
+      pods: [{ ...restarted.pods[0]!, readyAt: undefined, exitCode: null, exitSignal: "SIGKILL", stopped: true }, restarted.pods[1]!],
+      faults: [outage, sigkill]
+    }
+    expect(checkTrial(killed)).toEqual([])
+    expect(outageOutcomes(killed)[0]).toMatchObject({ result: "restarted", reason: `sigkill p1 at ${new Date(t0 + 2_000).toISOString()}` })
+    // A fence-taking fault outside the two starts does not excuse it.
+    expect(checkTrial({ ...killed, faults: [outage, { ...sigkill, at: t0 + 9_500, until: t0 + 9_500 }] }).map((v) => v.invariant)).toEqual(["no-restart"])
+    // Ridden out: one start, applied once.
+    expect(outageOutcomes({ ...clean, faults: [outage] })).toEqual([{ at: t0 + 300, durationMs: 8_000, migration: "2", result: "ridden-out", reason: undefined }])
+  })
+
+  it("the checker counts a non-transactional resumption as a restart, legitimate only after a fence-taking fault (no-restart)", () => {
+    const started = { ...clean.history[1]!, seq: 2, status: "started", transactional: false, finishedAt: undefined }
+    // A resumption's record carries the first run's start; the observer dates it by its first sighting.
+    const resumed = { ...started, seq: 3, holder: "p2", epoch: 2, backendPid: 11, seenAt: t0 + 5_000 }
+    const applied = { ...clean.history[1]!, seq: 4, transactional: false, holder: "p2", epoch: 2, backendPid: 11, startedAt: t0 + 5_000, finishedAt: t0 + 5_900 }
+    const observation: Observation = {
+      ...clean,
+      bundle: [clean.bundle[0]!, { ...clean.bundle[1]!, transactional: false }],
+      audit: [clean.audit[0]!, { ...clean.audit[1]!, finishedAt: t0 + 5_800 }],
+      history: [clean.history[0]!, started, resumed, applied],
+      epochs: [...clean.epochs, { at: t0 + 4_900, epoch: 2 }],
+      starts: [clean.starts[0]!],
+      pods: [{ ...clean.pods[0]!, readyAt: t0 + 6_000 }, { ...clean.pods[0]!, name: "p2", readyAt: t0 + 6_000 }],
+      faults: [{ kind: "api-outage", at: t0 + 300, until: t0 + 4_300, target: undefined, aim: "in-migration", migration: "2" }]
+    }
+    expect(checkTrial(observation).map((v) => v.invariant)).toEqual(["no-restart"])
+    const blackholed = { kind: "db-blackhole", at: t0 + 1_000, until: t0 + 3_000, target: "p1", aim: "during-term" }
+    expect(checkTrial({ ...observation, faults: [...observation.faults, blackholed] })).toEqual([])
+  })
+
+  it("the checker accepts the retry of a failed migration by a later leader (S5, not a restart)", () => {
+    const failed = { ...clean.history[1]!, status: "failed", finishedAt: t0 + 260 }
+    const observation: Observation = {
+      ...clean,
+      nonTransactionalId: "none",
+      failingId: "2",
+      audit: [clean.audit[0]!],
+      history: [clean.history[0]!, failed, { ...failed, seq: 3, holder: "p2", epoch: 2, startedAt: t0 + 2_000, finishedAt: t0 + 2_100 }],
+      epochs: [...clean.epochs, { at: t0 + 1_900, epoch: 2 }],
+      starts: [...clean.starts, { migration: "2", after: t0 + 1_950, at: t0 + 2_050 }],
+      pods: [{ ...clean.pods[0]!, readyAt: undefined, exitCode: 3 }, { ...clean.pods[0]!, name: "p2", readyAt: undefined, exitCode: 3 }]
+    }
+    expect(checkTrial(observation)).toEqual([])
+    expect(checkTrial({ ...observation, history: [clean.history[0]!, { ...failed, status: "started" }, observation.history[2]!] }).map((v) => v.invariant))
+      .toContain("no-restart")
   })
 
   it("the checker detects a stuck pod (S4) and an advisory lock left behind", () => {

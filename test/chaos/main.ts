@@ -42,8 +42,10 @@ try {
     ...(values.trial === undefined ? {} : { only: Number(values.trial) }),
     onTrial: (result) => {
       const kinds = result.faults.map((f) => f.kind).join(", ")
+      const outages = result.outages.map((o) => `${o.durationMs} ms in migration ${o.migration ?? "-"}: ${o.result}${o.reason === undefined ? "" : ` (${o.reason})`}`)
       process.stdout.write(
         `trial ${result.index} seed ${result.seed}: ${result.pods} pods, outcome ${result.outcome}, faults [${kinds}], ` +
+          `${outages.length === 0 ? "" : `api outages [${outages.join("; ")}], `}` +
           `${result.violations.length} violation(s)${result.resumed ? ", resumed" : ""}, ${result.durationMs} ms\n`
       )
       for (const violation of result.violations) {
@@ -54,7 +56,9 @@ try {
   })
   process.stdout.write(
     `${report.trials} trials, seed ${report.seed}: ${report.violations.length} violation(s); faults ${JSON.stringify(report.faults)}; ` +
-      `outcomes ${JSON.stringify(report.outcomes)}; resumed ${report.resumed}; ${report.durationMs} ms\n`
+      `outcomes ${JSON.stringify(report.outcomes)}; resumed ${report.resumed}; ` +
+      `api outages ${report.outages.count} (${report.outages.durationsMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ") || "none"}), ` +
+      `ridden out ${report.outages.riddenOut}, restarted ${report.outages.restarted}, other ${report.outages.other}; ${report.durationMs} ms\n`
   )
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
   exitCode = report.violations.length > 0 ? 1 : 0
