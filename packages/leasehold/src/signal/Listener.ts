@@ -92,6 +92,12 @@ export interface Listener {
    * after LISTEN is up gets no `Listening` for it: look at the database once after subscribing.
    */
   readonly subscribe: (onWake: (wake: Wake) => void) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Waits until LISTEN is up, as `use` waits for the session (and fails as it does). The
+   * session's `Listening` has been handed to the subscribers by then: one that subscribes after
+   * this and looks at the database after subscribing has seen what that wake would have said.
+   */
+  readonly listening: Effect.Effect<void, SqlError>
 }
 
 /** Where the session is: being connected, up, down until the next attempt, or closed for good. */
@@ -166,6 +172,19 @@ const upClient = (state: State, within: Duration.Duration): Effect.Effect<pg.Cli
 }
 
 /**
+ * Runs `use` with the session's client, waiting for the session as `upClient` does. A session
+ * that is up is used at once, without the timer: every look of a waiting pod comes this way.
+ */
+const withUpClient = <A, E>(
+  state: State,
+  within: Duration.Duration,
+  use: (client: pg.ClientBase) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SqlError> => {
+  const waiting = Effect.flatMap(upClient(state, within), use)
+  return Effect.suspend(() => (state.link._tag === "Up" ? use(state.link.client) : waiting))
+}
+
+/**
  * `client` with its statements sent one at a time, each after the previous one settled (the
  * driver's own queueing is deprecated), whoever sends them and even when the sender was
  * interrupted meanwhile. Everything else is the client itself.
@@ -217,9 +236,10 @@ const onNotification = (state: State) => (notification: pg.Notification): void =
 
 /**
  * One session's life: connect, LISTEN on the channel and the private probe channel (one round
- * trip), report `Listening`, then prove delivery with a heartbeat until the heartbeat fails or
- * the session dies. Never fails: says whether the session proved itself with at least one
- * echoed heartbeat (a session that never did counts as a failed attempt for the backoff).
+ * trip), report `Listening` and let `use` run on it, then prove delivery with a heartbeat until
+ * the heartbeat fails or the session dies. Never fails: says whether the session proved itself
+ * with at least one echoed heartbeat (a session that never did counts as a failed attempt for
+ * the backoff).
  */
 const oneLife = (
   options: ListenerOptions,
@@ -256,9 +276,11 @@ const oneLife = (
     }
     const session = connected.success
     const client = oneAtATime(session.client)
+    // `Listening` first, then up: whoever waited for the session (`use`, `listening`) and
+    // subscribes now is not woken for this session again.
+    wakeAll(state, { _tag: "Listening" })
     setLink(state, { _tag: "Up", session, client })
     yield* attempt === 0 ? Effect.logDebug("listening") : Effect.log("LISTEN re-established after a reconnect")
-    wakeAll(state, { _tag: "Listening" })
 
     let proved = false
     const beats = heartbeat(client, state, timing).pipe(
@@ -282,7 +304,8 @@ const oneLife = (
  * handle (`use` runs the pod's reads on it). `onWake` (and every `subscribe`r) is called when
  * LISTEN is (re-)established and on every notification. It runs synchronously (for a
  * notification, inside the socket's data event): it must be quick and must not throw — hand
- * the wake to a queue with `Queue.offerUnsafe`.
+ * the wake to a queue with `Queue.offerUnsafe`, or to a fiber that does no more than start its
+ * statement before it waits (the waiter's look).
  *
  * Robustness: the session is reconnected forever, with the one capped, jittered backoff
  * (`Backoff`) between failed attempts, and LISTEN is re-issued on every new session (then
@@ -328,8 +351,8 @@ export const listen = (
     return {
       channel: options.channel,
       identity: options.identity,
-      use: <A, E>(use: (client: pg.ClientBase) => Effect.Effect<A, E>) =>
-        Effect.flatMap(upClient(state, waitForSession), (client) => Effect.suspend(() => use(client))),
+      use: <A, E>(use: (client: pg.ClientBase) => Effect.Effect<A, E>) => withUpClient(state, waitForSession, use),
+      listening: withUpClient(state, waitForSession, () => Effect.void),
       subscribe: (subscriber: (wake: Wake) => void) =>
         Effect.acquireRelease(
           Effect.sync(() => state.subscribers.add(subscriber)),

@@ -4,13 +4,23 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type { DirectConnection } from "../postgres/DirectConnection.ts"
 import type { SignalPayload } from "./Channel.ts"
 import type { CheckResult } from "./CheckResult.ts"
+import { makeWakeSlot } from "./internal/wakeSlot.ts"
 import * as Listener from "./Listener.ts"
+
+/**
+ * Logs `message` at `level` with `annotations`, and costs next to nothing when the level is
+ * filtered out: the waiter logs on every look, and 50 waiting pods may share one process.
+ */
+const logAnnotated = (level: LogLevel.Severity, message: string, annotations: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(LogLevel.isEnabled(level), (enabled) =>
+    enabled ? Effect.logWithLevel(level)(message).pipe(Effect.annotateLogs(annotations)) : Effect.void)
 
 /** What to wait for and how, on a LISTEN session that is already open (`waitOn`). */
 export interface WaitRules<A, F, E, R> {
@@ -96,54 +106,52 @@ export const waitOn = <A, F, E, R>(
         return true
       }
     }
-    // Wake-ups worth a look at once. Capacity one, sliding: any number of them during a check
-    // leave exactly one behind.
-    const wakes = yield* Queue.sliding<Listener.Wake>(1)
+    // Wake-ups worth a look at once: any number of them during a check leave exactly one
+    // behind, and one arriving while the waiter waits starts its look at once.
+    const wakes = makeWakeSlot<Listener.Wake>()
     // Non-urgent notifications: one look `progressInterval` after the first of them (the rest
     // of a burst coalesce into it).
     const progress = yield* Queue.sliding<Listener.Wake>(1)
 
     yield* listener.subscribe((wake) => {
-      Queue.offerUnsafe(wake._tag === "Notified" && !urgent(wake.hint) ? progress : wakes, wake)
+      if (wake._tag === "Notified" && !urgent(wake.hint)) Queue.offerUnsafe(progress, wake)
+      else wakes.offer(wake)
     })
     yield* Queue.take(progress).pipe(
       Effect.flatMap((wake) => Effect.as(Effect.sleep(Duration.millis(progressMillis)), wake)),
-      Effect.flatMap((wake) => Queue.offer(wakes, wake)),
+      Effect.flatMap((wake) => Effect.sync(() => wakes.offer(wake))),
       Effect.forever,
       Effect.forkScoped
     )
     yield* Random.nextBetween(0.8, 1.2).pipe(
       Effect.flatMap((factor) => Effect.sleep(Duration.millis(pollMillis * factor))),
-      Effect.andThen(Queue.offer(wakes, { _tag: "Poll" })),
+      Effect.andThen(Effect.sync(() => wakes.offer({ _tag: "Poll" }))),
       Effect.forever,
       Effect.forkScoped
     )
 
+    // One look: its answer, or `undefined` after a retryable error (logged).
+    const look: Effect.Effect<CheckResult<A, F> | undefined, E, R> = options.check.pipe(
+      Effect.catchIf(isRetryable, (error) =>
+        logAnnotated("Warn", "check failed; looking again on the next wake-up", {
+          error: error instanceof Error ? error.message : String(error)
+        }).pipe(Effect.as(undefined)))
+    )
     let checks = 0
     let reason: Listener.Wake["_tag"] | "Start" = "Start"
     for (;;) {
       checks++
-      const outcome = yield* options.check.pipe(
-        Effect.map((result) => ({ _tag: "Checked" as const, result })),
-        Effect.catchIf(isRetryable, (error) =>
-          Effect.logWarning("check failed; looking again on the next wake-up").pipe(
-            Effect.annotateLogs({ error: error instanceof Error ? error.message : String(error) }),
-            Effect.as({ _tag: "Retry" as const })
-          ))
-      )
-      if (outcome._tag === "Checked") {
-        const result = outcome.result
-        if (result._tag === "Ready") {
-          yield* Effect.log("ready").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
-          return result.value
-        }
-        if (result._tag === "Failed") {
-          yield* Effect.logError("the awaited state failed").pipe(Effect.annotateLogs({ checks, wokenBy: reason }))
-          return yield* Effect.fail(result.failure)
-        }
-        yield* Effect.logDebug("pending").pipe(Effect.annotateLogs({ detail: result.detail ?? "", wokenBy: reason }))
+      const result = yield* look
+      if (result?._tag === "Ready") {
+        yield* logAnnotated("Info", "ready", { checks, wokenBy: reason })
+        return result.value
       }
-      reason = (yield* Queue.take(wakes))._tag
+      if (result?._tag === "Failed") {
+        yield* logAnnotated("Error", "the awaited state failed", { checks, wokenBy: reason })
+        return yield* Effect.fail(result.failure)
+      }
+      if (result !== undefined) yield* logAnnotated("Debug", "pending", { detail: result.detail ?? "", wokenBy: reason })
+      reason = (yield* wakes.take)._tag
     }
   }).pipe(
     Effect.annotateLogs({ channel: listener.channel, identity: listener.identity }),
