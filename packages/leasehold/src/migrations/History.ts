@@ -4,6 +4,7 @@ import * as FenceQuery from "../fence/FenceQuery.ts"
 import type { FenceSession } from "../fence/FenceSession.ts"
 import { lockBootstrap } from "../fence/sql.ts"
 import { plainQuery, type Queryable } from "./internal/db.ts"
+import type { MigrationDatabaseError } from "./MigrationErrors.ts"
 import { inline } from "../postgres/Quote.ts"
 import { bootstrapLockKey } from "../fence/LockKey.ts"
 import { historySql } from "./sql.ts"
@@ -103,18 +104,32 @@ export const toEntry = (row: HistoryRow): HistoryEntry => ({
   error: row.error
 })
 
+/** Whether a read failed because Leasehold never ran here: no history table, or no schema, yet. */
+const isMissingHistory = (error: MigrationDatabaseError): boolean => error.code === "42P01" || error.code === "3F000"
+
+/** The reads of the history built so far, by schema. */
+const readStatements = new Map<string, string>()
+
+/** The read of the history of `schema`, built once (`historySql` builds every statement of the schema). */
+const readStatementOf = (schema: string): string => {
+  const known = readStatements.get(schema)
+  if (known !== undefined) return known
+  const statement = historySql(schema).readHistory
+  readStatements.set(schema, statement)
+  return statement
+}
+
 /**
  * Reads the whole migration history in ONE query (so a reader never sees half of a commit). A
  * database where Leasehold never ran (no table yet) has an empty history. Works on any
- * connection, including through PgBouncer: it is a single read.
+ * connection, including through PgBouncer: it is a single read. It has no span of its own: a
+ * waiting pod runs it on every look, and its callers' spans cover it.
  */
-export const readHistory = Effect.fn("History.read")(function*(client: Queryable, schema: string = defaultSchema) {
-  const result = yield* plainQuery<HistoryRow>(client, "reading the migration history", historySql(schema).readHistory).pipe(
-    Effect.map((result) => result.rows.map(toEntry)),
-    Effect.catchIf((error) => error.code === "42P01" || error.code === "3F000", () => Effect.succeed([] as Array<HistoryEntry>))
+export const readHistory = (client: Queryable, schema: string = defaultSchema): Effect.Effect<History, MigrationDatabaseError> =>
+  plainQuery<HistoryRow>(client, "reading the migration history", readStatementOf(schema)).pipe(
+    Effect.map((result): History => result.rows.map(toEntry)),
+    Effect.catchIf(isMissingHistory, () => Effect.succeed<History>([]))
   )
-  return result as History
-})
 
 /** Reads every repair decision, oldest first (empty before the first run). */
 export const readRepairs = Effect.fn("History.readRepairs")(function*(client: Queryable, schema: string = defaultSchema) {
@@ -144,7 +159,7 @@ export const readRepairs = Effect.fn("History.readRepairs")(function*(client: Qu
         reason: row.reason
       }))
     ),
-    Effect.catchIf((error) => error.code === "42P01" || error.code === "3F000", () => Effect.succeed([] as Array<RepairRecord>))
+    Effect.catchIf(isMissingHistory, () => Effect.succeed([] as Array<RepairRecord>))
   )
 })
 
