@@ -82,9 +82,10 @@ const sessionReads = (context: FlowContext, listener: Listener.Listener) => {
 }
 
 /**
- * Starts the waiter for the scope on `listener`: `look` at once (on the session, so after its
- * LISTEN), then on every NOTIFY and on a slow poll, completing `ready` with the answer waiting
- * cannot change.
+ * Starts the waiter for the scope on `listener`: `look` once LISTEN is up (on the session, so
+ * after its LISTEN), then on every NOTIFY, after every reconnect and on a slow poll, completing
+ * `ready` with the answer waiting cannot change. The waiter subscribes only once LISTEN is up,
+ * so the first session's `Listening` does not cost a second look right after the first.
  */
 const startWaiter = (
   context: FlowContext,
@@ -95,9 +96,9 @@ const startWaiter = (
   Effect.gen(function*() {
     const latestVersion = latestId(context.set)
     const ready = yield* Deferred.make<Observation, BundleFailure | MigrationDatabaseError>()
-    yield* Waiter.waitOn(listener, {
+    const rules: Waiter.WaitRules<Observation, BundleFailure, MigrationDatabaseError, never> = {
       check: look,
-      isRetryable: (error: MigrationDatabaseError) => isConnectionLoss(error),
+      isRetryable: (error) => isConnectionLoss(error),
       pollInterval: Duration.millis(context.config.pollIntervalMs),
       // Only a hint that the bundle may now be complete (or failed) is looked at at once;
       // progress on the way is looked at within a second, so 50 waiting pods do not read the
@@ -106,7 +107,10 @@ const startWaiter = (
       isUrgent: (hint) =>
         observer.isLeading() || hint === undefined ||
         (hint.event !== "started" && (hint.event !== "applied" || hint.version === latestVersion))
-    }).pipe(
+    }
+    // Without a session the first look fails as waiting for it did, and says so.
+    yield* Effect.ignore(listener.listening).pipe(
+      Effect.andThen(Waiter.waitOn(listener, rules)),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(ready, exit)),
       Effect.forkScoped
@@ -159,20 +163,18 @@ export const startChecks = (
     // registry (one more query) only before that.
     const leaderFromFence = config.role === "follow" || !config.clusterEnabled
     const baselineSeq = first.history.at(-1)?.seq ?? 0
-    const look = Effect.gen(function*() {
-      const observation = yield* read
-      const result = yield* observer.check(observation)
-      if (result._tag === "Pending" && leaderFromFence) {
-        const newest = observation.history.at(-1)
-        if (newest !== undefined && newest.seq > baselineSeq) {
-          yield* leader.report(newest.holder)
-        } else {
-          const fence = Option.flatten(yield* Effect.option(readFence))
-          yield* leader.report(Option.getOrUndefined(Option.map(Option.filter(fence, (s) => s.backendAlive), (s) => s.holder)))
-        }
-      }
-      return result
-    })
+    /** Reports who leads, after a pending look at `observation`. */
+    const reportLeaderSeenIn = (observation: Observation): Effect.Effect<void> => {
+      const newest = observation.history.at(-1)
+      if (newest !== undefined && newest.seq > baselineSeq) return leader.report(newest.holder)
+      return Effect.flatMap(Effect.option(readFence), (found) => {
+        const live = Option.filter(Option.flatten(found), (fence) => fence.backendAlive)
+        return leader.report(Option.getOrUndefined(Option.map(live, (fence) => fence.holder)))
+      })
+    }
+    const look = Effect.flatMap(read, (observation) =>
+      Effect.tap(observer.check(observation), (result) =>
+        result._tag === "Pending" && leaderFromFence ? reportLeaderSeenIn(observation) : Effect.void))
     return {
       observer,
       check: Effect.map(look, (result) => (result._tag === "Ready" ? result.value : undefined)),

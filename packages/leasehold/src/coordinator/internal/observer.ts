@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import type { History, HistoryEntry } from "../../migrations/History.ts"
 import { ChecksumMismatch, MigrationFailed, OutOfOrderMigration, UnfinishedMigration } from "../../migrations/MigrationErrors.ts"
 import { compareVersions, describeKind, findMigration, type Migration, type MigrationSet } from "../../migrations/MigrationSet.ts"
-import { type BundleStatus, bundleStatus, migrationStates, plan } from "../../migrations/Plan.ts"
+import { type BundleStatus, bundleStatus, migrationStates, type MigrationState, plan } from "../../migrations/Plan.ts"
 import type { AppliedMigration } from "../../migrations/Runner.ts"
 import { type CheckResult, failed, pending, ready } from "../../signal/CheckResult.ts"
 import type { Role } from "../Config.ts"
@@ -129,6 +129,9 @@ const pendingText = (status: Extract<BundleStatus, { status: "pending" }>): stri
   `missing ${status.missing.join(", ")}` +
   (status.inProgress.length === 0 ? "" : `; started, not finished: ${status.inProgress.join(", ")} (running, or resumed by the next leader if interrupted)`)
 
+/** Each migration's state, by id (`Plan.migrationStates`). */
+type MigrationStates = ReadonlyMap<string, MigrationState>
+
 /** Options of `makeObserver`. */
 export interface ObserverOptions {
   readonly set: MigrationSet
@@ -160,13 +163,13 @@ export const makeObserver = (options: ObserverOptions): Observer => {
   const { emit, set } = options
   const baselineSeq = newestSeq(options.first.history)
   let latest = options.first
+  /** Each migration's state in `latest`, kept for the next look to compare with. */
+  let latestStates = migrationStates(latest.history)
   let leading: string | undefined
   const startedReported = new Set<string>()
   /** A migration's start, saying how it runs and why (in a transaction, or statement by statement). */
   const startedEvent = (migration: Migration, holder: string) =>
     ({ _tag: "MigrationStarted", id: migration.id, name: migration.name, holder, runs: describeKind(migration.up) }) as const
-
-  const stateOf = (observation: Observation) => migrationStates(observation.history)
 
   const nextMissing = (observation: Observation) =>
     observation.status.status === "pending" ? findMigration(set, observation.status.missing[0] ?? "") : undefined
@@ -179,43 +182,60 @@ export const makeObserver = (options: ObserverOptions): Observer => {
       return emit(startedEvent(next, holder))
     })
 
-  const check = (observation: Observation) =>
-    Effect.gen(function*() {
-      const before = stateOf(latest)
-      const after = stateOf(observation)
-      latest = observation
-      let appliedAny = false
-      for (const migration of set.migrations) {
-        const was = before.get(migration.id)
-        const now = after.get(migration.id)
-        if (now === undefined || (was?.status === now.status && was.record.seq === now.record.seq)) continue
-        if (now.status === "applied" && now.checksum === migration.checksum) {
-          appliedAny = true
-          // Every migration gets its start reported, late if this look came after its commit.
-          if (!startedReported.has(migration.id)) {
-            startedReported.add(migration.id)
-            yield* emit(startedEvent(migration, now.record.holder))
-          }
-          yield* emit({
-            _tag: "MigrationApplied",
-            id: migration.id,
-            name: migration.name,
-            holder: now.record.holder,
-            durationMs: now.record.durationMs ?? undefined
-          })
-        } else if (now.status === "started" && !startedReported.has(migration.id)) {
-          startedReported.add(migration.id)
-          yield* emit(startedEvent(migration, now.record.holder))
-        } else if (now.status === "started" && was?.status === "started" && was.record.holder !== now.record.holder) {
-          // Another leader resumed an interrupted run (ADR 0010): its start is reported again, with the new holder.
-          yield* emit(startedEvent(migration, now.record.holder))
-        }
+  /**
+   * The events that say what changed from `before` to `after` (each migration's state), in the
+   * bundle's order, marking the starts they report; and whether a migration got applied.
+   */
+  const changes = (before: MigrationStates, after: MigrationStates) => {
+    const events: Array<EventBody> = []
+    let appliedAny = false
+    const reportStart = (migration: Migration, holder: string) => {
+      startedReported.add(migration.id)
+      events.push(startedEvent(migration, holder))
+    }
+    for (const migration of set.migrations) {
+      const was = before.get(migration.id)
+      const now = after.get(migration.id)
+      if (now === undefined || (was?.status === now.status && was.record.seq === now.record.seq)) continue
+      if (now.status === "applied" && now.checksum === migration.checksum) {
+        appliedAny = true
+        // Every migration gets its start reported, late if this look came after its commit.
+        if (!startedReported.has(migration.id)) reportStart(migration, now.record.holder)
+        events.push({
+          _tag: "MigrationApplied",
+          id: migration.id,
+          name: migration.name,
+          holder: now.record.holder,
+          durationMs: now.record.durationMs ?? undefined
+        })
+      } else if (now.status === "started" && !startedReported.has(migration.id)) {
+        reportStart(migration, now.record.holder)
+      } else if (now.status === "started" && was?.status === "started" && was.record.holder !== now.record.holder) {
+        // Another leader resumed an interrupted run (ADR 0010): its start is reported again, with the new holder.
+        reportStart(migration, now.record.holder)
       }
-      if (appliedAny && leading !== undefined) yield* leaderMovesOn(leading)
-      if (observation.status.status === "ready") return ready(observation)
-      const failure = failureOf(observation, set, options.role, baselineSeq)
-      if (failure !== undefined) return failed(failure)
-      return pending(observation.status.status === "pending" ? pendingText(observation.status) : undefined)
+    }
+    return { events, appliedAny }
+  }
+
+  /** What `observation` says about the bundle: ready, a failure waiting cannot change, or pending. */
+  const answerFor = (observation: Observation): CheckResult<Observation, BundleFailure> => {
+    if (observation.status.status === "ready") return ready(observation)
+    const failure = failureOf(observation, set, options.role, baselineSeq)
+    if (failure !== undefined) return failed(failure)
+    return pending(observation.status.status === "pending" ? pendingText(observation.status) : undefined)
+  }
+
+  const check = (observation: Observation) =>
+    Effect.suspend(() => {
+      const after = migrationStates(observation.history)
+      const { events, appliedAny } = changes(latestStates, after)
+      latest = observation
+      latestStates = after
+      const reported = Effect.forEach(events, emit, { discard: true })
+      return (appliedAny && leading !== undefined ? Effect.andThen(reported, leaderMovesOn(leading)) : reported).pipe(
+        Effect.as(answerFor(observation))
+      )
     })
 
   return {
