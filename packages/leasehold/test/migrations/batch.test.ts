@@ -32,7 +32,7 @@ const countQueries = (client: pg.ClientBase, prefix: string) => {
 }
 
 describe("batches of migrations", () => {
-  it.live("twenty transactional migrations go out in two round trips, still twenty transactions with twenty records and hints", () =>
+  it.live("twenty transactional migrations go out in two round trips, still twenty transactions with twenty records and hints (the last one's: done)", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase()
       const set = yield* discover(yield* migrationFolder(tables(20)))
@@ -44,9 +44,9 @@ describe("batches of migrations", () => {
       expect(sent.n).toBe(2)
       const xids = yield* query<{ xmin: string }>(url, "select xmin::text from leasehold.migration_history")
       expect(new Set(xids.map((row) => row.xmin)).size).toBe(20)
-      yield* waitUntil("21 notifications arrive", () => heard.length >= 21)
+      yield* waitUntil("20 notifications arrive", () => heard.length >= 20)
       expect(heard.map((payload) => `${String(payload["event"])} ${String(payload["version"])}`)).toEqual([
-        ...set.migrations.map((m) => `applied ${m.id}`),
+        ...set.migrations.slice(0, -1).map((m) => `applied ${m.id}`),
         "done 20"
       ])
     }))

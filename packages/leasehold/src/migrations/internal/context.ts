@@ -45,8 +45,8 @@ export interface RunOptions {
   readonly writeToolHistory?: boolean
   /**
    * At most one `applied` progress NOTIFY per this many milliseconds (default 250; 0: one per
-   * migration); the first and the last migration's always go, as do `started`, `done` and
-   * `failed`. Waiting pods look at progress at most once a second anyway, and every NOTIFY
+   * migration); the first migration's always goes, as do `started`, `done` (which the last
+   * migration's commit sends instead of its `applied`) and `failed`. Waiting pods look at progress at most once a second anyway, and every NOTIFY
    * wakes every listening session.
    */
   readonly progressHintIntervalMs?: number

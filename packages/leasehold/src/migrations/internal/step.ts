@@ -121,6 +121,16 @@ const recordStatements = (context: RunContext, step: Step, record: NewRecord, ev
 ]
 
 /**
+ * The NOTIFY a finished step commits with: `done` when it completes the bundle (it names the
+ * version: one wake-up per waiting pod, not an `applied` and a `done`), else its `applied`
+ * progress hint unless thinned out.
+ */
+const hintsOf = (context: RunContext, step: Step): ReadonlyArray<string> => {
+  if (step.doneVersion !== undefined) return signalStatements(context, { event: "done", version: step.doneVersion })
+  return step.progressHint === false ? [] : signalStatements(context, { event: "applied", version: step.migration.id })
+}
+
+/**
  * The commit-time records of a finished step, sent with its COMMIT: history (its entry is the
  * value), postgres-shift table, NOTIFY.
  */
@@ -128,8 +138,7 @@ const finish = (context: RunContext, step: Step, startedAt?: Date): Closing<Hist
   statements: [
     insertRecordStatement(context, recordOf(step, step.direction === "up" ? "applied" : "reverted", startedAt === undefined ? {} : { startedAt })),
     ...legacyStatements(context, step.migration, step.direction === "up"),
-    ...(step.progressHint === false ? [] : signalStatements(context, { event: "applied", version: step.migration.id })),
-    ...(step.doneVersion === undefined ? [] : signalStatements(context, { event: "done", version: step.doneVersion }))
+    ...hintsOf(context, step)
   ],
   value: (results) => entryOf(results[0])
 })
