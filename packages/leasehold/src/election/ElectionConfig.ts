@@ -23,9 +23,9 @@ export const jitterFactor = 1.2
  * - `renewDeadline` 3 s: a leader steps down (and its migration is interrupted) only after
  *   ~2.5 s without any successful renewal (five tries), i.e. a real API outage, not one slow
  *   request; it stops believing it leads 1 s before anyone else may take over.
- * - `retryPeriod` 0.5 s: a release is picked up within 0.5–1.1 s. A waiting pod does about one
- *   GET per 0.8 s while a migration runs; for hundreds of replicas raise it, or let most of
- *   them only follow.
+ * - `retryPeriod` 0.5 s: a release is picked up within 0.5–1.1 s. A candidate without
+ *   `holdAttempt` does about one GET per 0.8 s while a migration runs; Leasehold's candidates
+ *   watch the holder's fence in the database instead while it is alive (ADR 0013).
  * - `healthGrace` 2 s: the health check fails when a leader has not renewed for 6 s, which only
  *   happens when the process is stuck (the renew loop steps down after 3 s).
  */
