@@ -35,6 +35,18 @@ export const holderProvablyGone = (lease: string, record: LeaderElectionRecord, 
 }
 
 /**
+ * The heartbeat age (server clock, ms) of the Lease's holder's fence when the registry names
+ * that holder (identities are unique per process), for this Lease, with a live backend that
+ * holds the lock; `undefined` otherwise, or when no heartbeat of its epoch is recorded.
+ */
+const holderHeartbeatAge = (lease: string, record: LeaderElectionRecord, status: Option.Option<FenceStatus>): number | undefined => {
+  if (record.holderIdentity === "" || Option.isNone(status)) return undefined
+  const fence = status.value
+  const live = fence.holder === record.holderIdentity && fence.lease === lease && fence.backendAlive && fence.holdsLock
+  return live ? fence.heartbeatAgeMs : undefined
+}
+
+/**
  * Whether the fence registry proves that the Lease's holder is alive and working, so that an
  * expired Lease must not be taken from it (ADR 0012): the registry names the Lease's holder
  * (identities are unique per process) for this Lease, its backend is alive and holds the lock,
@@ -48,10 +60,8 @@ export const holderFenceFresh = (
   status: Option.Option<FenceStatus>,
   maxAgeMs: number
 ): boolean => {
-  if (record.holderIdentity === "" || Option.isNone(status)) return false
-  const fence = status.value
-  return fence.holder === record.holderIdentity && fence.lease === lease && fence.backendAlive && fence.holdsLock &&
-    fence.heartbeatAgeMs !== undefined && fence.heartbeatAgeMs <= maxAgeMs
+  const age = holderHeartbeatAge(lease, record, status)
+  return age !== undefined && age <= maxAgeMs
 }
 
 /**
@@ -67,10 +77,8 @@ export const holderFenceStale = (
   status: Option.Option<FenceStatus>,
   maxAgeMs: number
 ): boolean => {
-  if (record.holderIdentity === "" || Option.isNone(status)) return false
-  const fence = status.value
-  return fence.holder === record.holderIdentity && fence.lease === lease && fence.backendAlive && fence.holdsLock &&
-    fence.heartbeatAgeMs !== undefined && fence.heartbeatAgeMs > maxAgeMs
+  const age = holderHeartbeatAge(lease, record, status)
+  return age !== undefined && age > maxAgeMs
 }
 
 /**
