@@ -170,16 +170,18 @@ interface OpenedSessions {
 }
 
 /**
- * Step 1: the fence and its monitor connect at once; the monitor is the second connection that
- * proves the fence owns its server session (`openOwnSession`), then waits until the lock is ours.
- * Two sessions in all.
+ * Step 1: the fence (proven to own its server session: on a direct connection from the server's
+ * view of its client, else with pooler probes) and its monitor connect at once; the monitor
+ * waits until the lock is ours. Two sessions on a direct connection.
  */
 const openSessions = (options: FenceOptions, timing: FenceTiming): Effect.Effect<OpenedSessions, FenceUnavailable | PoolerDetected, Scope.Scope> =>
   Effect.gen(function*() {
-    const monitor = yield* Effect.cached(openRoleSession(options.connection, options.holder, timing, "leasehold-monitor", "monitor"))
-    const own = yield* openOwnSession(options.connection, options.holder, "leasehold", timing, monitor)
+    const [own, monitor] = yield* Effect.all([
+      openOwnSession(options.connection, options.holder, "leasehold", timing),
+      openRoleSession(options.connection, options.holder, timing, "leasehold-monitor", "monitor")
+    ], { concurrency: "unbounded" })
     yield* Effect.annotateCurrentSpan({ backendPid: own.backendPid })
-    return { fence: own.session, monitor: yield* monitor, backendPid: own.backendPid }
+    return { fence: own.session, monitor, backendPid: own.backendPid }
   })
 
 /** What the registry said on the way to the lock: our pre-lock claim, and the other Lease seen. */

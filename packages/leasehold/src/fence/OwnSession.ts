@@ -17,7 +17,7 @@ import type { SqlError } from "../postgres/SqlError.ts"
 import type { FenceTiming } from "./Fence.ts"
 import { FenceLost, FenceUnavailable, type PoolerDetected } from "./FenceErrors.ts"
 import * as sql from "./sql.ts"
-import { detectPooler } from "./internal/detectPooler.ts"
+import { detectPooler, probeRounds, provenDirect } from "./internal/detectPooler.ts"
 
 const wholeSeconds = (input: Duration.Input): string =>
   String(Math.max(1, Math.round(Duration.toMillis(input) / 1000)))
@@ -71,31 +71,28 @@ export const openRoleSession = (connection: DirectConnection, holder: string, ti
 /**
  * Opens a dedicated session proven to own its server session — no transaction or statement
  * pooler in between — before any session-level lock is taken on it (the fence's, the single-node
- * gate's). The proof needs a second connection to the same URL: `probe` when the caller has one
- * anyway (the fence's monitor, left as it was found: its pinning transaction is rolled back),
- * else a probe of its own, connected together with the session and closed, without waiting,
- * once detection is done. Its keep-alive settings are the caller's to apply.
+ * gate's). A direct connection proves it alone (`provenDirect`: the server sees this socket as
+ * its client); through anything else (a pooler, a TCP proxy, a Unix-domain socket) the pooler
+ * probes connect and run the detection, and are closed, without waiting, once it is done. Its
+ * keep-alive settings are the caller's to apply.
  */
 export const openOwnSession = (
   connection: DirectConnection,
   holder: string,
   role: string,
-  timing: FenceTiming,
-  probe?: Effect.Effect<Session, FenceUnavailable, Scope.Scope>
+  timing: FenceTiming
 ): Effect.Effect<{ readonly session: Session; readonly backendPid: number }, FenceUnavailable | PoolerDetected, Scope.Scope> =>
   Effect.gen(function*() {
+    const session = yield* openRoleSession(connection, holder, timing, role, role === "leasehold" ? "fence" : role)
+    const direct = yield* provenDirect(session.client)
+    if (direct !== undefined) return { session, backendPid: direct }
     const probeScope = yield* Scope.fork(yield* Effect.scope, "parallel")
-    const ownProbe = probe === undefined
-    const [session, prober] = yield* Effect.all([
-      openRoleSession(connection, holder, timing, role, role === "leasehold" ? "fence" : role),
-      ownProbe ? openRoleSession(connection, holder, timing, "leasehold-probe", "probe").pipe(Scope.provide(probeScope)) : probe
-    ], { concurrency: "unbounded" })
-    const backendPid = yield* detectPooler(session.client, prober.client).pipe(
-      Effect.ensuring(
-        ownProbe
-          ? Effect.forkDetach(Scope.close(probeScope, Exit.void))
-          : query(prober.client, "ROLLBACK").pipe(Effect.ignore)
-      )
+    const probes = yield* Effect.all(
+      Array.from({ length: probeRounds }, () => openRoleSession(connection, holder, timing, "leasehold-probe", "probe")),
+      { concurrency: "unbounded" }
+    ).pipe(Scope.provide(probeScope))
+    const backendPid = yield* detectPooler(session.client, probes.map((probe) => probe.client)).pipe(
+      Effect.ensuring(Effect.forkDetach(Scope.close(probeScope, Exit.void)))
     )
     return { session, backendPid }
   })

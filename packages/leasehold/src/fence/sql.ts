@@ -45,6 +45,13 @@ export const applySessionSettings = `
 export const markSession = `
   SELECT pg_backend_pid() AS pid, set_config('leasehold.session_probe', $1, false) AS nonce`
 
+/**
+ * The server session's pid and where the server sees its client connect from (address and
+ * port; both null over a Unix-domain socket).
+ */
+export const clientEndpoint = `
+  SELECT pg_backend_pid() AS pid, host(inet_client_addr()) AS address, inet_client_port() AS port`
+
 /** Reads the server session's pid and the nonce set by `markSession`, if any. */
 export const readSessionMark = `
   SELECT pg_backend_pid() AS pid, current_setting('leasehold.session_probe', true) AS nonce`

@@ -5,6 +5,8 @@ import { pgAdminUrl, testDatabase } from "@leasehold/testkit/vitest"
 import { rows } from "@leasehold/testkit/support"
 import * as Fence from "../../src/fence/Fence.ts"
 import { PoolerDetected } from "../../src/fence/FenceErrors.ts"
+import { provenDirect } from "../../src/fence/internal/detectPooler.ts"
+import { openSession } from "../../src/postgres/Session.ts"
 import { adminSession } from "./support.ts"
 
 let db: TestDatabase
@@ -43,6 +45,23 @@ const sharedBackend = new RegExp(
   "^connection pooler detected \\(shared-backend: a second connection was served by the same server session " +
     "\\(pid \\d+\\)\\); " + fix.replace(/[()]/g, "\\$&") + "$"
 )
+
+/** The server pid `provenDirect` proves for a fresh session to `url`, if it does. */
+const provenFor = (url: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const session = yield* openSession({ connectionString: url }, "test", "1 second")
+    return yield* provenDirect(session.client)
+  }))
+
+describe("a direct connection, proven without a probe", () => {
+  it.live("is proven direct from the server's view of its client address and port; through PgBouncer, even in session mode, it is not (the probes decide)", () =>
+    Effect.gen(function*() {
+      expect(yield* provenFor(db.url)).toBeGreaterThan(0)
+      for (const mode of ["session", "transaction"] as const) {
+        expect(yield* provenFor(bouncers.get(mode)!.url(db.name))).toBeUndefined()
+      }
+    }))
+})
 
 describe("PgBouncer detection", () => {
   it.live("refuses PgBouncer in transaction mode, naming the fix", () =>
