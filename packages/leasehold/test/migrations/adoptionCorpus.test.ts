@@ -16,39 +16,24 @@
  * table (golang-migrate: no version above the recorded one; Flyway: every script recorded as
  * successful with its checksum; Prisma: every directory finished with its checksum).
  */
-import { createHash, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { drizzle } from "drizzle-orm/node-postgres"
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator"
 import { Effect } from "effect"
 import knex from "knex"
 import { runner as nodePgMigrate } from "node-pg-migrate"
-import pg from "pg"
 import { query } from "@leasehold/testkit/support"
 import { discover } from "../../src/migrations/Discovery.ts"
 import type { LayoutChoice } from "../../src/migrations/MigrationSet.ts"
 import { migrate } from "../../src/migrations/Runner.ts"
 import { snapshot } from "./support/catalog.ts"
 import { corpus, drizzleJournal, flywayCrc, knexModule, layoutOf, type CorpusTool, type LaidOut } from "./support/corpus.ts"
-import { freshDatabase } from "./support/database.ts"
+import { freshDatabase, withClient } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder, writeFiles } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
-import { flywayHistoryTable, golangMigrateTable, prismaMigrationsTable } from "./support/toolTables.ts"
-
-const withClient = <A>(url: string, use: (client: pg.Client) => Promise<A>) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    client.on("notice", () => undefined)
-    await client.connect()
-    try {
-      return await use(client)
-    } finally {
-      await client.end()
-    }
-  })
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+import { flywayHistoryTable, golangMigrateTable, prismaMigrationsTable, sha256 } from "./support/toolTables.ts"
 
 /** What the snapshot's catalog leaves out: comments, sequence positions, materialized view queries, partition bounds. */
 const extras = (url: string) =>
@@ -195,7 +180,6 @@ const golangMigrateTool: Tool = {
   toolRows: (url) => query(url, "select version::text, dirty from schema_migrations"),
   timed: []
 }
-
 
 /**
  * Flyway 10 (`DbMigrate`): the table created on the first migrate; each versioned SQL migration

@@ -8,7 +8,6 @@
  * golang-migrate and Flyway are not on it: their tables are built exactly as their sources
  * define them (cited at each), with rows as the tool writes them.
  */
-import { createHash } from "node:crypto"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { crc32 } from "node:zlib"
@@ -18,17 +17,16 @@ import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator"
 import { Effect } from "effect"
 import knex from "knex"
 import { runner as nodePgMigrate } from "node-pg-migrate"
-import pg from "pg"
 import { query } from "@leasehold/testkit/support"
 import { exitCodeFor } from "../../src/coordinator/ExitCode.ts"
 import { discover } from "../../src/migrations/Discovery.ts"
 import type { LayoutChoice } from "../../src/migrations/MigrationSet.ts"
 import { migrate, type RunOptions } from "../../src/migrations/Runner.ts"
-import { freshDatabase, tableExists } from "./support/database.ts"
+import { freshDatabase, tableExists, withClient } from "./support/database.ts"
 import { openTestFence } from "./support/fence.ts"
 import { migrationFolder } from "./support/folders.ts"
 import { historyOf, summary } from "./support/history.ts"
-import { flywayHistoryTable, golangMigrateTable, prismaMigrationsTable } from "./support/toolTables.ts"
+import { flywayHistoryTable, golangMigrateTable, prismaMigrationsTable, sha256 } from "./support/toolTables.ts"
 
 const leasehold = (url: string, folder: string, layout: LayoutChoice = "auto", options: RunOptions = {}) =>
   Effect.gen(function*() {
@@ -41,19 +39,6 @@ const adoptions = (url: string) =>
     url,
     "select id, source, record, original_at from leasehold.migration_adoptions order by seq"
   )
-
-const withClient = <A>(url: string, use: (client: pg.Client) => Promise<A>) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return await use(client)
-    } finally {
-      await client.end()
-    }
-  })
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 describe("Drizzle (drizzle-orm's migrator, for real)", () => {
   const journal = (entries: ReadonlyArray<readonly [string, number]>) =>

@@ -1,4 +1,5 @@
 import { Effect, type Scope } from "effect"
+import pg from "pg"
 import { connect, query, waitUntil } from "@leasehold/testkit/support"
 import { freshDatabase as freshDatabaseWith } from "../../support/database.ts"
 
@@ -38,4 +39,17 @@ export const waitForLockRetry = (url: string, pid: number) =>
     let first: string | undefined
     yield* waitUntil("a first attempt waits for the lock", Effect.map(waitingSince, (since) => (first = since) !== undefined))
     yield* waitUntil("a retry waits for the lock", Effect.map(waitingSince, (since) => since !== undefined && since !== first))
+  })
+
+/** Runs `use` on a client of its own to `url` (closed after; its notices ignored), as the tools' own migrators want one. */
+export const withClient = <A>(url: string, use: (client: pg.Client) => Promise<A>) =>
+  Effect.promise(async () => {
+    const client = new pg.Client({ connectionString: url })
+    client.on("notice", () => undefined)
+    await client.connect()
+    try {
+      return await use(client)
+    } finally {
+      await client.end()
+    }
   })

@@ -2,6 +2,10 @@
  * Other tools' history tables, exactly as each tool creates them on PostgreSQL, for the suites
  * that adopt their histories without the tool's own binary (not on these registries).
  */
+import { createHash } from "node:crypto"
+
+/** Hex SHA-256 of `text`: the checksum Drizzle and Prisma record for a migration's SQL. */
+export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
 
 /** golang-migrate v4.18.1, database/postgres/postgres.go `ensureVersionTable`. */
 export const golangMigrateTable = `CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, dirty boolean not null)`
